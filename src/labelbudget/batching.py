@@ -1,0 +1,63 @@
+"""Tokenize once, then batch by length with dynamic padding.
+
+Padding every input to a fixed 128/512 tokens wastes most of the compute on short texts. Instead
+training batches are length-grouped (shuffle, sort within mega-batches of `group` batches, shuffle
+the batch order, like transformers' `group_by_length`) and padded to their own longest input.
+Scoring sorts everything by length. `benchmarks/bench_train.py` measures the padding efficiency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from labelbudget.errors import UserError
+
+Encoded = list[list[int]]
+
+
+def encode(tokenizer, texts: Sequence[str], max_length: int) -> Encoded:
+    """Token ids per text (special tokens included). Over-long texts are an error (PROTOCOL)."""
+    ids = tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+    too_long = [i for i, x in enumerate(ids) if len(x) > max_length]
+    if too_long:
+        raise UserError(
+            f"{len(too_long)} texts exceed the model's context of {max_length} tokens "
+            f"(the longest has {max(len(ids[i]) for i in too_long)})",
+            "use a model with a longer context or shorten those texts",
+        )
+    return ids
+
+
+def length_grouped_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, group: int = 50
+) -> list[np.ndarray]:
+    """One epoch of index batches: random, but each batch holds inputs of similar length."""
+    order = rng.permutation(len(lengths))
+    batches: list[np.ndarray] = []
+    for start in range(0, len(order), batch_size * group):
+        chunk = order[start : start + batch_size * group]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """For scoring: every batch nearly pad-free; callers scatter results back by index."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def collate(
+    ids: Encoded, idx: np.ndarray, pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad the chosen inputs to the longest among them."""
+    width = max(len(ids[i]) for i in idx)
+    input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(idx), width), dtype=torch.long)
+    for row, i in enumerate(idx):
+        input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+        mask[row, : len(ids[i])] = 1
+    return input_ids.to(device), mask.to(device)

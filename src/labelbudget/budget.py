@@ -1,0 +1,103 @@
+"""Budget accounting: what a run may buy, and what it actually paid.
+
+PROTOCOL, "Budget accounting": cost = n_weak * c + n_hq * 1 <= B; n_hq = int(f * B) and
+n_weak = int((B - n_hq) / c); validation labels are paid for too (each stage's labels are split
+train/validation with n_val = max(int(0.2 n), 2)); weak and HQ examples are disjoint; HQ labels
+come only through an oracle that counts what it hands out, and that count is the HQ spend.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from labelbudget.errors import UserError
+
+EPS = 1e-9
+"""Float slack: int((64 - 32) / 0.1) must be 320, not 319 from 319.99999999999997."""
+
+MIN_STAGE = 3
+"""A training stage needs 2 validation labels (n_val >= 2) and at least 1 training label."""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    n_weak: int
+    n_hq: int
+
+    def cost(self, weak_cost: float) -> float:
+        return self.n_weak * weak_cost + self.n_hq
+
+
+def allocate(budget: float, weak_cost: float, hq_fraction: float) -> Allocation:
+    """The paper's split of a budget: n_hq = int(f * B), n_weak = int((B - n_hq) / c)."""
+    n_hq = math.floor(hq_fraction * budget + EPS)
+    n_weak = math.floor((budget - n_hq) / weak_cost + EPS)
+    alloc = Allocation(n_weak, n_hq)
+    assert alloc.cost(weak_cost) <= budget + EPS * max(1.0, budget)
+    return alloc
+
+
+def check_stage_sizes(alloc: Allocation, budget: float, weak_cost: float, hq_fraction: float) -> None:
+    """Refuse allocations whose non-empty stage cannot be split into train and validation."""
+    for name, n, fix_fraction in (("weak", alloc.n_weak, 1.0), ("HQ", alloc.n_hq, 0.0)):
+        if 0 < n < MIN_STAGE:
+            raise UserError(
+                f"budget ${budget:g} with --hq-fraction {hq_fraction:g} and --weak-cost {weak_cost:g} "
+                f"buys {n} {name} label(s); a stage needs at least {MIN_STAGE} "
+                "(2 for validation, 1 to train)",
+                f"raise --budget, or set --hq-fraction {fix_fraction:g} to skip the {name} stage "
+                "(the other stage then gets the whole budget)",
+            )
+    if alloc.n_weak == 0 and alloc.n_hq == 0:
+        raise UserError(f"budget ${budget:g} buys no labels at weak cost ${weak_cost:g}",
+                        "raise --budget")
+
+
+def stage_split(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random train/validation positions of a stage's n paid labels: n_val = max(int(0.2 n), 2)."""
+    n_val = max(int(0.2 * n), 2)
+    order = rng.permutation(n)
+    return order[n_val:], order[:n_val]
+
+
+def partition_pool(
+    n_pool: int, n_weak: int, rng: np.random.Generator, exclude: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split the pool at random into n_weak weak ids and the rest (the HQ candidates): disjoint."""
+    allowed = np.arange(n_pool) if exclude is None else np.setdiff1d(np.arange(n_pool), exclude)
+    order = rng.permutation(allowed)
+    return order[:n_weak], order[n_weak:]
+
+
+class Oracle(Protocol):
+    """Where HQ labels come from. `count` is every label handed out: the HQ spend."""
+
+    count: int
+
+    def label(self, ids: np.ndarray) -> np.ndarray: ...
+
+
+class GroundTruthOracle:
+    """Answers with the dataset's ground truth, counting every label and refusing repeats and
+    anything beyond its allowance (so a run cannot overspend by construction)."""
+
+    def __init__(self, labels: np.ndarray, allowance: int):
+        self._labels = labels
+        self.allowance = allowance
+        self.count = 0
+        self.asked: set[int] = set()
+
+    def label(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=int)
+        repeated = self.asked.intersection(ids.tolist())
+        if repeated or len(set(ids.tolist())) != len(ids):
+            raise RuntimeError(f"oracle asked again for already-labeled ids {sorted(repeated)[:5]}")
+        if self.count + len(ids) > self.allowance:
+            raise RuntimeError(f"oracle allowance {self.allowance} exceeded")
+        self.count += len(ids)
+        self.asked.update(ids.tolist())
+        return self._labels[ids].copy()

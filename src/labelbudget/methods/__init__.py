@@ -1,0 +1,88 @@
+"""Elicitation methods: estimators fitted on (weak labels, an oracle, a budget) that then score
+inputs as log-odds. Each is one module plus one `register_method` line.
+
+A method buys labels only through its `Elicitation` context: weak labels from `ctx.weak` and HQ
+labels from `ctx.oracle`, both metered, so what a record says was spent is what was used.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from labelbudget.budget import Allocation, Oracle
+from labelbudget.config import RunConfig
+from labelbudget.errors import UserError
+from labelbudget.tasks import TaskData
+
+
+class WeakLabelSeller:
+    """Sells weak labels of a fixed random subset of the pool, counting what it sells."""
+
+    def __init__(self, ids: np.ndarray, probs: np.ndarray):
+        self._ids, self._probs = ids, probs
+        self.count = 0
+
+    def buy(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next n weak-labeled pool ids and their P(1)."""
+        if self.count + n > len(self._ids):
+            raise RuntimeError(f"only {len(self._ids) - self.count} weak labels left to buy")
+        sold = self._ids[self.count : self.count + n]
+        self.count += n
+        return sold, self._probs[sold]
+
+
+@dataclass
+class Elicitation:
+    """What a method may use: the run's config, the task's texts, and metered label sources."""
+
+    config: RunConfig
+    task: TaskData
+    allocation: Allocation
+    weak: WeakLabelSeller
+    oracle: Oracle
+    hq_candidates: np.ndarray
+    """Pool ids disjoint from every weak id, in random order: HQ labels are bought among these."""
+
+    def pool_texts(self, ids: np.ndarray) -> list[str]:
+        return [self.task.pool.texts[i] for i in ids]
+
+
+class Method(ABC):
+    """fit() buys labels and trains (or not); score() returns test log-odds."""
+
+    def __init__(self) -> None:
+        self.stages: list = []
+        """Per-stage reports, stored with the record."""
+
+    @abstractmethod
+    def fit(self, ctx: Elicitation) -> None: ...
+
+    @abstractmethod
+    def score(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    description: str
+    cls: type[Method]
+
+
+METHODS: dict[str, MethodSpec] = {}
+
+
+def register_method(name: str, description: str, cls: type[Method]) -> None:
+    METHODS[name] = MethodSpec(name, description, cls)
+
+
+def get_method(name: str) -> MethodSpec:
+    if name not in METHODS:
+        raise UserError(f"unknown method {name!r}", f"use one of {', '.join(sorted(METHODS))}")
+    return METHODS[name]
+
+
+from labelbudget.methods import seq_sft  # noqa: E402,F401  (registers itself)

@@ -1,0 +1,70 @@
+"""Test metrics with confidence intervals, as the original: Wilson for accuracy, bootstrap for
+AUROC; plus agreement with the weak labels. Pure functions, checked against scikit-learn."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with tied ranks); NaN if one class is absent."""
+    labels = np.asarray(labels).astype(bool)
+    n_pos = int(labels.sum())
+    n_neg = len(labels) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def bootstrap_auroc_interval(
+    labels: np.ndarray, scores: np.ndarray, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the AUROC over resampled test examples."""
+    rng = np.random.default_rng(seed)
+    stats = [auroc(labels[idx], scores[idx])
+             for idx in rng.integers(0, len(labels), (n_boot, len(labels)))]
+    lo, hi = np.nanquantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf((1 + level) / 2))
+    p = k / n
+    center = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return center - half, center + half
+
+
+@dataclass(frozen=True)
+class Metrics:
+    accuracy: float
+    accuracy_lo: float
+    accuracy_hi: float
+    auroc: float
+    auroc_lo: float
+    auroc_hi: float
+    weak_agreement: float | None
+    """Fraction of test inputs where the strong prediction equals the hardened weak label."""
+    n_test: int
+
+
+def evaluate(log_odds: np.ndarray, labels: np.ndarray, weak_probs: np.ndarray | None) -> Metrics:
+    """Test metrics of log-odds predictions (a prediction is positive when log-odds > 0)."""
+    predicted = log_odds > 0
+    correct = int((predicted == labels.astype(bool)).sum())
+    acc_lo, acc_hi = wilson_interval(correct, len(labels))
+    auc_lo, auc_hi = bootstrap_auroc_interval(labels, log_odds)
+    agreement = None if weak_probs is None else float((predicted == (weak_probs > 0.5)).mean())
+    return Metrics(
+        accuracy=correct / len(labels), accuracy_lo=acc_lo, accuracy_hi=acc_hi,
+        auroc=auroc(labels, log_odds), auroc_lo=auc_lo, auroc_hi=auc_hi,
+        weak_agreement=agreement, n_test=len(labels),
+    )

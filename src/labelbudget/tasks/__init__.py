@@ -1,0 +1,55 @@
+"""Task registry: a name (or a file path) -> `TaskData` (a balanced test set and a pool).
+
+Adding a task is one module with a loader plus one `register_task` call; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelbudget.config import TaskConfig
+from labelbudget.errors import UserError
+from labelbudget.tasks.data import Labeled, TaskData, prepare
+from labelbudget.tasks.files import load_file
+
+Loader = Callable[[TaskConfig], tuple[Labeled, Labeled | None, tuple[str, ...]]]
+"""Returns (train-side examples, the source's own test split or None, notes)."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    description: str
+    load: Loader
+
+
+TASKS: dict[str, TaskSpec] = {}
+
+
+def register_task(name: str, description: str, load: Loader) -> None:
+    TASKS[name] = TaskSpec(name, description, load)
+
+
+FILE_SUFFIXES = (".csv", ".tsv", ".jsonl")
+
+
+def load_task(cfg: TaskConfig) -> TaskData:
+    """Load, deduplicate, balance and split the task that `cfg.task` names."""
+    spec = TASKS.get(cfg.task)
+    if spec is None:
+        if cfg.task.lower().endswith(FILE_SUFFIXES) or Path(cfg.task).exists():
+            train, notes = load_file(cfg)
+            return prepare(Path(cfg.task).name, train, None, cfg, notes)
+        raise UserError(
+            f"unknown task {cfg.task!r}",
+            f"use one of {', '.join(sorted(TASKS))}, or a path to a {'/'.join(FILE_SUFFIXES)} file",
+        )
+    train, test, notes = spec.load(cfg)
+    return prepare(spec.name, train, test, cfg, notes)
+
+
+from labelbudget.tasks import tweets  # noqa: E402,F401  (registers the embedded default)
+
+__all__ = ["TASKS", "Labeled", "TaskData", "TaskSpec", "load_task", "register_task"]

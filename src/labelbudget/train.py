@@ -1,0 +1,215 @@
+"""One supervised training stage: the explicit loop behind every SFT method.
+
+Paper, Appendix A.1 / PROTOCOL "Sequential SFT": soft-label cross-entropy; a fresh AdamW
+(weight decay 0.01, beta2 0.95) per stage, since the Adam buffer must be re-estimated for new
+data; linear warmup of min(40, steps per epoch) steps (at least 2; later epochs do not improve
+the estimate) then cosine decay; batch 32; epochs = max(20000 / n_train, 1); evaluate every
+min(50 steps, 1 epoch); stop after 4 evaluations without a validation-AUROC gain of 0.01; restore
+the best state.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from labelbudget.batching import Encoded, collate, length_grouped_batches, sorted_batches
+from labelbudget.config import TrainConfig
+from labelbudget.metrics import auroc
+from labelbudget.models import Classifier
+
+
+@dataclass(frozen=True)
+class StageData:
+    """Encoded inputs and their soft targets P(label = 1) (weak probabilities or 0/1 HQ labels)."""
+
+    ids: Encoded
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(x) for x in self.ids])
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long a stage trains, and how often it evaluates."""
+
+    batch_size: int
+    total_steps: int
+    warmup_steps: int
+    eval_every: int | None
+    """None: no early stopping and no validation during training (the final state is kept)."""
+
+    @staticmethod
+    def early_stopping(n_train: int, cfg: TrainConfig) -> Schedule:
+        """The paper's schedule for SFT stages."""
+        steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+        epochs = max(cfg.example_visits / n_train, 1.0)
+        return Schedule(
+            batch_size=cfg.batch_size,
+            total_steps=math.ceil(epochs * steps_per_epoch),  # as transformers' Trainer rounds
+            warmup_steps=max(min(cfg.max_warmup_steps, steps_per_epoch), 2),
+            eval_every=min(cfg.eval_every, steps_per_epoch),
+        )
+
+    @staticmethod
+    def fixed_epochs(n_train: int, epochs: float, cfg: TrainConfig) -> Schedule:
+        """A fixed number of epochs, no early stopping (the weak model: 3 epochs)."""
+        steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+        return Schedule(
+            batch_size=cfg.batch_size,
+            total_steps=math.ceil(epochs * steps_per_epoch),
+            warmup_steps=max(min(cfg.max_warmup_steps, steps_per_epoch), 2),
+            eval_every=None,
+        )
+
+
+class EarlyStopping:
+    """Patience on a validation metric, with transformers' semantics.
+
+    The best state is the highest metric seen (as `load_best_model_at_end`); the patience
+    counter resets only when an evaluation beats that best by at least `min_delta`.
+    """
+
+    def __init__(self, patience: int, min_delta: float):
+        self.patience, self.min_delta = patience, min_delta
+        self.best = -math.inf
+        self.bad = 0
+
+    def update(self, metric: float) -> tuple[bool, bool]:
+        """Record one evaluation; return (is new best, should stop)."""
+        improved_enough = metric >= self.best + self.min_delta
+        is_best = metric > self.best
+        self.bad = 0 if improved_enough else self.bad + 1
+        self.best = max(self.best, metric)
+        return is_best, self.bad >= self.patience
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against soft targets P(1): weak labels are used soft, not hardened."""
+    target = torch.stack([1 - targets, targets], dim=-1)
+    return -(target * F.log_softmax(logits.float(), dim=-1)).sum(-1).mean()
+
+
+Loss = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+"""(logits, soft targets, step) -> loss; the step lets a loss warm up (log-confidence)."""
+
+
+def _soft_ce(logits: torch.Tensor, targets: torch.Tensor, step: int) -> torch.Tensor:
+    return soft_cross_entropy(logits, targets)
+
+
+@dataclass
+class StageReport:
+    """What happened in one stage; stored with the run's record."""
+
+    name: str
+    n_train: int
+    n_val: int
+    total_steps: int
+    steps: int = 0
+    evals: list[tuple[int, float]] = field(default_factory=list)
+    best_step: int | None = None
+    best_metric: float | None = None
+    metric: str = "auroc"
+    stopped_early: bool = False
+    seconds: float = 0.0
+    real_tokens: int = 0
+    padded_tokens: int = 0
+
+
+@torch.inference_mode()
+def predict(model: Classifier, ids: Encoded, batch_size: int, desc: str = "scoring") -> np.ndarray:
+    """Log-odds for every input, batched by length."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = np.empty(len(ids), dtype=np.float32)
+    lengths = np.array([len(x) for x in ids])
+    for idx in tqdm(sorted_batches(lengths, batch_size), desc=desc, leave=False, disable=None):
+        input_ids, mask = collate(ids, idx, model.tokenizer.pad_token_id, device)
+        out[idx] = model(input_ids, mask).float().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
+def validation_metric(model: Classifier, val: StageData, batch_size: int) -> tuple[float, str]:
+    """AUROC against the hardened targets (so the weak stage early-stops on AUROC vs weak
+    labels). A one-class validation split has no AUROC: then minus the soft cross-entropy."""
+    scores = predict(model, val.ids, batch_size, desc="validating")
+    value = auroc(val.targets > 0.5, scores)
+    if not math.isnan(value):
+        return value, "auroc"
+    logits = torch.stack([torch.zeros(len(scores)), torch.from_numpy(scores)], dim=-1)
+    return -float(soft_cross_entropy(logits, torch.from_numpy(val.targets).float())), "-loss"
+
+
+def train_stage(
+    model: Classifier,
+    train: StageData,
+    val: StageData | None,
+    schedule: Schedule,
+    cfg: TrainConfig,
+    lr: float,
+    seed: int,
+    name: str,
+    loss: Loss = _soft_ce,
+) -> StageReport:
+    """Train `model` in place for one stage; with early stopping, end in the best state."""
+    from transformers import get_cosine_schedule_with_warmup
+
+    start = time.perf_counter()
+    device = next(model.parameters()).device
+    rng = np.random.default_rng(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, betas=(0.9, cfg.beta2))
+    scheduler = get_cosine_schedule_with_warmup(optimizer, schedule.warmup_steps, schedule.total_steps)
+    report = StageReport(name, len(train), 0 if val is None else len(val), schedule.total_steps)
+    stopper = EarlyStopping(cfg.patience, cfg.min_delta)
+    best_state = None
+    targets = torch.from_numpy(train.targets).float()
+    lengths = train.lengths
+    batches: list[np.ndarray] = []
+    model.train()
+    bar = tqdm(total=schedule.total_steps, desc=f"{name} stage", leave=False, disable=None)
+    for step in range(1, schedule.total_steps + 1):
+        if not batches:
+            batches = length_grouped_batches(lengths, schedule.batch_size, rng)
+        idx = batches.pop()
+        input_ids, mask = collate(train.ids, idx, model.tokenizer.pad_token_id, device)
+        value = loss(model.logits(input_ids, mask), targets[idx].to(device), step)
+        value.backward()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        report.steps = step
+        report.real_tokens += int(mask.sum())
+        report.padded_tokens += mask.numel()
+        bar.update()
+        last = step == schedule.total_steps
+        if schedule.eval_every and val is not None and (step % schedule.eval_every == 0 or last):
+            metric, report.metric = validation_metric(model, val, cfg.eval_batch_size)
+            report.evals.append((step, metric))
+            is_best, stop = stopper.update(metric)
+            if is_best:
+                best_state, report.best_step, report.best_metric = model.trainable_state(), step, metric
+            bar.set_postfix(val=f"{metric:.3f}", best=f"{stopper.best:.3f}")
+            if stop and not last:
+                report.stopped_early = True
+                break
+    bar.close()
+    if best_state is not None:
+        model.load_trainable_state(best_state)
+    report.seconds = time.perf_counter() - start
+    return report
