@@ -2,10 +2,13 @@
 
 The CLI prints it as one line (no traceback) and exits non-zero. Every message says what is
 wrong and how to fix it, so a user never has to read our source to recover.
+
+It is deliberately not a ValueError: tyro catches ValueErrors raised while building configs and
+draws its own box around them, while this error should look the same wherever it is raised.
 """
 
 
-class UserError(ValueError):
+class UserError(Exception):
     """Bad input: a file, a column, a budget, a name. Raised before anything is written."""
 
     def __init__(self, problem: str, fix: str):

@@ -127,6 +127,23 @@ def resolve(name: str) -> str:
     return name
 
 
+def check_model(name: str) -> None:
+    """Fail fast, before any training, on a model name that cannot be loaded."""
+    if name in EMBEDDED or Path(name).is_dir():
+        return
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        raise UserError(
+            f"unknown model {name!r}: not an embedded name, a local directory, or a reachable "
+            "Hugging Face id",
+            f"use an embedded model ({', '.join(EMBEDDED)}), a local model directory, or a "
+            "Hugging Face id while online (`labelbudget list`)",
+        ) from e
+
+
 def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import importlib.metadata
+import json
 import logging
 import subprocess
 import time
@@ -23,6 +24,7 @@ from labelbudget.config import RunConfig, config_hash, to_dict
 from labelbudget.errors import UserError
 from labelbudget.methods import Elicitation, WeakLabelSeller, get_method
 from labelbudget.metrics import evaluate
+from labelbudget.models import check_model
 from labelbudget.store import Record, Store
 from labelbudget.tasks import load_task
 from labelbudget.weak import weak_labels, weak_split
@@ -61,6 +63,8 @@ def run(config: RunConfig, results: Path | str = "results") -> tuple[Record, boo
     method = get_method(config.method).cls()
     alloc = allocate(config.budget, config.weak_cost, config.hq_fraction)
     check_stage_sizes(alloc, config.budget, config.weak_cost, config.hq_fraction)
+    check_model(config.strong_model)
+    check_model(config.weak.weak_model)
     task = load_task(config.task)
     split = weak_split(task, config.weak, config.task.data_seed)
     excluded = split.used_ids if config.weak.weak_pool == "clean" else None
@@ -107,7 +111,8 @@ def run(config: RunConfig, results: Path | str = "results") -> tuple[Record, boo
         weak_pool=config.weak.weak_pool,
         data_fingerprint=task.fingerprint,
         weak_key=weak.key,
-        stages=[dataclasses.asdict(s) for s in method.stages],
+        # through JSON, so the record equals what the store gives back (tuples become lists)
+        stages=json.loads(json.dumps([dataclasses.asdict(s) for s in method.stages])),
         notes=list(task.notes + weak_notes),
         device=str(next(model.parameters()).device) if model is not None else "cpu",
         dtype=str(next(model.backbone.parameters()).dtype) if model is not None else "n/a",

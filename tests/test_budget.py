@@ -1,0 +1,81 @@
+"""Budget accounting: the paper's rounding, paid validation labels, disjoint pools, the oracle."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from labelbudget.budget import (
+    Allocation,
+    GroundTruthOracle,
+    allocate,
+    check_stage_sizes,
+    partition_pool,
+    stage_split,
+)
+from labelbudget.errors import UserError
+
+
+@pytest.mark.parametrize(
+    ("budget", "cost", "fraction", "n_weak", "n_hq"),
+    [
+        (64, 0.1, 0.5, 320, 32),  # int((64 - 32) / 0.1) is 320, not 319 from float error
+        (16, 0.1, 0.05, 160, 0),  # int(0.05 * 16) = 0 HQ labels: all $16 on weak
+        (1024, 0.01, 0.8, 20500, 819),  # int(819.2) = 819; (1024 - 819) / 0.01 = 20500
+        (256, 0.5, 0.6, 206, 153),  # int(153.6) = 153; int(103 / 0.5) = 206
+        (4096, 0.1, 1.0, 0, 4096),
+        (16, 0.5, 0.0, 32, 0),
+        (17, 0.1, 0.2, 140, 3),  # Table-1 budgets 4**i + 1
+    ],
+)
+def test_allocation_follows_paper_rounding(budget, cost, fraction, n_weak, n_hq):
+    assert allocate(budget, cost, fraction) == Allocation(n_weak, n_hq)
+
+
+def test_allocation_never_exceeds_budget_on_the_paper_grid():
+    budgets = [16, 64, 256, 1024, 4096, 8192, 5, 17, 65, 257, 1025, 4097]
+    fractions = [0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0]
+    for budget, cost, f in itertools.product(budgets, [0.5, 0.1, 0.01], fractions):
+        alloc = allocate(budget, cost, f)
+        assert alloc.cost(cost) <= budget + 1e-9
+        # and it is the largest weak count that fits: one more would overspend
+        assert alloc.n_weak * cost + alloc.n_hq + cost > budget - 1e-9
+
+
+def test_stage_too_small_is_refused_with_fix():
+    with pytest.raises(UserError, match="buys 2 HQ label") as e:
+        check_stage_sizes(allocate(4, 0.1, 0.5), 4, 0.1, 0.5)
+    assert "--hq-fraction 0" in str(e.value)
+    check_stage_sizes(allocate(4, 0.1, 0.0), 4, 0.1, 0.0)  # all weak: 40 labels, fine
+
+
+@pytest.mark.parametrize(("n", "n_val"), [(3, 2), (9, 2), (10, 2), (15, 3), (100, 20), (1001, 200)])
+def test_stage_split_pays_validation_from_the_stage_labels(n, n_val):
+    train, val = stage_split(n, np.random.default_rng(0))
+    assert len(val) == n_val and len(train) == n - n_val
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(n))
+
+
+def test_partition_is_disjoint_and_respects_exclusion():
+    exclude = np.arange(0, 1000, 3)
+    weak, hq = partition_pool(1000, 400, np.random.default_rng(1), exclude=exclude)
+    assert len(weak) == 400 and len(set(weak)) == 400
+    assert not set(weak) & set(hq)
+    assert not (set(weak) | set(hq)) & set(exclude)
+    assert len(weak) + len(hq) == 1000 - len(exclude)
+
+
+def test_oracle_counts_and_refuses_repeats_and_overspending():
+    labels = np.array([0, 1, 1, 0, 1, 0])
+    oracle = GroundTruthOracle(labels, allowance=4)
+    assert oracle.label(np.array([1, 3])).tolist() == [1, 0]
+    assert oracle.count == 2
+    with pytest.raises(RuntimeError, match="already-labeled"):
+        oracle.label(np.array([3]))
+    with pytest.raises(RuntimeError, match="already-labeled"):
+        oracle.label(np.array([4, 4]))
+    with pytest.raises(RuntimeError, match="allowance"):
+        oracle.label(np.array([0, 2, 4]))
+    assert oracle.count == 2  # refused requests are not charged
+    assert oracle.label(np.array([0, 2])).tolist() == [0, 1]
+    assert oracle.count == 4

@@ -1,0 +1,95 @@
+"""One budgeted run end to end with tiny models: accounting, disjointness, the store."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from labelbudget import budget, methods
+from labelbudget.budget import allocate
+from labelbudget.config import config_hash
+from labelbudget.methods.seq_sft import SequentialSFT
+from labelbudget.run import run
+from labelbudget.store import Store
+from labelbudget.tasks import load_task
+from labelbudget.weak import weak_split
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Records every weak id sold and every id the oracle labeled."""
+    seen = {"weak": [], "hq": []}
+    buy, label = methods.WeakLabelSeller.buy, budget.GroundTruthOracle.label
+
+    def spy_buy(self, n):
+        ids, probs = buy(self, n)
+        seen["weak"].append(ids.copy())
+        return ids, probs
+
+    def spy_label(self, ids):
+        seen["hq"].append(np.asarray(ids).copy())
+        return label(self, ids)
+
+    monkeypatch.setattr(methods.WeakLabelSeller, "buy", spy_buy)
+    monkeypatch.setattr(budget.GroundTruthOracle, "label", spy_label)
+    return seen
+
+
+def test_run_spends_exactly_its_allocation_on_disjoint_examples(tiny_config, tmp_path, spy):
+    record, ran = run(tiny_config, tmp_path)
+    assert ran
+    alloc = allocate(8, 0.1, 0.5)  # 4 HQ + 40 weak
+    assert (record.n_weak, record.n_hq) == (alloc.n_weak, alloc.n_hq) == (40, 4)
+    assert record.spent == pytest.approx(8.0) and record.spent <= record.budget
+    weak_ids, hq_ids = np.concatenate(spy["weak"]), np.concatenate(spy["hq"])
+    assert len(set(weak_ids)) == 40 and len(set(hq_ids)) == 4
+    assert not set(weak_ids) & set(hq_ids)
+    task = load_task(tiny_config.task)
+    weak_model_ids = weak_split(task, tiny_config.weak, 0).used_ids
+    assert not (set(weak_ids) | set(hq_ids)) & set(weak_model_ids)  # clean pool by default
+    stages = {s["name"]: s for s in record.stages}
+    assert (stages["weak"]["n_train"], stages["weak"]["n_val"]) == (32, 8)  # val is paid for
+    assert (stages["hq"]["n_train"], stages["hq"]["n_val"]) == (2, 2)
+    assert 0 <= record.auroc <= 1 and record.n_test == 40
+    assert record.config_hash == config_hash(tiny_config)
+    assert record.versions["torch"] and record.data_fingerprint == task.fingerprint
+
+
+def test_paper_pool_may_reuse_weak_model_examples(tiny_config, tmp_path):
+    cfg = dataclasses.replace(tiny_config, weak=dataclasses.replace(tiny_config.weak,
+                                                                      weak_pool="paper"))
+    record, _ = run(cfg, tmp_path)
+    assert record.weak_pool == "paper"
+    clean, _ = run(tiny_config, tmp_path)
+    assert clean.weak_key == record.weak_key  # the same weak labels serve both pools
+
+
+def test_empty_stage_is_skipped(tiny_config, tmp_path):
+    record, _ = run(dataclasses.replace(tiny_config, hq_fraction=0.0), tmp_path)
+    assert [s["name"] for s in record.stages] == ["weak"] and record.n_hq == 0
+    assert record.n_weak == 80
+
+
+def test_store_skips_a_complete_config(tiny_config, tmp_path, monkeypatch):
+    first, ran = run(tiny_config, tmp_path)
+    assert ran
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a stored config must not be run again")
+
+    monkeypatch.setattr(SequentialSFT, "fit", fail)
+    again, ran = run(tiny_config, tmp_path)
+    assert not ran and again == first
+    assert len(Store(tmp_path).records()) == 1
+    assert Store(tmp_path).add(first) is False  # the primary key refuses a duplicate
+    assert len(Store(tmp_path).records()) == 1
+
+
+def test_a_run_that_dies_leaves_no_row(tiny_config, tmp_path, monkeypatch):
+    def die(self, texts):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SequentialSFT, "score", die)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_config, tmp_path)
+    assert Store(tmp_path).records() == []

@@ -1,0 +1,95 @@
+"""Tasks: files in three formats, label maps, dedup, balanced held-out test, no leaks."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import synthetic_texts
+from labelbudget.config import TaskConfig, WeakConfig
+from labelbudget.errors import UserError
+from labelbudget.tasks import load_task
+from labelbudget.tasks.data import Labeled, prepare
+from labelbudget.weak import weak_split
+
+
+def write(df: pd.DataFrame, path):
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in df.to_dict("records")))
+    else:
+        df.to_csv(path, sep="\t" if path.suffix == ".tsv" else ",", index=False)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
+def test_file_task_formats_give_the_same_split(tmp_path, suffix):
+    df = synthetic_texts(200)
+    task = load_task(TaskConfig(task=str(write(df, tmp_path / f"d{suffix}")), test_size=40))
+    reference = load_task(TaskConfig(task=str(write(df, tmp_path / "ref.csv")), test_size=40))
+    assert task.test.texts == reference.test.texts and task.pool.texts == reference.pool.texts
+    assert np.bincount(task.test.labels).tolist() == [20, 20]
+    assert not set(task.test.texts) & set(task.pool.texts)
+    assert len(task.test) + len(task.pool) == 200
+
+
+def test_label_map_and_text_columns(tmp_path):
+    df = synthetic_texts(100).rename(columns={"text": "sentence", "label": "sentiment"})
+    df["sentiment"] = df["sentiment"].map({1: "pos", 0: "neg"})
+    df.loc[:4, "sentiment"] = "neutral"
+    cfg = TaskConfig(task=str(write(df, tmp_path / "d.csv")), text_column="sentence",
+                     label_column="sentiment", label_map={"pos": 1, "neg": 0}, test_size=20)
+    task = load_task(cfg)
+    assert any("dropped 5 rows" in n for n in task.notes)
+    positives = [t for t, y in zip(task.pool.texts, task.pool.labels, strict=True) if y == 1]
+    assert all(any(w in t.split() for w in ("good", "great", "excellent", "lovely", "wonderful",
+                                            "happy", "fine", "nice")) for t in positives)
+
+
+def test_dedup_balance_and_seeded_split():
+    texts = ["a", "a", "b", "c", "d", "e", "f", "g", "h", "h", "i", "j", "k", "l"]
+    labels = np.array([1, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 1, 1, 1])
+    cfg = TaskConfig(test_size=4)
+    task = prepare("t", Labeled(texts, labels), None, cfg)
+    assert any("dropped 2 duplicate" in n for n in task.notes)
+    for split in (task.test, task.pool):
+        assert len(set(split.texts)) == len(split)
+        assert np.bincount(split.labels).tolist()[0] == np.bincount(split.labels).tolist()[1]
+    again = prepare("t", Labeled(texts, labels), None, cfg)
+    assert again.test.texts == task.test.texts
+    other = prepare("t", Labeled(texts, labels), None, TaskConfig(test_size=4, data_seed=1))
+    assert other.test.texts != task.test.texts or other.pool.texts != task.pool.texts
+
+
+def test_source_test_split_never_leaks_into_the_pool():
+    train = Labeled([f"t{i}" for i in range(40)] + ["shared0", "shared1"], np.array([0, 1] * 21))
+    test = Labeled(["shared0", "shared1", "u0", "u1"], np.array([0, 1, 0, 1]))
+    task = prepare("t", train, test, TaskConfig(test_size=4))
+    assert set(task.test.texts) == {"shared0", "shared1", "u0", "u1"}
+    assert not set(task.pool.texts) & set(task.test.texts)
+    assert any("also occur in test" in n for n in task.notes)
+
+
+def test_weak_split_is_scaled_to_the_pool_and_disjoint():
+    task = prepare("t", Labeled([f"x{i}" for i in range(1000)], np.array([0, 1] * 500)), None,
+                   TaskConfig(test_size=100))
+    split = weak_split(task, WeakConfig(), data_seed=0)
+    assert len(split.used_ids) <= 0.25 * len(task.pool)
+    assert len(split.train_ids) / len(split.val_ids) == pytest.approx(16, rel=0.1)
+    assert not set(split.train_ids) & set(split.val_ids)
+    assert split.notes and "instead of 8000 + 500" in split.notes[0]
+
+
+def test_embedded_tweets_task():
+    task = load_task(TaskConfig())
+    assert task.name == "tweet-sentiment"
+    assert len(task.test) == 1000 and np.bincount(task.test.labels).tolist() == [500, 500]
+    assert len(task.pool) > 10000 and abs(task.pool.labels.mean() - 0.5) < 1e-9
+    assert not set(task.test.texts) & set(task.pool.texts)
+    assert any("neutral" in n for n in task.notes)
+
+
+def test_too_small_for_test_set():
+    with pytest.raises(UserError, match="--test-size"):
+        prepare("t", Labeled(["a", "b", "c", "d"], np.array([0, 1, 0, 1])), None,
+                TaskConfig(test_size=4))
