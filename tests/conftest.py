@@ -19,8 +19,24 @@ SST2 = SHARED / "data" / "sst2"
 
 POSITIVE = ["good", "great", "excellent", "lovely", "wonderful", "happy", "fine", "nice"]
 NEGATIVE = ["bad", "awful", "terrible", "poor", "horrible", "sad", "ugly", "boring"]
-FILLER = ["the", "film", "was", "really", "quite", "and", "plot", "acting", "music", "day", "a",
-          "story", "very", "so", "today", "show"]
+FILLER = [
+    "the",
+    "film",
+    "was",
+    "really",
+    "quite",
+    "and",
+    "plot",
+    "acting",
+    "music",
+    "day",
+    "a",
+    "story",
+    "very",
+    "so",
+    "today",
+    "show",
+]
 
 
 def synthetic_texts(n: int, seed: int = 0) -> pd.DataFrame:
@@ -30,8 +46,7 @@ def synthetic_texts(n: int, seed: int = 0) -> pd.DataFrame:
     for i in range(n):
         label = i % 2
         words = list(rng.choice(FILLER, size=int(rng.integers(3, 12))))
-        words.insert(int(rng.integers(0, len(words) + 1)),
-                     str(rng.choice(POSITIVE if label else NEGATIVE)))
+        words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(POSITIVE if label else NEGATIVE)))
         rows.append({"text": " ".join(words) + f" {i}", "label": label})
     return pd.DataFrame(rows)
 
@@ -57,11 +72,18 @@ def tiny_decoder(tmp_path_factory, tokenizer_dir) -> str:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=30522, hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=512, pad_token_id=0, tie_word_embeddings=True)
-    return str(_save_tiny(LlamaForCausalLM(config), tokenizer_dir,
-                          tmp_path_factory.mktemp("tiny-llama")))
+    config = LlamaConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        tie_word_embeddings=True,
+    )
+    return str(_save_tiny(LlamaForCausalLM(config), tokenizer_dir, tmp_path_factory.mktemp("tiny-llama")))
 
 
 @pytest.fixture(scope="session")
@@ -71,8 +93,14 @@ def tiny_encoder(tmp_path_factory, tokenizer_dir) -> str:
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=30522, hidden_size=32, intermediate_size=64,
-                        num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=512,
+    )
     return str(_save_tiny(BertModel(config), tokenizer_dir, tmp_path_factory.mktemp("tiny-bert")))
 
 

@@ -43,7 +43,7 @@ def test_allocation_never_exceeds_budget_on_the_paper_grid():
 
 
 def test_stage_too_small_is_refused_with_fix():
-    with pytest.raises(UserError, match="buys 2 HQ label") as e:
+    with pytest.raises(UserError, match="leaves 2 HQ label") as e:
         check_stage_sizes(allocate(4, 0.1, 0.5), 4, 0.1, 0.5)
     assert "--hq-fraction 0" in str(e.value)
     check_stage_sizes(allocate(4, 0.1, 0.0), 4, 0.1, 0.0)  # all weak: 40 labels, fine

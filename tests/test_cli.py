@@ -6,13 +6,17 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import synthetic_texts
 
 
 def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "labelbudget", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "labelbudget", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -21,10 +25,10 @@ def files(tmp_path):
     synthetic_texts(200).to_csv(good, index=False)
     multi = tmp_path / "multi.csv"
     pd.DataFrame({"text": [f"t{i}" for i in range(30)], "label": [i % 3 for i in range(30)]}).to_csv(
-        multi, index=False)
+        multi, index=False
+    )
     one_class = tmp_path / "one.csv"
-    pd.DataFrame({"text": [f"t{i}" for i in range(30)], "label": [1] * 30}).to_csv(one_class,
-                                                                                 index=False)
+    pd.DataFrame({"text": [f"t{i}" for i in range(30)], "label": [1] * 30}).to_csv(one_class, index=False)
     empty = tmp_path / "empty.csv"
     empty.write_text("text,label\n")
     broken = tmp_path / "broken.jsonl"
@@ -39,19 +43,38 @@ CASES = {
     "one class": (["--task", "{one}"], "only class 1"),
     "empty": (["--task", "{empty}"], "no examples"),
     "malformed": (["--task", "{broken}"], "could not parse"),
-    "budget too small": (["--task", "{good}", "--budget", "2", "--hq-fraction", "0.5"],
-                         "a stage needs at least 3"),
+    "budget too small": (
+        ["--task", "{good}", "--budget", "2", "--hq-fraction", "0.5"],
+        "a stage needs at least 3",
+    ),
     "zero cost": (["--weak-cost", "0"], "weak_cost: must be positive"),
     "negative cost": (["--weak-cost", "-0.5"], "weak_cost: must be positive"),
     "negative budget": (["--budget", "-1"], "budget: must be positive"),
     "unknown task": (["--task", "glue-nonsense"], "unknown task 'glue-nonsense'"),
-    "unknown model": (["--task", "{good}", "--strong-model", "no-such-org/no-such-model"],
-                      "unknown model 'no-such-org/no-such-model'"),
-    "unknown weak model": (["--task", "{good}", "--weak-model", "nonexistent-weak"],
-                           "unknown model 'nonexistent-weak'"),
+    "unknown model": (
+        ["--task", "{good}", "--strong-model", "no-such-org/no-such-model"],
+        "unknown model 'no-such-org/no-such-model'",
+    ),
+    "unknown weak model": (
+        ["--task", "{good}", "--weak-model", "nonexistent-weak"],
+        "unknown model 'nonexistent-weak'",
+    ),
     "unknown method": (["--task", "{good}", "--method", "magic"], "unknown method 'magic'"),
-    "pool too small": (["--task", "{good}", "--test-size", "40", "--budget", "100",
-                        "--hq-fraction", "0", "--weak-cost", "0.01"], "the pool of"),
+    "pool too small": (
+        [
+            "--task",
+            "{good}",
+            "--test-size",
+            "40",
+            "--budget",
+            "100",
+            "--hq-fraction",
+            "0",
+            "--weak-cost",
+            "0.01",
+        ],
+        "the pool of",
+    ),
 }
 
 

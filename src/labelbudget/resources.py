@@ -20,6 +20,8 @@ def packaged_file(dist_name: str, relative_path: str, install: str) -> Path:
         raise UserError(f"package {dist_name!r} is not installed", install) from e
     path = Path(str(dist.locate_file(relative_path)))
     if not path.exists():
-        raise UserError(f"package {dist_name!r} is installed but lacks {relative_path}",
-                        f"reinstall it: {install} --force-reinstall")
+        raise UserError(
+            f"package {dist_name!r} is installed but lacks {relative_path}",
+            f"reinstall it: {install} --force-reinstall",
+        )
     return path

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from labelbudget.budget import GroundTruthOracle, allocate, check_stage_sizes, partition_pool
+from labelbudget.budget import GroundTruthOracle, allocate, partition_pool
 from labelbudget.config import RunConfig, config_hash, to_dict
 from labelbudget.errors import UserError
+from labelbudget.labeling import FileOracle
 from labelbudget.methods import Elicitation, WeakLabelSeller, get_method
 from labelbudget.metrics import evaluate
 from labelbudget.models import check_model
@@ -46,23 +47,36 @@ def versions() -> dict[str, str]:
 
 def git_commit() -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                              capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 
 
-def run(config: RunConfig, results: Path | str = "results") -> tuple[Record, bool]:
-    """Run `config` unless its record is already stored. Returns (record, whether it ran now)."""
+def run(
+    config: RunConfig, results: Path | str = "results", labels_file: Path | str | None = None
+) -> tuple[Record, bool]:
+    """Run `config` unless its record is already stored. Returns (record, whether it ran now).
+
+    With `--oracle file` the run stops (`LabelsNeeded`) once it knows which examples need HQ
+    labels; call again with `labels_file` (that CSV, labeled) to resume and finish.
+    """
     results = Path(results)
     store = Store(results)
     key = config_hash(config)
     if (done := store.get(key)) is not None:
         return done, False
 
-    method = get_method(config.method).cls()
+    method_cls = get_method(config.method).cls
     alloc = allocate(config.budget, config.weak_cost, config.hq_fraction)
-    check_stage_sizes(alloc, config.budget, config.weak_cost, config.hq_fraction)
+    method_cls.validate(config, alloc)
+    method = method_cls()
     check_model(config.strong_model)
     check_model(config.weak.weak_model)
     task = load_task(config.task)
@@ -83,7 +97,10 @@ def run(config: RunConfig, results: Path | str = "results") -> tuple[Record, boo
     rng = np.random.default_rng(config.seed)
     weak_ids, hq_candidates = partition_pool(len(task.pool), alloc.n_weak, rng, exclude=excluded)
     seller = WeakLabelSeller(weak_ids, weak.pool_probs)
-    oracle = GroundTruthOracle(task.pool.labels, allowance=alloc.n_hq)
+    if config.options.oracle == "file":
+        oracle = FileOracle(results / "labeling" / key, task.pool.texts, alloc.n_hq, labels_file)
+    else:
+        oracle = GroundTruthOracle(task.pool.labels, allowance=alloc.n_hq)
     ctx = Elicitation(config, task, alloc, seller, oracle, hq_candidates)
     method.fit(ctx)
     test_scores = method.score(task.test.texts)

@@ -74,8 +74,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=60)
         con.execute("PRAGMA journal_mode=WAL")
-        cols = ", ".join(f"{name} TEXT PRIMARY KEY" if name == "config_hash" else name
-                         for name in FIELDS)
+        cols = ", ".join(f"{name} TEXT PRIMARY KEY" if name == "config_hash" else name for name in FIELDS)
         con.execute(f"CREATE TABLE IF NOT EXISTS runs ({cols})")
         return con
 
@@ -83,19 +82,20 @@ class Store:
         if not self.path.exists():
             return None
         with self._connect() as con:
-            row = con.execute(f"SELECT {', '.join(FIELDS)} FROM runs WHERE config_hash = ?",
-                              (config_hash,)).fetchone()
+            row = con.execute(
+                f"SELECT {', '.join(FIELDS)} FROM runs WHERE config_hash = ?", (config_hash,)
+            ).fetchone()
         return None if row is None else _to_record(row)
 
     def add(self, record: Record) -> bool:
         """Insert atomically; False (and nothing written) if this config is already stored."""
-        values = [json.dumps(getattr(record, f)) if f in JSON_FIELDS else getattr(record, f)
-                  for f in FIELDS]
+        values = [json.dumps(getattr(record, f)) if f in JSON_FIELDS else getattr(record, f) for f in FIELDS]
         con = self._connect()
         try:
             with con:
-                con.execute(f"INSERT INTO runs ({', '.join(FIELDS)}) VALUES "
-                            f"({', '.join('?' * len(FIELDS))})", values)
+                con.execute(
+                    f"INSERT INTO runs ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})", values
+                )
             return True
         except sqlite3.IntegrityError:
             return False
@@ -114,5 +114,4 @@ class Store:
 
 
 def _to_record(row: tuple) -> Record:
-    return Record(**{f: json.loads(v) if f in JSON_FIELDS else v
-                     for f, v in zip(FIELDS, row, strict=True)})
+    return Record(**{f: json.loads(v) if f in JSON_FIELDS else v for f, v in zip(FIELDS, row, strict=True)})

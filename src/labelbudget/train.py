@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from labelbudget.batching import Encoded, collate, length_grouped_batches, sorted_batches
 from labelbudget.config import TrainConfig
+from labelbudget.losses import Loss, soft_cross_entropy, xent
 from labelbudget.metrics import auroc
 from labelbudget.models import Classifier
 
@@ -64,6 +63,24 @@ class Schedule:
         )
 
     @staticmethod
+    def openai(n: int) -> Schedule:
+        """PROTOCOL 6, the OpenAI fine-tuning API's defaults as the scaling runs mimic them: no
+        early stopping and no validation split; batch 1 (n < 1024), 2 (n < 4096), else 8; epochs
+        ceil(100 / (n // batch)) if n < 30, 3 if n < 4096, 2 if n < 16384, else 1."""
+        batch = 1 if n < 1024 else 2 if n < 4096 else 8
+        if n < 30:
+            epochs = math.ceil(100 / max(n // batch, 1))
+        else:
+            epochs = 3 if n < 4096 else 2 if n < 16384 else 1
+        steps_per_epoch = math.ceil(n / batch)
+        return Schedule(
+            batch_size=batch,
+            total_steps=epochs * steps_per_epoch,
+            warmup_steps=max(min(40, steps_per_epoch), 2),
+            eval_every=None,
+        )
+
+    @staticmethod
     def fixed_epochs(n_train: int, epochs: float, cfg: TrainConfig) -> Schedule:
         """A fixed number of epochs, no early stopping (the weak model: 3 epochs)."""
         steps_per_epoch = math.ceil(n_train / cfg.batch_size)
@@ -94,20 +111,6 @@ class EarlyStopping:
         self.bad = 0 if improved_enough else self.bad + 1
         self.best = max(self.best, metric)
         return is_best, self.bad >= self.patience
-
-
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy against soft targets P(1): weak labels are used soft, not hardened."""
-    target = torch.stack([1 - targets, targets], dim=-1)
-    return -(target * F.log_softmax(logits.float(), dim=-1)).sum(-1).mean()
-
-
-Loss = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
-"""(logits, soft targets, step) -> loss; the step lets a loss warm up (log-confidence)."""
-
-
-def _soft_ce(logits: torch.Tensor, targets: torch.Tensor, step: int) -> torch.Tensor:
-    return soft_cross_entropy(logits, targets)
 
 
 @dataclass
@@ -164,7 +167,7 @@ def train_stage(
     lr: float,
     seed: int,
     name: str,
-    loss: Loss = _soft_ce,
+    loss: Loss = xent,
 ) -> StageReport:
     """Train `model` in place for one stage; with early stopping, end in the best state."""
     from transformers import get_cosine_schedule_with_warmup

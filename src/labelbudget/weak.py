@@ -46,9 +46,11 @@ def weak_split(task: TaskData, cfg: WeakConfig, data_seed: int) -> WeakSplit:
     if asked > cap:
         n_train = max(int(cfg.weak_n_train * cap / asked), 2)
         n_val = max(int(cfg.weak_n_val * cap / asked), 2)
-        notes = (f"weak model trained on {n_train} + {n_val} validation examples instead of "
-                 f"{cfg.weak_n_train} + {cfg.weak_n_val}: the pool has {len(task.pool)} "
-                 f"(at most {cfg.weak_max_pool_fraction:g} of it goes to the weak model)",)
+        notes = (
+            f"weak model trained on {n_train} + {n_val} validation examples instead of "
+            f"{cfg.weak_n_train} + {cfg.weak_n_val}: the pool has {len(task.pool)} "
+            f"(at most {cfg.weak_max_pool_fraction:g} of it goes to the weak model)",
+        )
     order = np.random.default_rng([data_seed, 1]).permutation(len(task.pool))
     return WeakSplit(order[:n_train], order[n_train : n_train + n_val], notes)
 
@@ -79,14 +81,18 @@ class WeakLabels:
     def load(path: Path) -> WeakLabels:
         with np.load(path) as z:
             meta = json.loads(str(z["meta"]))
-            return WeakLabels(pool_probs=z["pool_probs"], test_probs=z["test_probs"],
-                              train_ids=z["train_ids"], **meta)
+            return WeakLabels(
+                pool_probs=z["pool_probs"], test_probs=z["test_probs"], train_ids=z["train_ids"], **meta
+            )
 
 
 def weak_key(task: TaskData, task_cfg: TaskConfig, cfg: WeakConfig) -> str:
     """Everything that determines the weak labels; `weak_pool` does not, so it is left out."""
-    parts = {"data": task.fingerprint, "data_seed": task_cfg.data_seed,
-             "weak": {k: v for k, v in asdict(cfg).items() if k != "weak_pool"}}
+    parts = {
+        "data": task.fingerprint,
+        "data_seed": task_cfg.data_seed,
+        "weak": {k: v for k, v in asdict(cfg).items() if k != "weak_pool"},
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -104,9 +110,7 @@ def weak_labels(
     return labels, split.notes
 
 
-def train_weak_model(
-    task: TaskData, cfg: WeakConfig, split: WeakSplit, seed: int, key: str
-) -> WeakLabels:
+def train_weak_model(task: TaskData, cfg: WeakConfig, split: WeakSplit, seed: int, key: str) -> WeakLabels:
     from labelbudget.batching import encode
     from labelbudget.models import build_classifier
     from labelbudget.train import Schedule, StageData, predict, train_stage
@@ -116,11 +120,20 @@ def train_weak_model(
     model = build_classifier(cfg.weak_model, train_cfg.lora_rank, train_cfg.dtype, seed)
     pool_ids = encode(model.tokenizer, task.pool.texts, model.max_length)
     test_ids = encode(model.tokenizer, task.test.texts, model.max_length)
-    train = StageData([pool_ids[i] for i in split.train_ids],
-                      task.pool.labels[split.train_ids].astype(np.float32))
+    train = StageData(
+        [pool_ids[i] for i in split.train_ids], task.pool.labels[split.train_ids].astype(np.float32)
+    )
     log.info("training weak model %s on %d ground-truth labels", cfg.weak_model, len(train))
-    train_stage(model, train, None, Schedule.fixed_epochs(len(train), cfg.weak_epochs, train_cfg),
-                train_cfg, cfg.weak_lr, seed, name="weak model")
+    train_stage(
+        model,
+        train,
+        None,
+        Schedule.fixed_epochs(len(train), cfg.weak_epochs, train_cfg),
+        train_cfg,
+        cfg.weak_lr,
+        seed,
+        name="weak model",
+    )
     pool_logits = predict(model, pool_ids, train_cfg.eval_batch_size, desc="weak-labeling pool")
     test_logits = predict(model, test_ids, train_cfg.eval_batch_size, desc="weak-labeling test")
     val_pred = pool_logits[split.val_ids] > 0

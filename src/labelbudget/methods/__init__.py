@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelbudget.budget import Allocation, Oracle
+from labelbudget.budget import Allocation, Oracle, check_stage_sizes
 from labelbudget.config import RunConfig
 from labelbudget.errors import UserError
 from labelbudget.tasks import TaskData
@@ -50,6 +50,10 @@ class Elicitation:
     def pool_texts(self, ids: np.ndarray) -> list[str]:
         return [self.task.pool.texts[i] for i in ids]
 
+    def rng(self, purpose: int) -> np.random.Generator:
+        """A generator for one purpose of this run, independent of the others."""
+        return np.random.default_rng([self.config.seed, purpose])
+
 
 class Method(ABC):
     """fit() buys labels and trains (or not); score() returns test log-odds."""
@@ -57,6 +61,14 @@ class Method(ABC):
     def __init__(self) -> None:
         self.stages: list = []
         """Per-stage reports, stored with the record."""
+
+    @classmethod
+    def validate(cls, config: RunConfig, allocation: Allocation) -> None:
+        """Refuse, before any work, a budget this method cannot use (UserError with a fix)."""
+        openai = config.options.schedule == "openai"  # no validation split: 1 label can train
+        check_stage_sizes(
+            allocation, config.budget, config.weak_cost, config.hq_fraction, min_stage=1 if openai else None
+        )
 
     @abstractmethod
     def fit(self, ctx: Elicitation) -> None: ...
@@ -85,4 +97,5 @@ def get_method(name: str) -> MethodSpec:
     return METHODS[name]
 
 
-from labelbudget.methods import seq_sft  # noqa: E402,F401  (registers itself)
+# Each module registers itself.
+from labelbudget.methods import icl, logconf, prompted, seq_sft, uncertainty  # noqa: E402,F401

@@ -3,19 +3,29 @@
 The HQ stage continues the same LoRA weights and head from the weak stage's best state, with a
 fresh optimizer and schedule; a stage with zero examples is skipped. Both stages early-stop on
 validation AUROC, and their validation labels are part of what was bought.
+
+The variants of the paper override one hook each: `demonstrations` (few-shot-prompted SFT),
+`select_hq` (uncertainty sampling), `stage_loss` (log-confidence). The OpenAI-API-like schedule
+is an option of every variant (`MethodOptions.schedule`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
 from labelbudget.batching import encode
 from labelbudget.budget import stage_split
+from labelbudget.losses import LOGCONF_BATCH, LOSSES
 from labelbudget.methods import Elicitation, Method, register_method
 from labelbudget.models import Classifier, build_classifier, default_lr
+from labelbudget.prompts import Demo, prompted
 from labelbudget.train import Schedule, StageData, predict, train_stage
+
+PURPOSE_SPLIT, PURPOSE_TRAIN, PURPOSE_PROMPTS, PURPOSE_SELECT = 1, 2, 3, 4
+"""Each random choice of a run draws from its own generator (`Elicitation.rng`)."""
 
 
 class SequentialSFT(Method):
@@ -25,33 +35,77 @@ class SequentialSFT(Method):
         cfg = ctx.config
         self.model = build_classifier(cfg.strong_model, cfg.train.lora_rank, cfg.train.dtype, cfg.seed)
         self.batch_size = cfg.train.eval_batch_size
-        weak_ids, weak_probs = ctx.weak.buy(ctx.allocation.n_weak)
-        self.run_stage(ctx, "weak", weak_ids, weak_probs, seed=0)
-        hq_ids = self.select_hq(ctx)
-        self.run_stage(ctx, "hq", hq_ids, ctx.oracle.label(hq_ids).astype(np.float32), seed=1)
+        self.prompt_rng = ctx.rng(PURPOSE_PROMPTS)
+        self.demos = self.demonstrations(ctx)
+        weak_ids, weak_probs = ctx.weak.buy(ctx.allocation.n_weak - ctx.weak.count)
+        resumed = ctx.oracle.saved_state() if getattr(ctx.oracle, "pauses", False) else None
+        if resumed is None:
+            self.run_stage(ctx, "weak", weak_ids, weak_probs)
+            hq_ids = self.select_hq(ctx)
+            if getattr(ctx.oracle, "pauses", False) and len(hq_ids):
+                # A person labels now; keep what the weak stage learned so the run can resume.
+                ctx.oracle.save_state(
+                    {
+                        "model": self.model.trainable_state(),
+                        "stages": self.stages,
+                        "hq_ids": hq_ids,
+                        "prompt_rng": self.prompt_rng,
+                    }
+                )
+        else:
+            self.model.load_trainable_state(resumed["model"])
+            self.stages, hq_ids, self.prompt_rng = resumed["stages"], resumed["hq_ids"], resumed["prompt_rng"]
+        labels = ctx.oracle.label(hq_ids) if len(hq_ids) else np.zeros(0)
+        self.run_stage(ctx, "hq", hq_ids, labels.astype(np.float32))
+
+    def demonstrations(self, ctx: Elicitation) -> list[Demo]:
+        """In-context demonstrations prefixed to every input (none for plain sequential SFT)."""
+        return []
 
     def select_hq(self, ctx: Elicitation) -> np.ndarray:
         """Which pool examples get HQ labels: here a random subset (the candidates are shuffled)."""
         return ctx.hq_candidates[: ctx.allocation.n_hq]
 
-    def run_stage(self, ctx: Elicitation, name: str, ids: np.ndarray, targets: np.ndarray,
-                  seed: int) -> None:
+    def stage_loss(self, ctx: Elicitation, stage: str) -> str:
+        options = ctx.config.options
+        return options.weak_loss if stage == "weak" else options.hq_loss
+
+    def inputs(self, texts: Sequence[str]) -> list[str]:
+        return prompted(texts, self.demos, self.prompt_rng) if self.demos else list(texts)
+
+    def run_stage(self, ctx: Elicitation, name: str, ids: np.ndarray, targets: np.ndarray) -> None:
         if len(ids) == 0:
             return
-        cfg = ctx.config
-        rng = np.random.default_rng([cfg.seed, seed])
-        train_pos, val_pos = stage_split(len(ids), rng)
-        encoded = encode(self.model.tokenizer, ctx.pool_texts(ids), self.model.max_length)
-        train = StageData([encoded[i] for i in train_pos], targets[train_pos].astype(np.float32))
-        val = StageData([encoded[i] for i in val_pos], targets[val_pos].astype(np.float32))
-        lr = cfg.train.lr or default_lr(cfg.strong_model)
-        schedule = Schedule.early_stopping(len(train), cfg.train)
-        report = train_stage(self.model, train, val, schedule, cfg.train, lr,
-                             seed=int(rng.integers(2**31)), name=name)
+        cfg, train_cfg = ctx.config, ctx.config.train
+        loss_name = self.stage_loss(ctx, name)
+        if loss_name == "logconf":  # its prior and quantile are statistics of 8-example batches
+            train_cfg = dataclasses.replace(train_cfg, batch_size=LOGCONF_BATCH)
+        rng = ctx.rng(PURPOSE_SPLIT * 10 + (name == "hq"))
+        encoded = encode(self.model.tokenizer, self.inputs(ctx.pool_texts(ids)), self.model.max_length)
+        targets = targets.astype(np.float32)
+        if cfg.options.schedule == "openai":  # no validation split: every label trains
+            train, val = StageData(encoded, targets), None
+            schedule = Schedule.openai(len(train))
+        else:
+            train_pos, val_pos = stage_split(len(ids), rng)
+            train = StageData([encoded[i] for i in train_pos], targets[train_pos])
+            val = StageData([encoded[i] for i in val_pos], targets[val_pos])
+            schedule = Schedule.early_stopping(len(train), train_cfg)
+        report = train_stage(
+            self.model,
+            train,
+            val,
+            schedule,
+            train_cfg,
+            lr=train_cfg.lr or default_lr(cfg.strong_model),
+            seed=int(rng.integers(2**31)),
+            name=name,
+            loss=LOSSES[loss_name],
+        )
         self.stages.append(report)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
-        encoded = encode(self.model.tokenizer, texts, self.model.max_length)
+        encoded = encode(self.model.tokenizer, self.inputs(texts), self.model.max_length)
         return predict(self.model, encoded, self.batch_size, desc="scoring test")
 
 

@@ -17,8 +17,13 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         if suffix == ".jsonl":
             return pd.read_json(path, lines=True, dtype=False)
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str,
-                           keep_default_na=False, quoting=3 if suffix == ".tsv" else 0)
+        return pd.read_csv(
+            path,
+            sep="\t" if suffix == ".tsv" else ",",
+            dtype=str,
+            keep_default_na=False,
+            quoting=3 if suffix == ".tsv" else 0,
+        )
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise UserError(
             f"could not parse {path} as {suffix[1:].upper()}: {str(e).splitlines()[0]}",
@@ -51,11 +56,14 @@ def to_binary(raw: pd.Series, label_map: dict[str, int], path: Path) -> tuple[np
 def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...]]:
     path = Path(cfg.task)
     if not path.is_file():
-        raise UserError(f"task file {path} does not exist",
-                        "check the path, or use a registered task name (`labelbudget list`)")
+        raise UserError(
+            f"task file {path} does not exist",
+            "check the path, or use a registered task name (`labelbudget list`)",
+        )
     if path.suffix.lower() not in (".csv", ".tsv", ".jsonl"):
-        raise UserError(f"task file {path} has an unknown type {path.suffix!r}",
-                        "use a .csv, .tsv or .jsonl file")
+        raise UserError(
+            f"task file {path} has an unknown type {path.suffix!r}", "use a .csv, .tsv or .jsonl file"
+        )
     df = read_table(path)
     for role, column in (("text", cfg.text_column), ("label", cfg.label_column)):
         if column not in df.columns:

@@ -1,0 +1,107 @@
+"""Few-shot in-context learning (PROTOCOL method 2): no training. Up to k of the labels the
+budget buys become demonstrations (HQ ones first, then weak ones hardened at 0.5), reshuffled for
+every input; the score is logit("1") - logit("0") at the last position of the prompt.
+
+Only the last position's hidden state meets the LM head, and only its "0" and "1" rows: the full
+vocabulary logits (262k columns for Gemma) are never materialised. Inputs are batched by length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from labelbudget.batching import collate, encode, sorted_batches
+from labelbudget.budget import Allocation
+from labelbudget.config import RunConfig
+from labelbudget.errors import UserError
+from labelbudget.methods import Elicitation, Method, register_method
+from labelbudget.models import load_causal_lm, pick_device, pick_dtype
+from labelbudget.prompts import Demo, harden, prompted
+
+DEFAULT_K = 8
+PURPOSE_PROMPTS = 3
+
+
+def k_shot(config: RunConfig) -> int:
+    return config.options.k_shot or DEFAULT_K
+
+
+def label_token_ids(tokenizer) -> tuple[int, int]:
+    """The single token ids of "0" and "1"; a clear error if the tokenizer splits or merges them."""
+    ids = [tokenizer.encode(s, add_special_tokens=False) for s in ("0", "1")]
+    if any(len(i) != 1 for i in ids):
+        raise UserError(
+            f"the tokenizer does not map '0' and '1' to single tokens (got {ids}), so few-shot "
+            "label logits are undefined",
+            "use a strong model whose tokenizer has single-digit tokens (e.g. gemma-3-270m), or an "
+            "SFT method",
+        )
+    return ids[0][0], ids[1][0]
+
+
+class LabelScorer:
+    """logit("1") - logit("0") at the last real position of right-padded prompts."""
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.zero, self.one = label_token_ids(tokenizer)
+        head = model.get_output_embeddings().weight
+        self.rows = head[[self.zero, self.one]].detach().float()  # (2, hidden)
+        self.softcap = getattr(model.config, "final_logit_softcapping", None)
+        self.body = model.get_decoder()
+
+    @torch.inference_mode()
+    def __call__(self, ids: list[list[int]], batch_size: int) -> np.ndarray:
+        device = self.rows.device
+        out = np.empty(len(ids), dtype=np.float32)
+        lengths = np.array([len(x) for x in ids])
+        for idx in tqdm(
+            sorted_batches(lengths, batch_size), desc="few-shot scoring", leave=False, disable=None
+        ):
+            input_ids, mask = collate(ids, idx, self.tokenizer.pad_token_id, device)
+            hidden = self.body(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            last = hidden[torch.arange(len(idx), device=device), mask.sum(1) - 1].float()
+            logits = last @ self.rows.T
+            if self.softcap:  # Gemma-2-style final soft-capping, as the LM head applies it
+                logits = self.softcap * torch.tanh(logits / self.softcap)
+            out[idx] = (logits[:, 1] - logits[:, 0]).cpu().numpy()
+        return out
+
+
+class FewShotICL(Method):
+    @classmethod
+    def validate(cls, config: RunConfig, allocation: Allocation) -> None:
+        if allocation.n_weak + allocation.n_hq == 0:
+            raise UserError(f"budget ${config.budget:g} buys no labels for demonstrations", "raise --budget")
+
+    def fit(self, ctx: Elicitation) -> None:
+        cfg = ctx.config
+        k = k_shot(cfg)
+        n_hq = min(k, ctx.allocation.n_hq)
+        n_weak = min(k - n_hq, ctx.allocation.n_weak)
+        hq_ids = ctx.hq_candidates[:n_hq]
+        hq_labels = ctx.oracle.label(hq_ids) if n_hq else np.zeros(0, dtype=int)
+        weak_ids, weak_probs = ctx.weak.buy(n_weak)
+        self.demos: list[Demo] = list(zip(ctx.pool_texts(hq_ids), hq_labels.tolist(), strict=True))
+        self.demos += list(zip(ctx.pool_texts(weak_ids), harden(weak_probs).tolist(), strict=True))
+        device = pick_device()
+        model, tokenizer = load_causal_lm(cfg.strong_model, pick_dtype(cfg.train.dtype, device))
+        self.model = model.to(device)
+        self.scorer = LabelScorer(self.model, tokenizer)
+        self.rng = ctx.rng(PURPOSE_PROMPTS)
+        self.batch_size = cfg.train.eval_batch_size
+        self.max_length = int(getattr(model.config, "max_position_embeddings", None) or 2048)
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        prompts = prompted(texts, self.demos, self.rng)
+        ids = encode(self.scorer.tokenizer, prompts, self.max_length)
+        return self.scorer(ids, self.batch_size)
+
+
+register_method(
+    "icl", "few-shot in-context learning on a causal LM, no training (--k-shot, default 8)", FewShotICL
+)

@@ -1,0 +1,51 @@
+"""Uncertainty sampling (PROTOCOL method 4): after the weak stage, the model scores the HQ
+candidates and the n_hq with the highest prediction entropy are sent to the oracle. Temperature
+0: top-k by entropy, then shuffled; T > 0: sampled without replacement with weights
+entropy**(1/T). The labels are requested between the stages, from a counting oracle or a person
+(`--oracle file`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labelbudget.batching import encode
+from labelbudget.methods import Elicitation, register_method
+from labelbudget.methods.seq_sft import PURPOSE_SELECT, SequentialSFT
+from labelbudget.train import predict
+
+
+def binary_entropy(log_odds: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of the predicted Bernoulli, computed stably from log-odds."""
+    p = 1 / (1 + np.exp(-np.asarray(log_odds, dtype=np.float64)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -(p * np.log(p) + (1 - p) * np.log1p(-p))
+    return np.nan_to_num(h, nan=0.0)
+
+
+def choose_uncertain(entropy: np.ndarray, n: int, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """Positions of the n examples to label, by the paper's rule."""
+    n = min(n, len(entropy))
+    if temperature == 0:
+        top = np.argsort(-entropy, kind="stable")[:n]
+        return rng.permutation(top)
+    weights = np.power(np.maximum(entropy, 0.0), 1 / temperature) + 1e-12  # every example stays drawable
+    return rng.choice(len(entropy), size=n, replace=False, p=weights / weights.sum())
+
+
+class UncertaintySampling(SequentialSFT):
+    def select_hq(self, ctx: Elicitation) -> np.ndarray:
+        n_hq = ctx.allocation.n_hq
+        if n_hq == 0:
+            return ctx.hq_candidates[:0]
+        options = ctx.config.options
+        candidates = ctx.hq_candidates[: options.max_candidates]  # already in random order
+        encoded = encode(self.model.tokenizer, self.inputs(ctx.pool_texts(candidates)), self.model.max_length)
+        entropy = binary_entropy(predict(self.model, encoded, self.batch_size, desc="scoring HQ candidates"))
+        return candidates[choose_uncertain(entropy, n_hq, options.temperature, ctx.rng(PURPOSE_SELECT))]
+
+
+register_method(
+    "uncertainty",
+    "sequential SFT whose HQ examples are the weak-stage model's most uncertain (entropy; --temperature)",
+    UncertaintySampling,
+)
