@@ -132,7 +132,7 @@ def run(
         stages=json.loads(json.dumps([dataclasses.asdict(s) for s in method.stages])),
         notes=list(task.notes + weak_notes),
         device=str(next(model.parameters()).device) if model is not None else "cpu",
-        dtype=str(next(model.backbone.parameters()).dtype) if model is not None else "n/a",
+        dtype=str(next(model.parameters()).dtype) if model is not None else "n/a",
         started_at=started.isoformat(timespec="seconds"),
         seconds=time.perf_counter() - start,
         weak_seconds=weak.seconds,
