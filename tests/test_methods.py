@@ -148,8 +148,10 @@ def test_logconf_method_uses_batches_of_8_in_the_weak_stage(tiny_config, tmp_pat
     record, _ = run(cfg, tmp_path)
     weak = record.stages[0]
     assert weak["n_train"] == 64
-    assert weak["total_steps"] == Schedule.early_stopping(64, dataclasses.replace(
-        tiny_config.train, batch_size=8)).total_steps
+    assert (
+        weak["total_steps"]
+        == Schedule.early_stopping(64, dataclasses.replace(tiny_config.train, batch_size=8)).total_steps
+    )
 
 
 # --- uncertainty sampling -------------------------------------------------------------------

@@ -18,17 +18,43 @@ from labelbudget.errors import UserError
 Encoded = list[list[int]]
 
 
+class Encoder:
+    """Tokenizes texts for one model. Texts longer than its context are an error (PROTOCOL: the
+    original never truncates), or, with `truncate`, keep their first special token and their
+    last tokens (the templates put the question and answer last); `truncated` counts them."""
+
+    def __init__(self, tokenizer, max_length: int, truncate: bool = False):
+        self.tokenizer, self.max_length, self.truncate = tokenizer, max_length, truncate
+        self.truncated = 0
+
+    def __call__(self, texts: Sequence[str]) -> Encoded:
+        ids = self.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+        too_long = [i for i, x in enumerate(ids) if len(x) > self.max_length]
+        if too_long and not self.truncate:
+            raise UserError(
+                f"{len(too_long)} texts exceed the model's context of {self.max_length} tokens "
+                f"(the longest has {max(len(ids[i]) for i in too_long)})",
+                "pass --truncate to cut them (counted in the run's notes), use a model with a "
+                "longer context, or shorten those texts",
+            )
+        special = set(self.tokenizer.all_special_ids)
+        for i in too_long:
+            x = ids[i]
+            head = x[:1] if x[0] in special else []
+            ids[i] = head + x[len(x) - (self.max_length - len(head)) :]
+        self.truncated += len(too_long)
+        return ids
+
+    @property
+    def note(self) -> str | None:
+        if not self.truncated:
+            return None
+        return f"{self.truncated} texts truncated to the model's context of {self.max_length} tokens"
+
+
 def encode(tokenizer, texts: Sequence[str], max_length: int) -> Encoded:
     """Token ids per text (special tokens included). Over-long texts are an error (PROTOCOL)."""
-    ids = tokenizer(list(texts), add_special_tokens=True)["input_ids"]
-    too_long = [i for i, x in enumerate(ids) if len(x) > max_length]
-    if too_long:
-        raise UserError(
-            f"{len(too_long)} texts exceed the model's context of {max_length} tokens "
-            f"(the longest has {max(len(ids[i]) for i in too_long)})",
-            "use a model with a longer context or shorten those texts",
-        )
-    return ids
+    return Encoder(tokenizer, max_length)(texts)
 
 
 def length_grouped_batches(

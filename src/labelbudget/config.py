@@ -40,7 +40,14 @@ class TaskConfig:
     """Cap on the pool size (None: all remaining examples, as the paper). Smaller pools make the
     weak labeler's pass over the pool cheaper."""
     data_seed: int = 0
-    """Seed of deduplication order, balancing and the test split; fixed across a sweep's seeds."""
+    """Seed of deduplication order, balancing, binarization and the test split; fixed across a
+    sweep's seeds."""
+    truncate: bool = False
+    """Texts longer than a model's context: an error (the paper's behaviour), or, with this flag,
+    cut to fit (keeping their end, where the templates put the question); counted in the notes."""
+    data_dir: str | None = None
+    """For the paper's tasks: a local copy (a `save_to_disk` folder or a clone of the hub
+    repository) instead of downloading from the Hugging Face hub."""
 
     def __post_init__(self) -> None:
         _check(

@@ -130,7 +130,7 @@ def run(
         weak_key=weak.key,
         # through JSON, so the record equals what the store gives back (tuples become lists)
         stages=json.loads(json.dumps([dataclasses.asdict(s) for s in method.stages])),
-        notes=list(task.notes + weak_notes),
+        notes=list(task.notes + weak_notes) + method.notes,
         device=str(next(model.parameters()).device) if model is not None else "cpu",
         dtype=str(next(model.parameters()).dtype) if model is not None else "n/a",
         started_at=started.isoformat(timespec="seconds"),

@@ -67,6 +67,8 @@ class WeakLabels:
     val_accuracy: float
     key: str
     seconds: float
+    truncated: int = 0
+    """Texts cut to the weak model's context (only with `--truncate`)."""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,6 +95,8 @@ def weak_key(task: TaskData, task_cfg: TaskConfig, cfg: WeakConfig) -> str:
         "data_seed": task_cfg.data_seed,
         "weak": {k: v for k, v in asdict(cfg).items() if k != "weak_pool"},
     }
+    if task_cfg.truncate:  # only then: keys of untruncated weak labels stay as they were
+        parts["truncate"] = True
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -104,22 +108,28 @@ def weak_labels(
     key = weak_key(task, task_cfg, cfg)
     path = artifacts / "weak" / f"{key}.npz"
     if path.exists():
-        return WeakLabels.load(path), split.notes
-    labels = train_weak_model(task, cfg, split, task_cfg.data_seed, key)
-    labels.save(path)
-    return labels, split.notes
+        labels = WeakLabels.load(path)
+    else:
+        labels = train_weak_model(task, cfg, split, task_cfg.data_seed, key, task_cfg.truncate)
+        labels.save(path)
+    notes = split.notes
+    if labels.truncated:
+        notes += (f"weak model: {labels.truncated} texts truncated to its context",)
+    return labels, notes
 
 
-def train_weak_model(task: TaskData, cfg: WeakConfig, split: WeakSplit, seed: int, key: str) -> WeakLabels:
-    from labelbudget.batching import encode
+def train_weak_model(
+    task: TaskData, cfg: WeakConfig, split: WeakSplit, seed: int, key: str, truncate: bool = False
+) -> WeakLabels:
+    from labelbudget.batching import Encoder
     from labelbudget.models import build_classifier
     from labelbudget.train import Schedule, StageData, predict, train_stage
 
     start = time.perf_counter()
     train_cfg = TrainConfig()
     model = build_classifier(cfg.weak_model, train_cfg.lora_rank, train_cfg.dtype, seed)
-    pool_ids = encode(model.tokenizer, task.pool.texts, model.max_length)
-    test_ids = encode(model.tokenizer, task.test.texts, model.max_length)
+    encoder = Encoder(model.tokenizer, model.max_length, truncate)
+    pool_ids, test_ids = encoder(task.pool.texts), encoder(task.test.texts)
     train = StageData(
         [pool_ids[i] for i in split.train_ids], task.pool.labels[split.train_ids].astype(np.float32)
     )
@@ -145,4 +155,5 @@ def train_weak_model(task: TaskData, cfg: WeakConfig, split: WeakSplit, seed: in
         val_accuracy=float((val_pred == task.pool.labels[split.val_ids].astype(bool)).mean()),
         key=key,
         seconds=time.perf_counter() - start,
+        truncated=encoder.truncated,
     )

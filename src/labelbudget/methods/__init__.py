@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labelbudget.batching import Encoder
 from labelbudget.budget import Allocation, Oracle, check_stage_sizes
 from labelbudget.config import RunConfig
 from labelbudget.errors import UserError
@@ -61,6 +62,14 @@ class Method(ABC):
     def __init__(self) -> None:
         self.stages: list = []
         """Per-stage reports, stored with the record."""
+        self.encoder: Encoder | None = None
+        """Tokenizes the method's inputs; counts truncations."""
+
+    @property
+    def notes(self) -> list[str]:
+        """What a user should know about this fit (stored with the record)."""
+        note = self.encoder.note if self.encoder else None
+        return [note] if note else []
 
     @classmethod
     def validate(cls, config: RunConfig, allocation: Allocation) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from labelbudget.batching import collate, encode, sorted_batches
+from labelbudget.batching import Encoder, collate, sorted_batches
 from labelbudget.budget import Allocation
 from labelbudget.config import RunConfig
 from labelbudget.errors import UserError
@@ -94,12 +94,12 @@ class FewShotICL(Method):
         self.scorer = LabelScorer(self.model, tokenizer)
         self.rng = ctx.rng(PURPOSE_PROMPTS)
         self.batch_size = cfg.train.eval_batch_size
-        self.max_length = int(getattr(model.config, "max_position_embeddings", None) or 2048)
+        max_length = int(getattr(model.config, "max_position_embeddings", None) or 2048)
+        self.encoder = Encoder(tokenizer, max_length, cfg.task.truncate)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         prompts = prompted(texts, self.demos, self.rng)
-        ids = encode(self.scorer.tokenizer, prompts, self.max_length)
-        return self.scorer(ids, self.batch_size)
+        return self.scorer(self.encoder(prompts), self.batch_size)
 
 
 register_method(

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from labelbudget.batching import encode
+from labelbudget.batching import Encoder
 from labelbudget.budget import stage_split
 from labelbudget.losses import LOGCONF_BATCH, LOSSES
 from labelbudget.methods import Elicitation, Method, register_method
@@ -35,6 +35,7 @@ class SequentialSFT(Method):
         cfg = ctx.config
         self.model = build_classifier(cfg.strong_model, cfg.train.lora_rank, cfg.train.dtype, cfg.seed)
         self.batch_size = cfg.train.eval_batch_size
+        self.encoder = Encoder(self.model.tokenizer, self.model.max_length, cfg.task.truncate)
         self.prompt_rng = ctx.rng(PURPOSE_PROMPTS)
         self.demos = self.demonstrations(ctx)
         weak_ids, weak_probs = ctx.weak.buy(ctx.allocation.n_weak - ctx.weak.count)
@@ -81,7 +82,7 @@ class SequentialSFT(Method):
         if loss_name == "logconf":  # its prior and quantile are statistics of 8-example batches
             train_cfg = dataclasses.replace(train_cfg, batch_size=LOGCONF_BATCH)
         rng = ctx.rng(PURPOSE_SPLIT * 10 + (name == "hq"))
-        encoded = encode(self.model.tokenizer, self.inputs(ctx.pool_texts(ids)), self.model.max_length)
+        encoded = self.encoder(self.inputs(ctx.pool_texts(ids)))
         targets = targets.astype(np.float32)
         if cfg.options.schedule == "openai":  # no validation split: every label trains
             train, val = StageData(encoded, targets), None
@@ -105,7 +106,7 @@ class SequentialSFT(Method):
         self.stages.append(report)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
-        encoded = encode(self.model.tokenizer, self.inputs(texts), self.model.max_length)
+        encoded = self.encoder(self.inputs(texts))
         return predict(self.model, encoded, self.batch_size, desc="scoring test")
 
 

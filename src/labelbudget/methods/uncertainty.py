@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelbudget.batching import encode
 from labelbudget.methods import Elicitation, register_method
 from labelbudget.methods.seq_sft import PURPOSE_SELECT, SequentialSFT
 from labelbudget.train import predict
@@ -39,7 +38,7 @@ class UncertaintySampling(SequentialSFT):
             return ctx.hq_candidates[:0]
         options = ctx.config.options
         candidates = ctx.hq_candidates[: options.max_candidates]  # already in random order
-        encoded = encode(self.model.tokenizer, self.inputs(ctx.pool_texts(candidates)), self.model.max_length)
+        encoded = self.encoder(self.inputs(ctx.pool_texts(candidates)))
         entropy = binary_entropy(predict(self.model, encoded, self.batch_size, desc="scoring HQ candidates"))
         return candidates[choose_uncertain(entropy, n_hq, options.temperature, ctx.rng(PURPOSE_SELECT))]
 

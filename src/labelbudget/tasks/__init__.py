@@ -50,6 +50,6 @@ def load_task(cfg: TaskConfig) -> TaskData:
     return prepare(spec.name, train, test, cfg, notes)
 
 
-from labelbudget.tasks import tweets  # noqa: E402,F401  (registers the embedded default)
+from labelbudget.tasks import paper, tweets  # noqa: E402,F401  (each registers its tasks)
 
 __all__ = ["TASKS", "Labeled", "TaskData", "TaskSpec", "load_task", "register_task"]
