@@ -13,13 +13,14 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import tyro
 
 from labelbudget.config import RunConfig, TaskConfig, WeakConfig
 from labelbudget.errors import UserError
 from labelbudget.labeling import LabelsNeeded
+from labelbudget.sweep import Grid
 
 Flat = tyro.conf.OmitArgPrefixes
 
@@ -93,6 +94,122 @@ class List:
         )
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """Run a grid of configs (resumable: only what the store lacks runs). The grid comes from a
+    YAML/JSON file, a preset, or the flags below (the run flags set the template)."""
+
+    file: Annotated[Path | None, tyro.conf.Positional] = None
+    """A sweep file: `template:` (RunConfig fields, nested as in a record's config) + grid axes."""
+    preset: Literal["paper", "demo"] | None = None
+    """A built-in grid: `paper` (PROTOCOL's) or `demo` (minutes on a laptop CPU)."""
+    template: Annotated[RunConfig, Flat] = field(default_factory=RunConfig)
+    grid: Annotated[Grid, Flat] = field(default_factory=Grid)
+    results: Path = Path("results")
+    """Folder holding the results store and cached artifacts."""
+    executor: Literal["local", "ray"] = "local"
+    """Run in this process, or as Ray tasks (`pip install 'labelbudget[ray]'`)."""
+    ray_address: str | None = None
+    """Address of a running Ray cluster (default: start a local one)."""
+    cpus_per_run: float = 1.0
+    """Ray: CPUs each run declares."""
+    gpus_per_run: float = 0.0
+    """Ray: GPUs each run declares."""
+    share_weak_stages: bool = True
+    """Train a weak stage once for all runs that share it, and branch from its saved state."""
+    dry_run: bool = False
+    """Only list the runs (and how many are already stored)."""
+
+    def configs(self) -> list[RunConfig]:
+        from labelbudget.sweep import PRESETS, expand, read_sweep
+
+        if self.file is not None:
+            sweep = read_sweep(self.file)
+            return expand(sweep.template, sweep.grid)
+        if self.preset is not None:
+            return PRESETS[self.preset]()
+        return expand(self.template, self.grid)
+
+    def execute(self) -> None:
+        from labelbudget.store import Store
+        from labelbudget.sweep import describe, run_sweep
+
+        configs = self.configs()
+        if self.dry_run:
+            stored = Store(self.results).hashes()
+            from labelbudget.config import config_hash
+
+            for cfg in configs:
+                print(("stored  " if config_hash(cfg) in stored else "pending ") + describe(cfg))
+            print(f"{len(configs)} runs, {sum(config_hash(c) in stored for c in configs)} stored")
+            return
+        report = run_sweep(
+            configs,
+            self.results,
+            self.executor,
+            self.ray_address,
+            self.share_weak_stages,
+            self.cpus_per_run,
+            self.gpus_per_run,
+        )
+        print(
+            f"sweep: {report.ran} runs done now, {report.already} already stored, "
+            f"{report.total} in all ({report.seconds:.0f} s); results in {self.results}"
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Recommend a method and allocation (n_weak, n_hq) for a budget, from stored runs."""
+
+    budget: float
+    """The budget to plan for ($); may lie between measured budgets."""
+    weak_cost: float = 0.1
+    """The price of one weak label ($)."""
+    results: Path = Path("results")
+
+    def execute(self) -> None:
+        from labelbudget.analysis import average, frame, plan
+        from labelbudget.store import Store
+
+        p = plan(average(frame(Store(self.results).records())), self.budget, self.weak_cost)
+        unc = "unknown (one seed)" if p.uncertainty != p.uncertainty else f"+- {p.uncertainty:.3f} (SE)"
+        print(
+            f"for ${p.budget:g} with weak labels at ${p.weak_cost:g}: {p.method} with "
+            f"{p.n_weak} weak + {p.n_hq} HQ labels (HQ fraction {p.hq_fraction:g})"
+        )
+        print(f"  expected accuracy {p.expected_accuracy:.3f} {unc}; {p.note}")
+        print("  based on:")
+        print(p.basis.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+@dataclass(frozen=True)
+class Report:
+    """Write the HTML report (tables, frontier, regimes, plans, plots) and the records as CSV."""
+
+    results: Path = Path("results")
+    out: Path | None = None
+    """Where to write the HTML (default: RESULTS/report.html)."""
+
+    def execute(self) -> None:
+        from labelbudget.report import write_report
+
+        print(f"report: {write_report(self.results, self.out)}")
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The main job: a sweep on the embedded default with real models, ending in the report."""
+
+    results: Path = Path("results/demo")
+    executor: Literal["local", "ray"] = "local"
+
+    def execute(self) -> None:
+        from labelbudget.demo import run_demo
+
+        print(f"report: {run_demo(self.results, self.executor)}")
+
+
 def summary(record, ran: bool) -> str:
     """A short human summary of a stored record."""
     head = "ran" if ran else "already stored, not run again:"
@@ -127,6 +244,10 @@ Command = (
     Annotated[Run, tyro.conf.subcommand("run")]
     | Annotated[Weak, tyro.conf.subcommand("weak")]
     | Annotated[List, tyro.conf.subcommand("list")]
+    | Annotated[Sweep, tyro.conf.subcommand("sweep")]
+    | Annotated[Plan, tyro.conf.subcommand("plan")]
+    | Annotated[Report, tyro.conf.subcommand("report")]
+    | Annotated[Demo, tyro.conf.subcommand("demo")]
 )
 
 

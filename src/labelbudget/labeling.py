@@ -9,14 +9,13 @@ it asked for, counts those labels as the HQ spend, and continues with the HQ sta
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from labelbudget.atomic import torch_save_atomic
 from labelbudget.errors import UserError
 
 
@@ -51,11 +50,7 @@ class FileOracle:
 
     def save_state(self, state: dict) -> None:
         """What the method needs to resume after the labels come back (written atomically)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".pt")
-        os.close(fd)
-        torch.save(state, tmp)
-        os.replace(tmp, self.state_path)
+        torch_save_atomic(self.state_path, state)
 
     def saved_state(self) -> dict | None:
         """The saved weak-stage state, if labels were given to resume with."""

@@ -15,19 +15,20 @@ import json
 import logging
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from labelbudget.budget import GroundTruthOracle, allocate, partition_pool
+from labelbudget.budget import Allocation, GroundTruthOracle, allocate, partition_pool
 from labelbudget.config import RunConfig, config_hash, to_dict
 from labelbudget.errors import UserError
 from labelbudget.labeling import FileOracle
-from labelbudget.methods import Elicitation, WeakLabelSeller, get_method
+from labelbudget.methods import Elicitation, Method, WeakLabelSeller, get_method
 from labelbudget.metrics import evaluate
 from labelbudget.models import check_model
 from labelbudget.store import Record, Store
-from labelbudget.tasks import load_task
+from labelbudget.tasks import TaskData, load_task
 from labelbudget.weak import weak_labels, weak_split
 
 log = logging.getLogger(__name__)
@@ -60,23 +61,40 @@ def git_commit() -> str | None:
 
 
 def run(
-    config: RunConfig, results: Path | str = "results", labels_file: Path | str | None = None
+    config: RunConfig,
+    results: Path | str = "results",
+    labels_file: Path | str | None = None,
+    share_weak_stages: bool = False,
 ) -> tuple[Record, bool]:
     """Run `config` unless its record is already stored. Returns (record, whether it ran now).
 
     With `--oracle file` the run stops (`LabelsNeeded`) once it knows which examples need HQ
     labels; call again with `labels_file` (that CSV, labeled) to resume and finish.
     """
-    results = Path(results)
     store = Store(results)
-    key = config_hash(config)
-    if (done := store.get(key)) is not None:
+    if (done := store.get(config_hash(config))) is not None:
         return done, False
+    record = compute(config, results, labels_file, share_weak_stages)
+    store.add(record)
+    return record, True
 
+
+@dataclass(frozen=True)
+class Checked:
+    """A config that passed every check, with what the checks computed."""
+
+    method: type[Method]
+    allocation: Allocation
+    task: TaskData
+    excluded: np.ndarray | None
+    """Pool ids kept out of the elicitation pool (the weak model's own examples), or None."""
+
+
+def check(config: RunConfig) -> Checked:
+    """Everything a user can get wrong, checked before any training (UserError with a fix)."""
     method_cls = get_method(config.method).cls
     alloc = allocate(config.budget, config.weak_cost, config.hq_fraction)
     method_cls.validate(config, alloc)
-    method = method_cls()
     check_model(config.strong_model)
     check_model(config.weak.weak_model)
     task = load_task(config.task)
@@ -90,7 +108,21 @@ def run(
             "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $), or use "
             "--weak-pool paper to include the weak model's training examples",
         )
+    return Checked(method_cls, alloc, task, excluded)
 
+
+def compute(
+    config: RunConfig,
+    results: Path | str = "results",
+    labels_file: Path | str | None = None,
+    share_weak_stages: bool = False,
+) -> Record:
+    """Do the run and return its record, without touching the store (executors call this; the
+    caller stores the record)."""
+    results = Path(results)
+    key = config_hash(config)
+    checked = check(config)
+    method, alloc, task, excluded = checked.method(), checked.allocation, checked.task, checked.excluded
     started = datetime.datetime.now(datetime.UTC)
     start = time.perf_counter()
     weak, weak_notes = weak_labels(task, config.task, config.weak, results / "artifacts")
@@ -101,7 +133,8 @@ def run(
         oracle = FileOracle(results / "labeling" / key, task.pool.texts, alloc.n_hq, labels_file)
     else:
         oracle = GroundTruthOracle(task.pool.labels, allowance=alloc.n_hq)
-    ctx = Elicitation(config, task, alloc, seller, oracle, hq_candidates)
+    shared = results / "artifacts" / "weak_stages" if share_weak_stages else None
+    ctx = Elicitation(config, task, alloc, seller, oracle, hq_candidates, shared)
     method.fit(ctx)
     test_scores = method.score(task.test.texts)
     metrics = evaluate(test_scores, task.test.labels, weak.test_probs)
@@ -139,5 +172,4 @@ def run(
         versions=versions(),
         git_commit=git_commit(),
     )
-    store.add(record)
-    return record, True
+    return record

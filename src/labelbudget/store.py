@@ -102,6 +102,16 @@ class Store:
         finally:
             con.close()
 
+    def hashes(self) -> set[str]:
+        """Config hashes of every stored run."""
+        if not self.path.exists():
+            return set()
+        con = self._connect()
+        try:
+            return {h for (h,) in con.execute("SELECT config_hash FROM runs")}
+        finally:
+            con.close()
+
     def records(self) -> list[Record]:
         if not self.path.exists():
             return []

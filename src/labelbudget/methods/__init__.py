@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -47,6 +48,8 @@ class Elicitation:
     oracle: Oracle
     hq_candidates: np.ndarray
     """Pool ids disjoint from every weak id, in random order: HQ labels are bought among these."""
+    shared: Path | None = None
+    """Folder of saved weak stages that runs with the same weak stage branch from (sweeps)."""
 
     def pool_texts(self, ids: np.ndarray) -> list[str]:
         return [self.task.pool.texts[i] for i in ids]

@@ -12,12 +12,17 @@ is an option of every variant (`MethodOptions.schedule`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
+from labelbudget.atomic import torch_save_atomic
 from labelbudget.batching import Encoder
 from labelbudget.budget import stage_split
+from labelbudget.config import to_dict
 from labelbudget.losses import LOGCONF_BATCH, LOSSES
 from labelbudget.methods import Elicitation, Method, register_method
 from labelbudget.models import Classifier, build_classifier, default_lr
@@ -41,7 +46,7 @@ class SequentialSFT(Method):
         weak_ids, weak_probs = ctx.weak.buy(ctx.allocation.n_weak - ctx.weak.count)
         resumed = ctx.oracle.saved_state() if getattr(ctx.oracle, "pauses", False) else None
         if resumed is None:
-            self.run_stage(ctx, "weak", weak_ids, weak_probs)
+            self.weak_stage(ctx, weak_ids, weak_probs)
             hq_ids = self.select_hq(ctx)
             if getattr(ctx.oracle, "pauses", False) and len(hq_ids):
                 # A person labels now; keep what the weak stage learned so the run can resume.
@@ -58,6 +63,50 @@ class SequentialSFT(Method):
             self.stages, hq_ids, self.prompt_rng = resumed["stages"], resumed["hq_ids"], resumed["prompt_rng"]
         labels = ctx.oracle.label(hq_ids) if len(hq_ids) else np.zeros(0)
         self.run_stage(ctx, "hq", hq_ids, labels.astype(np.float32))
+
+    def weak_stage(self, ctx: Elicitation, ids: np.ndarray, probs: np.ndarray) -> None:
+        """Train the weak stage, or branch from an identical one another run of the sweep saved.
+
+        Identical means: same task, weak labels, strong model, training settings, seed, weak
+        ids (a function of the seed and n_weak) and weak-stage behaviour (loss, schedule, prompt).
+        Everything the HQ stage depends on is restored, RNG states included, so a branched run
+        equals an independent one.
+        """
+        path = None if ctx.shared is None or len(ids) == 0 else ctx.shared / f"{self.weak_stage_key(ctx)}.pt"
+        if path is not None and path.exists():
+            saved = torch.load(path, weights_only=False)
+            self.model.load_trainable_state(saved["model"])
+            self.stages, self.prompt_rng = saved["stages"], saved["prompt_rng"]
+            torch.set_rng_state(saved["torch_rng"])
+            return
+        self.run_stage(ctx, "weak", ids, probs)
+        if path is not None:
+            torch_save_atomic(
+                path,
+                {
+                    "model": self.model.trainable_state(),
+                    "stages": self.stages,
+                    "prompt_rng": self.prompt_rng,
+                    "torch_rng": torch.get_rng_state(),
+                },
+            )
+
+    def weak_stage_key(self, ctx: Elicitation) -> str:
+        cfg = ctx.config
+        options = cfg.options
+        parts = {
+            "task": to_dict(cfg.task),
+            "weak": to_dict(cfg.weak),
+            "train": to_dict(cfg.train),
+            "strong_model": cfg.strong_model,
+            "seed": cfg.seed,
+            "n_weak": ctx.allocation.n_weak,
+            "loss": self.stage_loss(ctx, "weak"),
+            "schedule": options.schedule,
+            "demos": [d for d, _ in self.demos],
+            "version": 1,
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
     def demonstrations(self, ctx: Elicitation) -> list[Demo]:
         """In-context demonstrations prefixed to every input (none for plain sequential SFT)."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from labelbudget.config import TaskConfig
+from labelbudget.config import TaskConfig, to_json
 from labelbudget.errors import UserError
 from labelbudget.tasks.data import Labeled, TaskData, prepare
 from labelbudget.tasks.files import load_file
@@ -35,8 +35,21 @@ def register_task(name: str, description: str, load: Loader) -> None:
 FILE_SUFFIXES = (".csv", ".tsv", ".jsonl")
 
 
+_LOADED: dict[str, TaskData] = {}
+"""Tasks already prepared in this process (a sweep checks and runs many configs of one task)."""
+
+
 def load_task(cfg: TaskConfig) -> TaskData:
-    """Load, deduplicate, balance and split the task that `cfg.task` names."""
+    """Load, deduplicate, balance and split the task that `cfg.task` names (once per process)."""
+    key = to_json(cfg)
+    if key not in _LOADED:
+        if len(_LOADED) >= 4:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = _load_task(cfg)
+    return _LOADED[key]
+
+
+def _load_task(cfg: TaskConfig) -> TaskData:
     spec = TASKS.get(cfg.task)
     if spec is None:
         if cfg.task.lower().endswith(FILE_SUFFIXES) or Path(cfg.task).exists():

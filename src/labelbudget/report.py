@@ -1,0 +1,155 @@
+"""One self-contained HTML report (plots embedded) from the results store, plus the raw records
+as CSV next to it: tables, the Pareto frontier, the regimes, plans for a few budgets, and what
+the stored runs do not cover compared with the paper."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelbudget.analysis import average, frame, pareto_frontier, plan, regimes, table1
+from labelbudget.errors import UserError
+from labelbudget.plots import cost_plot, weak_fraction_plot
+from labelbudget.store import Store
+from labelbudget.sweep import PAPER_TASKS
+
+PAPER_METHODS = ("seq_sft", "prompted_seq_sft", "logconf", "uncertainty", "icl")
+PAPER_BUDGETS = (16, 64, 256, 1024, 4096, 8192)
+PAPER_COSTS = (0.5, 0.1, 0.01)
+
+
+def _img(path: Path | None) -> str:
+    if path is None:
+        return "<p><i>not enough data for this plot</i></p>"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="n/a", border=0)
+
+
+def coverage(df: pd.DataFrame) -> list[str]:
+    """What the stored runs leave out, compared with the paper's experiments."""
+    gaps = []
+    missing = [m for m in PAPER_METHODS if m not in set(df["method"])]
+    if missing:
+        gaps.append(f"methods not run: {', '.join(missing)}")
+    tasks = set(df["task"])
+    if not tasks & set(PAPER_TASKS):
+        gaps.append(
+            f"none of the paper's Table-1 tasks ({', '.join(PAPER_TASKS)}); tasks here: "
+            f"{', '.join(sorted(tasks))}"
+        )
+    budgets = set(df["budget"])
+    if not set(PAPER_BUDGETS) <= budgets:
+        gaps.append(f"budgets not run: {', '.join(f'${b:g}' for b in PAPER_BUDGETS if b not in budgets)}")
+    costs = set(df["weak_cost"])
+    if not set(PAPER_COSTS) <= costs:
+        gaps.append(f"weak costs not run: {', '.join(f'${c:g}' for c in PAPER_COSTS if c not in costs)}")
+    models = set(df["strong_model"])
+    gaps.append(
+        f"strong model(s) {', '.join(sorted(models))} instead of the paper's Llama-3-8B; "
+        f"weak model(s) {', '.join(sorted(set(df['weak_model'])))} instead of Qwen1.5-0.5B"
+    )
+    if df["seed"].nunique() < 2:
+        gaps.append("one seed: no spread, so regimes cannot be decided")
+    return gaps
+
+
+def write_report(
+    results: Path | str = "results", out: Path | str | None = None, notes: tuple[str, ...] = ()
+) -> Path:
+    results = Path(results)
+    records = Store(results).records()
+    if not records:
+        raise UserError(f"no stored runs in {results}", "run `labelbudget sweep` or `labelbudget demo` first")
+    df = frame(records)
+    avg = average(df)
+    out = Path(out) if out else results / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([r.__dict__ for r in records]).to_csv(out.with_suffix(".csv"), index=False)
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>labelbudget report</title><style>"
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{padding:3px 8px;"
+        "border-bottom:1px solid #ddd;text-align:right}img{max-width:100%}</style></head><body>",
+        "<h1>labelbudget report</h1>",
+        f"<p>{len(records)} runs from <code>{html.escape(str(results))}</code>: tasks "
+        f"{', '.join(sorted(df['task'].unique()))}; methods {', '.join(sorted(df['method'].unique()))}; "
+        f"seeds {df['seed'].nunique()}. Raw records: "
+        f"<code>{html.escape(out.with_suffix('.csv').name)}</code>."
+        " Accuracies are averaged over seeds, then tasks; cost = n_weak &times; c + n_hq.</p>",
+    ]
+    parts.append(
+        "<h2>What this report does not cover</h2><ul>"
+        + "".join(f"<li>{html.escape(g)}</li>" for g in (*notes, *coverage(df)))
+        + "</ul>"
+    )
+    parts.append("<h2>Table 1: best accuracy at cost &le; budget (weak fraction of labels)</h2>")
+    parts.append(_table(table1(avg)))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for cost in sorted(avg["weak_cost"].unique(), reverse=True):
+            sub = avg[np.isclose(avg["weak_cost"], cost)]
+            parts.append(f"<h2>Weak labels at ${cost:g}</h2>")
+            parts.append("<h3>Accuracy vs cost, with the Pareto frontier (Figure 5)</h3>")
+            parts.append(_img(cost_plot(avg, tmp / f"cost-{cost}.png", cost)))
+            frontier = pareto_frontier(sub)
+            parts.append(
+                _table(
+                    frontier[
+                        ["method", "budget", "hq_fraction", "cost", "accuracy", "weak_fraction", "n_seeds"]
+                    ]
+                )
+            )
+            for method in sorted(sub["method"].unique()):
+                if method == "icl":
+                    continue
+                parts.append(f"<h3>{method}: accuracy vs weak share of the budget (Figure 1)</h3>")
+                parts.append(_img(weak_fraction_plot(avg, tmp / f"fig1-{method}-{cost}.png", method, cost)))
+                found = regimes(avg, method, cost)
+                if found:
+                    parts.append(
+                        "<p>Regimes (decided only where the best allocation beats the others "
+                        "by more than 2 standard errors of the seeds' spread):</p>"
+                    )
+                    parts.append(_table(pd.DataFrame([asdict(r) for r in found])))
+            plans = []
+            budgets = sorted(sub["budget"].unique())
+            for b in sorted(
+                {*budgets, *(math.sqrt(x * y) for x, y in zip(budgets, budgets[1:], strict=False))}
+            ):
+                p = plan(avg, float(round(b)), float(cost))
+                plans.append(
+                    {
+                        "budget": p.budget,
+                        "method": p.method,
+                        "hq_fraction": p.hq_fraction,
+                        "n_weak": p.n_weak,
+                        "n_hq": p.n_hq,
+                        "expected_accuracy": p.expected_accuracy,
+                        "uncertainty (SE)": p.uncertainty,
+                        "basis": p.note,
+                    }
+                )
+            parts.append("<h3>Plan: recommended allocation per budget</h3>")
+            parts.append(_table(pd.DataFrame(plans)))
+        if df["task"].nunique() > 1:
+            parts.append("<h2>Per task</h2>")
+            for task, g in df.groupby("task"):
+                cost = 0.1 if np.isclose(g["weak_cost"], 0.1).any() else g["weak_cost"].iloc[0]
+                parts.append(f"<h3>{html.escape(task)}</h3>")
+                parts.append(_img(cost_plot(average(g), tmp / f"task-{task}.png", cost, title=task)))
+    parts.append("<h2>All averaged points</h2>")
+    parts.append(_table(avg.drop(columns=["strong_model", "weak_model"])))
+    parts.append("</body></html>")
+    out.write_text("\n".join(parts))
+    return out

@@ -1,0 +1,160 @@
+"""Sweeps: grid expansion, resume after SIGKILL, shared weak stages, and the Ray executor."""
+
+import dataclasses
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from labelbudget import train as train_mod
+from labelbudget.config import config_hash, to_dict
+from labelbudget.demo import demo_configs
+from labelbudget.errors import UserError
+from labelbudget.store import Store
+from labelbudget.sweep import PAPER_GRID, PRESETS, Grid, expand, read_sweep, run_sweep
+
+
+def test_paper_preset_grid():
+    configs = PRESETS["paper"]()
+    assert len({config_hash(c) for c in configs}) == len(configs)
+    per_task_method = 5 * 3 * 6 + 5 + 1  # budgets x costs x mixed/weak fractions + all-HQ + $8192
+    assert len(configs) == 3 * 5 * per_task_method == 1440
+    assert {c.task.task for c in configs} == {"hellaswag", "social_i_qa", "cosmos_qa"}
+    assert {c.budget for c in configs if c.hq_fraction < 1} == {16, 64, 256, 1024, 4096}
+    assert {c.budget for c in configs if c.hq_fraction == 1} == {16, 64, 256, 1024, 4096, 8192}
+    assert {c.weak_cost for c in configs if c.hq_fraction < 1} == {0.5, 0.1, 0.01}
+    assert {c.hq_fraction for c in configs} == set(PAPER_GRID.hq_fractions)
+
+
+def test_demo_preset_grid():
+    configs = PRESETS["demo"]()
+    assert configs == demo_configs()
+    assert len({config_hash(c) for c in configs}) == len(configs) == 42
+    assert {c.method for c in configs} == {"seq_sft", "uncertainty", "logconf", "prompted_seq_sft"}
+    assert {c.seed for c in configs if c.method == "seq_sft"} == {0, 1}
+    assert {c.hq_fraction for c in configs if c.method == "logconf"} == {0.0, 0.5}
+
+
+def test_expand_orders_runs_that_share_a_weak_stage_together(tiny_config):
+    configs = expand(tiny_config, Grid(tasks=(tiny_config.task.task,), methods=("seq_sft", "uncertainty"),
+                                       budgets=(8,), weak_costs=(0.1,), hq_fractions=(0.5,), seeds=(0, 1)))
+    assert [(c.seed, c.method) for c in configs] == [(0, "seq_sft"), (0, "uncertainty"),
+                                                     (1, "seq_sft"), (1, "uncertainty")]
+
+
+def test_sweep_file_and_its_errors(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("template:\n  strong_model: minilm-l6\n  train: {example_visits: 100}\n"
+                    "methods: [seq_sft]\nbudgets: [16, 64]\nweak_costs: [0.1]\nhq_fractions: [0, 1]\n")
+    sweep = read_sweep(path)
+    configs = expand(sweep.template, sweep.grid)
+    assert len(configs) == 4 and {c.train.example_visits for c in configs} == {100}
+    path.write_text("template: {}\nbudget: [16]\n")
+    with pytest.raises(UserError, match="unknown keys \\['budget'\\]"):
+        read_sweep(path)
+    path.write_text("template: {stron_model: x}\n")
+    with pytest.raises(UserError, match="unknown template field 'stron_model'"):
+        read_sweep(path)
+
+
+def small_grid(tiny_config):
+    return Grid(tasks=(tiny_config.task.task,), methods=("seq_sft", "uncertainty"), budgets=(8,),
+                weak_costs=(0.1,), hq_fractions=(0.0, 0.5), seeds=(0, 1))
+
+
+def comparable(record):
+    """What must not depend on how a run was executed (timings and dates may)."""
+    d = dataclasses.asdict(record)
+    for key in ("seconds", "started_at", "weak_seconds"):
+        d.pop(key)
+    for stage in d["stages"]:
+        stage.pop("seconds")
+    return d
+
+
+def test_bad_config_in_a_sweep_stops_it_before_anything_runs(tiny_config, tmp_path):
+    configs = expand(tiny_config, small_grid(tiny_config)) + [dataclasses.replace(tiny_config, budget=2)]
+    with pytest.raises(UserError, match="a stage needs at least 3"):
+        run_sweep(configs, tmp_path)
+    assert Store(tmp_path).records() == []
+
+
+def test_shared_weak_stages_equal_independent_runs(tiny_config, tmp_path, monkeypatch):
+    configs = expand(tiny_config, small_grid(tiny_config))
+    stages = []
+    train_stage = train_mod.train_stage
+
+    def counting(*args, **kwargs):
+        stages.append(kwargs["name"])
+        return train_stage(*args, **kwargs)
+
+    monkeypatch.setattr("labelbudget.methods.seq_sft.train_stage", counting)
+    run_sweep(configs, tmp_path / "shared", share_weak_stages=True)
+    shared_weak = stages.count("weak")
+    stages.clear()
+    run_sweep(configs, tmp_path / "independent", share_weak_stages=False)
+    # 8 runs; seq_sft and uncertainty share the weak stage at each (seed, fraction): 4 weak stages
+    assert (shared_weak, stages.count("weak")) == (4, 8)
+    shared = {r.config_hash: comparable(r) for r in Store(tmp_path / "shared").records()}
+    independent = {r.config_hash: comparable(r) for r in Store(tmp_path / "independent").records()}
+    assert len(shared) == 8 and shared == independent
+
+
+def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(tiny_config, tmp_path):
+    sweep_file = tmp_path / "sweep.json"
+    template = to_dict(tiny_config)
+    grid = {"tasks": [tiny_config.task.task], "methods": ["seq_sft"], "budgets": [8, 9, 10, 11, 12, 13],
+            "weak_costs": [0.1], "hq_fractions": [0.5], "seeds": [0]}
+    sweep_file.write_text(json.dumps({"template": template, **grid}))
+    results = tmp_path / "results"
+    proc = subprocess.Popen([sys.executable, "-m", "labelbudget", "sweep", str(sweep_file), "--results",
+                             str(results)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    db = results / "labelbudget.sqlite"
+    deadline = time.time() + 240
+    count = 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            with sqlite3.connect(db, timeout=30) as con:
+                try:
+                    count = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+                except sqlite3.OperationalError:
+                    count = 0
+            if count >= 2:
+                break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the sweep finished before it could be killed: make it longer"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {r.config_hash: r for r in Store(results).records()}
+    assert 2 <= len(before) < 6
+    sweep = read_sweep(sweep_file)
+    configs = expand(sweep.template, sweep.grid)
+    report = run_sweep(configs, results)
+    assert report.already == len(before) and report.ran == 6 - len(before)
+    after = {r.config_hash: r for r in Store(results).records()}
+    assert set(after) == {config_hash(c) for c in configs}
+    assert all(after[k] == v for k, v in before.items())  # stored records untouched
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT COUNT(*), COUNT(DISTINCT config_hash) FROM runs").fetchone() == (6, 6)
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_ray_executor_gives_the_same_records_as_local(tiny_config, tmp_path):
+    ray = pytest.importorskip("ray")
+    configs = expand(tiny_config, small_grid(tiny_config))[:4]
+    run_sweep(configs, tmp_path / "local")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        report = run_sweep(configs, tmp_path / "ray", executor="ray")
+    finally:
+        ray.shutdown()
+    assert report.ran == 4
+    local = {r.config_hash: comparable(r) for r in Store(tmp_path / "local").records()}
+    remote = {r.config_hash: comparable(r) for r in Store(tmp_path / "ray").records()}
+    assert local == remote
