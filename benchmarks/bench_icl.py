@@ -44,8 +44,10 @@ def main() -> None:
     task = load_task(TaskConfig(test_size=200))
     rng = np.random.default_rng(0)
     vocab = model.get_output_embeddings().weight.shape[0]
-    print(f"{args.model} on {device} ({next(model.parameters()).dtype}), torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, vocabulary {vocab}")
+    print(
+        f"{args.model} on {device} ({next(model.parameters()).dtype}), torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, vocabulary {vocab}"
+    )
     for k in args.shots:
         demos = list(zip(task.pool.texts[:k], harden(task.pool.labels[:k]).tolist(), strict=True))
         prompts = prompted(task.test.texts[: args.inputs], demos, rng)
@@ -66,8 +68,10 @@ def main() -> None:
         print(f"  inputs/s                   {len(ids) / seconds:.2f}")
         print(f"  prompt tokens/s            {tokens / seconds:.0f}")
         print(f"  peak memory GiB            {peak_memory(device):.2f}")
-        print(f"  full fp32 logits of one batch would need {full_logits_gib:.2f} GiB; "
-              f"last-position label logits need {args.batch_size * 2 * 4} bytes")
+        print(
+            f"  full fp32 logits of one batch would need {full_logits_gib:.2f} GiB; "
+            f"last-position label logits need {args.batch_size * 2 * 4} bytes"
+        )
 
 
 if __name__ == "__main__":

@@ -125,3 +125,25 @@ def tiny_config(synthetic_csv, tiny_decoder, tiny_encoder):
         weak_cost=0.1,
         hq_fraction=0.5,
     )
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Records every weak id sold and every id the oracle labeled."""
+    from labelbudget import budget, methods
+
+    seen = {"weak": [], "hq": []}
+    buy, label = methods.WeakLabelSeller.buy, budget.GroundTruthOracle.label
+
+    def spy_buy(self, n):
+        ids, probs = buy(self, n)
+        seen["weak"].append(ids.copy())
+        return ids, probs
+
+    def spy_label(self, ids):
+        seen["hq"].append(np.asarray(ids).copy())
+        return label(self, ids)
+
+    monkeypatch.setattr(methods.WeakLabelSeller, "buy", spy_buy)
+    monkeypatch.setattr(budget.GroundTruthOracle, "label", spy_label)
+    return seen

@@ -12,8 +12,18 @@ from labelbudget.errors import UserError
 from labelbudget.store import Record, Store
 
 
-def record(method="seq_sft", task="t", budget=64.0, weak_cost=0.1, f=0.5, seed=0, accuracy=0.7,
-           n_weak=None, n_hq=None, weak_accuracy=0.65):
+def record(
+    method="seq_sft",
+    task="t",
+    budget=64.0,
+    weak_cost=0.1,
+    f=0.5,
+    seed=0,
+    accuracy=0.7,
+    n_weak=None,
+    n_hq=None,
+    weak_accuracy=0.65,
+):
     from labelbudget.budget import allocate
 
     alloc = allocate(budget, weak_cost, f)
@@ -21,19 +31,50 @@ def record(method="seq_sft", task="t", budget=64.0, weak_cost=0.1, f=0.5, seed=0
     n_hq = alloc.n_hq if n_hq is None else n_hq
     key = f"{method}-{task}-{budget}-{weak_cost}-{f}-{seed}"
     return Record(
-        config_hash=key, config={}, task=task, method=method, strong_model="s", weak_model="w",
-        budget=budget, weak_cost=weak_cost, hq_fraction=f, seed=seed, n_weak=n_weak, n_hq=n_hq,
-        spent=n_weak * weak_cost + n_hq, accuracy=accuracy, accuracy_lo=accuracy - 0.05,
-        accuracy_hi=accuracy + 0.05, auroc=accuracy, auroc_lo=0, auroc_hi=1, weak_agreement=0.5,
-        n_test=1000, weak_accuracy=weak_accuracy, weak_pool="clean", data_fingerprint="d", weak_key="k",
-        stages=[], notes=[], device="cpu", dtype="float32", started_at=f"2026-01-01T00:00:{seed:02d}",
-        seconds=1.0, weak_seconds=1.0, versions={}, git_commit=None,
+        config_hash=key,
+        config={},
+        task=task,
+        method=method,
+        strong_model="s",
+        weak_model="w",
+        budget=budget,
+        weak_cost=weak_cost,
+        hq_fraction=f,
+        seed=seed,
+        n_weak=n_weak,
+        n_hq=n_hq,
+        spent=n_weak * weak_cost + n_hq,
+        accuracy=accuracy,
+        accuracy_lo=accuracy - 0.05,
+        accuracy_hi=accuracy + 0.05,
+        auroc=accuracy,
+        auroc_lo=0,
+        auroc_hi=1,
+        weak_agreement=0.5,
+        n_test=1000,
+        weak_accuracy=weak_accuracy,
+        weak_pool="clean",
+        data_fingerprint="d",
+        weak_key="k",
+        stages=[],
+        notes=[],
+        device="cpu",
+        dtype="float32",
+        started_at=f"2026-01-01T00:00:{seed:02d}",
+        seconds=1.0,
+        weak_seconds=1.0,
+        versions={},
+        git_commit=None,
     )
 
 
 def test_average_over_seeds_then_tasks():
-    recs = [record(task="a", seed=0, accuracy=0.6), record(task="a", seed=1, accuracy=0.8),
-            record(task="b", seed=0, accuracy=0.5), record(task="b", seed=1, accuracy=0.5)]
+    recs = [
+        record(task="a", seed=0, accuracy=0.6),
+        record(task="a", seed=1, accuracy=0.8),
+        record(task="b", seed=0, accuracy=0.5),
+        record(task="b", seed=1, accuracy=0.5),
+    ]
     avg = average(frame(recs))
     (row,) = avg.to_dict("records")
     assert row["accuracy"] == pytest.approx(0.6)  # mean of task means 0.7 and 0.5
@@ -44,16 +85,23 @@ def test_average_over_seeds_then_tasks():
 
 
 def test_all_hq_runs_count_for_every_weak_cost():
-    recs = [record(f=1.0, weak_cost=0.5, accuracy=0.8), record(f=0.0, weak_cost=0.1, accuracy=0.6),
-            record(f=0.0, weak_cost=0.01, accuracy=0.65)]
+    recs = [
+        record(f=1.0, weak_cost=0.5, accuracy=0.8),
+        record(f=0.0, weak_cost=0.1, accuracy=0.6),
+        record(f=0.0, weak_cost=0.01, accuracy=0.65),
+    ]
     df = frame(recs)
     assert sorted(df[df["n_weak"] == 0]["weak_cost"]) == [0.01, 0.1, 0.5]
 
 
 def test_table1_best_accuracy_within_budget_with_its_weak_fraction():
-    recs = [record(budget=16, f=0.0, accuracy=0.62), record(budget=16, f=1.0, accuracy=0.5),
-            record(budget=64, f=0.0, accuracy=0.70), record(budget=64, f=0.5, accuracy=0.74),
-            record(budget=256, f=0.4, accuracy=0.78)]
+    recs = [
+        record(budget=16, f=0.0, accuracy=0.62),
+        record(budget=16, f=1.0, accuracy=0.5),
+        record(budget=64, f=0.0, accuracy=0.70),
+        record(budget=64, f=0.5, accuracy=0.74),
+        record(budget=256, f=0.4, accuracy=0.78),
+    ]
     t = table1(average(frame(recs)), budgets=(5, 17, 65, 257))
     (row,) = t.to_dict("records")
     assert row["$5"] == "-"
@@ -64,8 +112,9 @@ def test_table1_best_accuracy_within_budget_with_its_weak_fraction():
 
 
 def test_pareto_frontier_rule():
-    pts = pd.DataFrame({"cost": [10, 10.3, 20, 40, 41, 80, 160],
-                        "accuracy": [0.60, 0.61, 0.6015, 0.70, 0.72, 0.69, 0.75]})
+    pts = pd.DataFrame(
+        {"cost": [10, 10.3, 20, 40, 41, 80, 160], "accuracy": [0.60, 0.61, 0.6015, 0.70, 0.72, 0.69, 0.75]}
+    )
     kept = pareto_frontier(pts)
     # 10 (0.60) loses to 10.3 within 5%; 20 gains only 0.0005 over 0.61; 40 loses to 41 (within
     # 5%) ; 80 is worse than the best so far
@@ -82,7 +131,9 @@ def test_pareto_frontier_rule():
     ],
 )
 def test_regimes(accs, expected):
-    recs = [record(budget=256, f=f, seed=s, accuracy=a) for f, pair in accs.items() for s, a in enumerate(pair)]
+    recs = [
+        record(budget=256, f=f, seed=s, accuracy=a) for f, pair in accs.items() for s, a in enumerate(pair)
+    ]
     (r,) = regimes(average(frame(recs)), "seq_sft", 0.1)
     assert r.regime == expected and r.decided == (expected != "undetermined")
 
@@ -96,10 +147,12 @@ def test_regime_with_one_seed_is_not_decided():
 def test_plan_interpolates_in_log_budget():
     recs = []
     for seed in (0, 1):
-        recs += [record(budget=64, f=0.0, seed=seed, accuracy=0.70 + seed * 0.01),
-                 record(budget=64, f=1.0, seed=seed, accuracy=0.60),
-                 record(budget=256, f=0.0, seed=seed, accuracy=0.74),
-                 record(budget=256, f=1.0, seed=seed, accuracy=0.80 + seed * 0.02)]
+        recs += [
+            record(budget=64, f=0.0, seed=seed, accuracy=0.70 + seed * 0.01),
+            record(budget=64, f=1.0, seed=seed, accuracy=0.60),
+            record(budget=256, f=0.0, seed=seed, accuracy=0.74),
+            record(budget=256, f=1.0, seed=seed, accuracy=0.80 + seed * 0.02),
+        ]
     avg = average(frame(recs))
     p = plan(avg, 128, 0.1)  # halfway in log2 between 64 and 256
     # all-weak: 0.705 -> 0.74 gives 0.7225; all-HQ: 0.60 -> 0.81 gives 0.705
@@ -125,9 +178,36 @@ def test_report_renders_every_section(tmp_path):
                     store.add(record(method=method, budget=budget, f=f, seed=seed, accuracy=acc))
     out = write_report(tmp_path, notes=("a note about scale",))
     page = out.read_text()
-    for section in ("What this report does not cover", "a note about scale", "Table 1", "Pareto frontier",
-                    "Figure 1", "Regimes", "Plan: recommended allocation", "All averaged points",
-                    "data:image/png;base64,", "methods not run: prompted_seq_sft, logconf, icl"):
+    for section in (
+        "What this report does not cover",
+        "a note about scale",
+        "Table 1",
+        "Pareto frontier",
+        "Figure 1",
+        "Regimes",
+        "Plan: recommended allocation",
+        "All averaged points",
+        "data:image/png;base64,",
+        "methods not run: prompted_seq_sft, logconf, icl",
+    ):
         assert section in page, section
     assert page.count("<img") == 3  # frontier + one Figure 1 per method
     assert len(pd.read_csv(out.with_suffix(".csv"))) == 36
+
+
+def test_plan_and_report_commands(tmp_path, capsys):
+    from labelbudget.__main__ import main
+
+    store = Store(tmp_path)
+    for seed in (0, 1):
+        store.add(record(budget=64, f=0.0, seed=seed, accuracy=0.70 + 0.01 * seed))
+        store.add(record(budget=256, f=1.0, seed=seed, accuracy=0.80))
+        store.add(record(budget=256, f=0.0, seed=seed, accuracy=0.72))
+        store.add(record(budget=64, f=1.0, seed=seed, accuracy=0.55))
+    assert main(["plan", "--budget", "64", "--weak-cost", "0.1", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "seq_sft with 640 weak + 0 HQ labels" in out and "expected accuracy 0.705" in out
+    assert main(["report", "--results", str(tmp_path)]) == 0
+    assert (tmp_path / "report.html").exists() and (tmp_path / "report.csv").exists()
+    assert main(["plan", "--budget", "64", "--weak-cost", "0.5", "--results", str(tmp_path)]) == 2
+    assert "no runs at weak cost 0.5" in capsys.readouterr().err

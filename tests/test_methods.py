@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from labelbudget import budget, methods
+from labelbudget import methods
 from labelbudget.budget import allocate
 from labelbudget.config import MethodOptions
 from labelbudget.errors import UserError
@@ -25,25 +25,6 @@ from labelbudget.train import Schedule
 
 def with_options(config, **options):
     return dataclasses.replace(config, options=dataclasses.replace(config.options, **options))
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    seen = {"weak": [], "hq": []}
-    buy, label = methods.WeakLabelSeller.buy, budget.GroundTruthOracle.label
-
-    def spy_buy(self, n):
-        ids, probs = buy(self, n)
-        seen["weak"].append(ids.copy())
-        return ids, probs
-
-    def spy_label(self, ids):
-        seen["hq"].append(np.asarray(ids).copy())
-        return label(self, ids)
-
-    monkeypatch.setattr(methods.WeakLabelSeller, "buy", spy_buy)
-    monkeypatch.setattr(budget.GroundTruthOracle, "label", spy_label)
-    return seen
 
 
 # --- prompts and ICL -------------------------------------------------------------------------

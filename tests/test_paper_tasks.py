@@ -34,8 +34,17 @@ class Distractor:
 
 
 def test_all_nine_tasks_are_registered():
-    assert {"boolq", "hellaswag", "sciq", "cola", "cosmos_qa", "quail", "social_i_qa", "mmlu",
-            "amazon_polarity"} <= set(TASKS)
+    assert {
+        "boolq",
+        "hellaswag",
+        "sciq",
+        "cola",
+        "cosmos_qa",
+        "quail",
+        "social_i_qa",
+        "mmlu",
+        "amazon_polarity",
+    } <= set(TASKS)
 
 
 def test_boolq():
@@ -45,8 +54,12 @@ def test_boolq():
 
 
 def test_hellaswag():
-    r = {"ctx": "A man sits down.", "endings": ["He eats.", "He flies.", "He melts.", "He sings."],
-         "label": "0", "activity_label": "x"}
+    r = {
+        "ctx": "A man sits down.",
+        "endings": ["He eats.", "He flies.", "He melts.", "He sings."],
+        "label": "0",
+        "activity_label": "x",
+    }
     listed = "He eats.\nHe flies.\nHe melts.\nHe sings."
     head = f"Context:\nA man sits down.\n\nContinuations:\n\n{listed}\n\n"
     assert FORMAT["hellaswag"](r, Gold()) == (head + 'Q: Is "He eats." the best continuation?', 1)
@@ -54,8 +67,14 @@ def test_hellaswag():
 
 
 def test_sciq():
-    r = {"question": "What is H2O?", "distractor1": "salt", "distractor2": "air", "distractor3": "fire",
-         "correct_answer": "water", "support": "..."}
+    r = {
+        "question": "What is H2O?",
+        "distractor1": "salt",
+        "distractor2": "air",
+        "distractor3": "fire",
+        "correct_answer": "water",
+        "support": "...",
+    }
     assert FORMAT["sciq"](r, Gold()) == ("Q: What is H2O? A: water", 1)
     assert FORMAT["sciq"](r, Distractor(2)) == ("Q: What is H2O? A: fire", 0)
 
@@ -65,24 +84,51 @@ def test_cola():
 
 
 def test_cosmos_qa():
-    r = {"context": "It rained.", "question": "Why wet?", "answer0": "rain", "answer1": "sun",
-         "answer2": "wind", "answer3": "snow", "label": 0, "id": "a"}
+    r = {
+        "context": "It rained.",
+        "question": "Why wet?",
+        "answer0": "rain",
+        "answer1": "sun",
+        "answer2": "wind",
+        "answer3": "snow",
+        "label": 0,
+        "id": "a",
+    }
     assert FORMAT["cosmos_qa"](r, Gold()) == ("Context: It rained.\nQuestion: Why wet?\nAnswer: rain", 1)
-    assert FORMAT["cosmos_qa"](r, Distractor(0)) == ("Context: It rained.\nQuestion: Why wet?\nAnswer: sun", 0)
+    assert FORMAT["cosmos_qa"](r, Distractor(0)) == (
+        "Context: It rained.\nQuestion: Why wet?\nAnswer: sun",
+        0,
+    )
 
 
 def test_quail():
-    r = {"context": "Once upon a time.", "question": "When?", "answers": ["now", "then", "never", "later"],
-         "correct_answer_id": 1, "id": "q"}
-    assert FORMAT["quail"](r, Gold()) == ('Passage:\n\nOnce upon a time.\n\nQ: "When?" Is the answer "then"?', 1)
+    r = {
+        "context": "Once upon a time.",
+        "question": "When?",
+        "answers": ["now", "then", "never", "later"],
+        "correct_answer_id": 1,
+        "id": "q",
+    }
+    assert FORMAT["quail"](r, Gold()) == (
+        'Passage:\n\nOnce upon a time.\n\nQ: "When?" Is the answer "then"?',
+        1,
+    )
     assert FORMAT["quail"](r, Distractor(2))[0].endswith('Is the answer "later"?')
 
 
 def test_social_i_qa():
-    r = {"context": "Sam helped.", "question": "How is Sam?", "answerA": "kind", "answerB": "mean",
-         "answerC": "tired", "label": "1"}
-    expected = ('Context:\nSam helped.\n\nQuestion: "How is Sam?"\n\nChoices:\nkind\nmean\ntired\n\n'
-                'Is the answer "kind"?')
+    r = {
+        "context": "Sam helped.",
+        "question": "How is Sam?",
+        "answerA": "kind",
+        "answerB": "mean",
+        "answerC": "tired",
+        "label": "1",
+    }
+    expected = (
+        'Context:\nSam helped.\n\nQuestion: "How is Sam?"\n\nChoices:\nkind\nmean\ntired\n\n'
+        'Is the answer "kind"?'
+    )
     assert FORMAT["social_i_qa"](r, Gold()) == (expected, 1)
     text, label = FORMAT["social_i_qa"]({**r, "label": "3"}, Distractor(0))
     assert text.endswith('Is the answer "kind"?') and label == 0  # labels "1".."3" are 1-based
@@ -114,10 +160,25 @@ def test_binarization_is_seeded_and_about_balanced():
 
 def test_local_copy_is_loaded_binarized_and_balanced(tmp_path):
     datasets = pytest.importorskip("datasets")
-    rows = [{"context": f"Story {i}.", "question": f"Q{i}?", "answer0": f"a{i}", "answer1": f"b{i}",
-             "answer2": f"c{i}", "answer3": f"d{i}", "label": i % 4, "id": str(i)} for i in range(400)]
-    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list(rows[:300]),
-                               "validation": datasets.Dataset.from_list(rows[300:])})
+    rows = [
+        {
+            "context": f"Story {i}.",
+            "question": f"Q{i}?",
+            "answer0": f"a{i}",
+            "answer1": f"b{i}",
+            "answer2": f"c{i}",
+            "answer3": f"d{i}",
+            "label": i % 4,
+            "id": str(i),
+        }
+        for i in range(400)
+    ]
+    dd = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list(rows[:300]),
+            "validation": datasets.Dataset.from_list(rows[300:]),
+        }
+    )
     dd.save_to_disk(str(tmp_path / "cosmos"))
     cfg = TaskConfig(task="cosmos_qa", data_dir=str(tmp_path / "cosmos"), test_size=40)
     task = load_task(cfg)
@@ -125,8 +186,9 @@ def test_local_copy_is_loaded_binarized_and_balanced(tmp_path):
     assert task.pool.labels.mean() == 0.5
     assert all(t.startswith("Context: Story ") for t in task.test.texts)
     assert load_task(cfg).pool.texts == task.pool.texts  # seeded
-    other = load_task(TaskConfig(task="cosmos_qa", data_dir=str(tmp_path / "cosmos"), test_size=40,
-                                 data_seed=1))
+    other = load_task(
+        TaskConfig(task="cosmos_qa", data_dir=str(tmp_path / "cosmos"), test_size=40, data_seed=1)
+    )
     assert other.pool.texts != task.pool.texts
 
 

@@ -83,8 +83,9 @@ METHOD_RUNS = {
 @pytest.mark.parametrize("method", METHOD_RUNS)
 def test_every_method_end_to_end_on_gemma(method, results):
     budget, fraction, opts, floor = METHOD_RUNS[method]
-    cfg = dataclasses.replace(SMALL, method=method, budget=budget, hq_fraction=fraction, options=opts,
-                              train=SHORT)
+    cfg = dataclasses.replace(
+        SMALL, method=method, budget=budget, hq_fraction=fraction, options=opts, train=SHORT
+    )
     record, ran = run(cfg, results)
     assert ran and record.method == method and record.spent <= budget
     assert Store(results).get(record.config_hash) == record

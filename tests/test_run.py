@@ -5,7 +5,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from labelbudget import budget, methods
 from labelbudget.budget import allocate
 from labelbudget.config import config_hash
 from labelbudget.methods.seq_sft import SequentialSFT
@@ -13,26 +12,6 @@ from labelbudget.run import run
 from labelbudget.store import Store
 from labelbudget.tasks import load_task
 from labelbudget.weak import weak_split
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    """Records every weak id sold and every id the oracle labeled."""
-    seen = {"weak": [], "hq": []}
-    buy, label = methods.WeakLabelSeller.buy, budget.GroundTruthOracle.label
-
-    def spy_buy(self, n):
-        ids, probs = buy(self, n)
-        seen["weak"].append(ids.copy())
-        return ids, probs
-
-    def spy_label(self, ids):
-        seen["hq"].append(np.asarray(ids).copy())
-        return label(self, ids)
-
-    monkeypatch.setattr(methods.WeakLabelSeller, "buy", spy_buy)
-    monkeypatch.setattr(budget.GroundTruthOracle, "label", spy_label)
-    return seen
 
 
 def test_run_spends_exactly_its_allocation_on_disjoint_examples(tiny_config, tmp_path, spy):

@@ -34,23 +34,38 @@ def test_paper_preset_grid():
 def test_demo_preset_grid():
     configs = PRESETS["demo"]()
     assert configs == demo_configs()
-    assert len({config_hash(c) for c in configs}) == len(configs) == 42
+    assert len({config_hash(c) for c in configs}) == len(configs) == 29
     assert {c.method for c in configs} == {"seq_sft", "uncertainty", "logconf", "prompted_seq_sft"}
     assert {c.seed for c in configs if c.method == "seq_sft"} == {0, 1}
     assert {c.hq_fraction for c in configs if c.method == "logconf"} == {0.0, 0.5}
 
 
 def test_expand_orders_runs_that_share_a_weak_stage_together(tiny_config):
-    configs = expand(tiny_config, Grid(tasks=(tiny_config.task.task,), methods=("seq_sft", "uncertainty"),
-                                       budgets=(8,), weak_costs=(0.1,), hq_fractions=(0.5,), seeds=(0, 1)))
-    assert [(c.seed, c.method) for c in configs] == [(0, "seq_sft"), (0, "uncertainty"),
-                                                     (1, "seq_sft"), (1, "uncertainty")]
+    configs = expand(
+        tiny_config,
+        Grid(
+            tasks=(tiny_config.task.task,),
+            methods=("seq_sft", "uncertainty"),
+            budgets=(8,),
+            weak_costs=(0.1,),
+            hq_fractions=(0.5,),
+            seeds=(0, 1),
+        ),
+    )
+    assert [(c.seed, c.method) for c in configs] == [
+        (0, "seq_sft"),
+        (0, "uncertainty"),
+        (1, "seq_sft"),
+        (1, "uncertainty"),
+    ]
 
 
 def test_sweep_file_and_its_errors(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("template:\n  strong_model: minilm-l6\n  train: {example_visits: 100}\n"
-                    "methods: [seq_sft]\nbudgets: [16, 64]\nweak_costs: [0.1]\nhq_fractions: [0, 1]\n")
+    path.write_text(
+        "template:\n  strong_model: minilm-l6\n  train: {example_visits: 100}\n"
+        "methods: [seq_sft]\nbudgets: [16, 64]\nweak_costs: [0.1]\nhq_fractions: [0, 1]\n"
+    )
     sweep = read_sweep(path)
     configs = expand(sweep.template, sweep.grid)
     assert len(configs) == 4 and {c.train.example_visits for c in configs} == {100}
@@ -63,8 +78,14 @@ def test_sweep_file_and_its_errors(tmp_path):
 
 
 def small_grid(tiny_config):
-    return Grid(tasks=(tiny_config.task.task,), methods=("seq_sft", "uncertainty"), budgets=(8,),
-                weak_costs=(0.1,), hq_fractions=(0.0, 0.5), seeds=(0, 1))
+    return Grid(
+        tasks=(tiny_config.task.task,),
+        methods=("seq_sft", "uncertainty"),
+        budgets=(8,),
+        weak_costs=(0.1,),
+        hq_fractions=(0.0, 0.5),
+        seeds=(0, 1),
+    )
 
 
 def comparable(record):
@@ -108,13 +129,22 @@ def test_shared_weak_stages_equal_independent_runs(tiny_config, tmp_path, monkey
 def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(tiny_config, tmp_path):
     sweep_file = tmp_path / "sweep.json"
     template = to_dict(tiny_config)
-    grid = {"tasks": [tiny_config.task.task], "methods": ["seq_sft"], "budgets": [8, 9, 10, 11, 12, 13],
-            "weak_costs": [0.1], "hq_fractions": [0.5], "seeds": [0]}
+    grid = {
+        "tasks": [tiny_config.task.task],
+        "methods": ["seq_sft"],
+        "budgets": [8, 9, 10, 11, 12, 13],
+        "weak_costs": [0.1],
+        "hq_fractions": [0.5],
+        "seeds": [0],
+    }
     sweep_file.write_text(json.dumps({"template": template, **grid}))
     results = tmp_path / "results"
-    proc = subprocess.Popen([sys.executable, "-m", "labelbudget", "sweep", str(sweep_file), "--results",
-                             str(results)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labelbudget", "sweep", str(sweep_file), "--results", str(results)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     db = results / "labelbudget.sqlite"
     deadline = time.time() + 240
     count = 0
@@ -157,4 +187,16 @@ def test_ray_executor_gives_the_same_records_as_local(tiny_config, tmp_path):
     assert report.ran == 4
     local = {r.config_hash: comparable(r) for r in Store(tmp_path / "local").records()}
     remote = {r.config_hash: comparable(r) for r in Store(tmp_path / "ray").records()}
-    assert local == remote
+    # Ray runs each task with OMP_NUM_THREADS = its CPUs (1), this process uses 2 threads: sums are
+    # reduced in another order, so floats may differ in the 7th digit; everything else is equal.
+    assert remote == approx_tree(local)
+
+
+def approx_tree(value):
+    if isinstance(value, float):
+        return pytest.approx(value, rel=1e-5, abs=1e-6)
+    if isinstance(value, dict):
+        return {k: approx_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [approx_tree(v) for v in value]
+    return value
