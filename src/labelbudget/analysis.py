@@ -63,16 +63,9 @@ def average(df: pd.DataFrame) -> pd.DataFrame:
     (averaged over tasks); `task_std`: spread of the task means; `sem`: standard error of the
     mean accuracy from the seeds (NaN with one seed: the spread is then unknown)."""
     keys = [c for c in CONFIG if c != "task"]
+    means = {c: (c, "mean") for c in ("cost", "weak_fraction", "n_weak", "n_hq", "auroc", "weak_accuracy")}
     per_task = df.groupby(["task", *keys], as_index=False).agg(
-        accuracy=("accuracy", "mean"),
-        seed_std=("accuracy", "std"),
-        n_seeds=("seed", "nunique"),
-        cost=("cost", "mean"),
-        weak_fraction=("weak_fraction", "mean"),
-        n_weak=("n_weak", "mean"),
-        n_hq=("n_hq", "mean"),
-        auroc=("auroc", "mean"),
-        weak_accuracy=("weak_accuracy", "mean"),
+        accuracy=("accuracy", "mean"), seed_std=("accuracy", "std"), n_seeds=("seed", "nunique"), **means
     )
     per_task["sem"] = per_task["seed_std"] / np.sqrt(per_task["n_seeds"])
     out = per_task.groupby(keys, as_index=False).agg(
@@ -82,12 +75,7 @@ def average(df: pd.DataFrame) -> pd.DataFrame:
         sem_sq=("sem", lambda s: float((s**2).sum())),
         n_tasks=("task", "nunique"),
         n_seeds=("n_seeds", "min"),
-        cost=("cost", "mean"),
-        weak_fraction=("weak_fraction", "mean"),
-        n_weak=("n_weak", "mean"),
-        n_hq=("n_hq", "mean"),
-        auroc=("auroc", "mean"),
-        weak_accuracy=("weak_accuracy", "mean"),
+        **means,
     )
     out["sem"] = np.sqrt(out.pop("sem_sq")) / out["n_tasks"]  # SE of a mean of task means
     out.loc[out["n_seeds"] < 2, "sem"] = np.nan

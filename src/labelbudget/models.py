@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from labelbudget.errors import UserError
 from labelbudget.resources import packaged_file
 
 log = logging.getLogger(__name__)
+# peft calls a transformers method that transformers 5 deprecates; nothing for users to act on.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 def cache_dir() -> Path:
