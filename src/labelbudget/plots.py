@@ -37,7 +37,7 @@ def weak_fraction_plot(
     for i, (budget, g) in enumerate(sub.groupby("budget")):
         g = g.assign(spent_weak=1 - g["hq_fraction"]).sort_values("spent_weak")
         color = cmap(i / max(len(budgets) - 1, 1))
-        ax.plot(g["spent_weak"], g["accuracy"], "o-", color=color, label=f"${budget:g}")
+        ax.plot(g["spent_weak"], g["accuracy"], "o-", color=color, label=rf"\${budget:g}")
         if g["sem"].notna().any():
             ax.fill_between(
                 g["spent_weak"], g["accuracy"] - g["sem"], g["accuracy"] + g["sem"], color=color, alpha=0.15
@@ -45,7 +45,7 @@ def weak_fraction_plot(
     ax.axhline(sub["weak_accuracy"].mean(), color="gray", ls="--", label="weak labels")
     ax.set_xlabel("fraction of budget spent on weak labels")
     ax.set_ylabel("test accuracy")
-    ax.set_title(title or f"{method}, weak labels at ${weak_cost:g}")
+    ax.set_title(title or rf"{method}, weak labels at \${weak_cost:g}")
     ax.legend(title="budget", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -76,9 +76,12 @@ def cost_plot(avg: pd.DataFrame, path: Path, weak_cost: float = 0.1, title: str 
     frontier = pareto_frontier(sub)
     ax.plot(frontier["cost"], frontier["accuracy"], color="gray", lw=2, alpha=0.6, label="Pareto frontier")
     ax.set_xscale("log")
-    ax.set_xlabel("cost ($, one HQ label = $1)")
+    ticks = sorted(sub["budget"].unique())
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.set_xlabel(r"cost (\$, one HQ label = \$1)")
     ax.set_ylabel("test accuracy")
-    ax.set_title(title or f"accuracy vs cost, weak labels at ${weak_cost:g}")
+    ax.set_title(title or rf"accuracy vs cost, weak labels at \${weak_cost:g}")
     fig.colorbar(points, ax=ax, label="fraction of labels that are weak")
     ax.legend(fontsize=8)
     fig.tight_layout()
