@@ -131,17 +131,16 @@ class Sweep:
         return expand(self.template, self.grid)
 
     def execute(self) -> None:
+        from labelbudget.config import config_hash
         from labelbudget.store import Store
         from labelbudget.sweep import describe, run_sweep
 
         configs = self.configs()
         if self.dry_run:
-            stored = Store(self.results).hashes()
-            from labelbudget.config import config_hash
-
+            stored = {config_hash(c) for c in configs} & Store(self.results).hashes()
             for cfg in configs:
                 print(("stored  " if config_hash(cfg) in stored else "pending ") + describe(cfg))
-            print(f"{len(configs)} runs, {sum(config_hash(c) in stored for c in configs)} stored")
+            print(f"{len(configs)} runs, {len(stored)} stored")
             return
         report = run_sweep(
             configs,

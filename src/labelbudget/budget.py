@@ -85,6 +85,8 @@ class Oracle(Protocol):
     """Where HQ labels come from. `count` is every label handed out: the HQ spend."""
 
     count: int
+    pauses: bool
+    """True if labels come from a person later (the run stops and resumes), not at once."""
 
     def label(self, ids: np.ndarray) -> np.ndarray: ...
 

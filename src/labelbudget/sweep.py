@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import tyro
 
+from labelbudget.budget import allocate
 from labelbudget.config import (
     MethodOptions,
     RunConfig,
@@ -113,13 +114,7 @@ def expand(template: RunConfig, grid: Grid) -> list[RunConfig]:
                         )
                     )
 
-    def share_order(cfg: RunConfig):
-        from labelbudget.budget import allocate
-
-        n_weak = allocate(cfg.budget, cfg.weak_cost, cfg.hq_fraction).n_weak
-        return (cfg.task.task, cfg.seed, n_weak, cfg.method, cfg.budget, cfg.hq_fraction)
-
-    return sorted(configs.values(), key=share_order)
+    return sorted(configs.values(), key=lambda c: (share_group(c), c.method, c.budget, c.hq_fraction))
 
 
 PAPER_GRID = Grid(
@@ -219,8 +214,6 @@ def describe(cfg: RunConfig) -> str:
 
 def share_group(cfg: RunConfig) -> tuple:
     """Runs in one group may share a weak stage, so they run one after another."""
-    from labelbudget.budget import allocate
-
     return (
         config_hash(cfg.task),
         config_hash(cfg.weak),

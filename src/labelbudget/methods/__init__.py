@@ -55,8 +55,18 @@ class Elicitation:
         return [self.task.pool.texts[i] for i in ids]
 
     def rng(self, purpose: int) -> np.random.Generator:
-        """A generator for one purpose of this run, independent of the others."""
+        """A generator for one purpose of this run (a `PURPOSE_*` below), independent of the others."""
         return np.random.default_rng([self.config.seed, purpose])
+
+
+PURPOSE_PROMPTS, PURPOSE_SELECT, PURPOSE_WEAK_STAGE, PURPOSE_HQ_STAGE = 3, 4, 10, 11
+"""Each random choice of a run draws from its own generator (`Elicitation.rng`): demonstration
+orders, uncertainty sampling, and each stage's train/validation split and batch order."""
+
+
+def k_shot(config: RunConfig, default: int) -> int:
+    """Demonstrations per prompt: `--k-shot`, else the method's default."""
+    return config.options.k_shot or default
 
 
 class Method(ABC):

@@ -18,16 +18,11 @@ from labelbudget.batching import Encoder, collate, sorted_batches
 from labelbudget.budget import Allocation
 from labelbudget.config import RunConfig
 from labelbudget.errors import UserError
-from labelbudget.methods import Elicitation, Method, register_method
+from labelbudget.methods import PURPOSE_PROMPTS, Elicitation, Method, k_shot, register_method
 from labelbudget.models import load_causal_lm, pick_device, pick_dtype
 from labelbudget.prompts import Demo, harden, prompted
 
 DEFAULT_K = 8
-PURPOSE_PROMPTS = 3
-
-
-def k_shot(config: RunConfig) -> int:
-    return config.options.k_shot or DEFAULT_K
 
 
 def label_token_ids(tokenizer) -> tuple[int, int]:
@@ -80,7 +75,7 @@ class FewShotICL(Method):
 
     def fit(self, ctx: Elicitation) -> None:
         cfg = ctx.config
-        k = k_shot(cfg)
+        k = k_shot(cfg, DEFAULT_K)
         n_hq = min(k, ctx.allocation.n_hq)
         n_weak = min(k - n_hq, ctx.allocation.n_weak)
         hq_ids = ctx.hq_candidates[:n_hq]

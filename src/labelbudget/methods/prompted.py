@@ -8,21 +8,17 @@ from __future__ import annotations
 from labelbudget.budget import Allocation, check_stage_sizes
 from labelbudget.config import RunConfig
 from labelbudget.errors import UserError
-from labelbudget.methods import Elicitation, register_method
+from labelbudget.methods import Elicitation, k_shot, register_method
 from labelbudget.methods.seq_sft import SequentialSFT
 from labelbudget.prompts import Demo, harden
 
 DEFAULT_K = 2
 
 
-def k_shot(config: RunConfig) -> int:
-    return config.options.k_shot or DEFAULT_K
-
-
 class PromptedSequentialSFT(SequentialSFT):
     @classmethod
     def validate(cls, config: RunConfig, allocation: Allocation) -> None:
-        k = k_shot(config)
+        k = k_shot(config, DEFAULT_K)
         if allocation.n_weak < k:
             raise UserError(
                 f"prompted_seq_sft needs {k} weak labels for its demonstrations but budget "
@@ -40,7 +36,7 @@ class PromptedSequentialSFT(SequentialSFT):
         )
 
     def demonstrations(self, ctx: Elicitation) -> list[Demo]:
-        ids, probs = ctx.weak.buy(k_shot(ctx.config))
+        ids, probs = ctx.weak.buy(k_shot(ctx.config, DEFAULT_K))
         return list(zip(ctx.pool_texts(ids), harden(probs).tolist(), strict=True))
 
 

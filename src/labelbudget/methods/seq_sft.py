@@ -24,13 +24,17 @@ from labelbudget.batching import Encoder
 from labelbudget.budget import stage_split
 from labelbudget.config import to_dict
 from labelbudget.losses import LOGCONF_BATCH, LOSSES
-from labelbudget.methods import Elicitation, Method, register_method
+from labelbudget.methods import (
+    PURPOSE_HQ_STAGE,
+    PURPOSE_PROMPTS,
+    PURPOSE_WEAK_STAGE,
+    Elicitation,
+    Method,
+    register_method,
+)
 from labelbudget.models import Classifier, build_classifier, default_lr
 from labelbudget.prompts import Demo, prompted
 from labelbudget.train import Schedule, StageData, predict, train_stage
-
-PURPOSE_SPLIT, PURPOSE_TRAIN, PURPOSE_PROMPTS, PURPOSE_SELECT = 1, 2, 3, 4
-"""Each random choice of a run draws from its own generator (`Elicitation.rng`)."""
 
 
 class SequentialSFT(Method):
@@ -44,23 +48,16 @@ class SequentialSFT(Method):
         self.prompt_rng = ctx.rng(PURPOSE_PROMPTS)
         self.demos = self.demonstrations(ctx)
         weak_ids, weak_probs = ctx.weak.buy(ctx.allocation.n_weak - ctx.weak.count)
-        resumed = ctx.oracle.saved_state() if getattr(ctx.oracle, "pauses", False) else None
+        resumed = ctx.oracle.saved_state() if ctx.oracle.pauses else None
         if resumed is None:
             self.weak_stage(ctx, weak_ids, weak_probs)
             hq_ids = self.select_hq(ctx)
-            if getattr(ctx.oracle, "pauses", False) and len(hq_ids):
+            if ctx.oracle.pauses and len(hq_ids):
                 # A person labels now; keep what the weak stage learned so the run can resume.
-                ctx.oracle.save_state(
-                    {
-                        "model": self.model.trainable_state(),
-                        "stages": self.stages,
-                        "hq_ids": hq_ids,
-                        "prompt_rng": self.prompt_rng,
-                    }
-                )
+                ctx.oracle.save_state({**self.checkpoint(), "hq_ids": hq_ids})
         else:
-            self.model.load_trainable_state(resumed["model"])
-            self.stages, hq_ids, self.prompt_rng = resumed["stages"], resumed["hq_ids"], resumed["prompt_rng"]
+            self.restore(resumed)
+            hq_ids = resumed["hq_ids"]
         labels = ctx.oracle.label(hq_ids) if len(hq_ids) else np.zeros(0)
         self.run_stage(ctx, "hq", hq_ids, labels.astype(np.float32))
 
@@ -74,22 +71,25 @@ class SequentialSFT(Method):
         """
         path = None if ctx.shared is None or len(ids) == 0 else ctx.shared / f"{self.weak_stage_key(ctx)}.pt"
         if path is not None and path.exists():
-            saved = torch.load(path, weights_only=False)
-            self.model.load_trainable_state(saved["model"])
-            self.stages, self.prompt_rng = saved["stages"], saved["prompt_rng"]
-            torch.set_rng_state(saved["torch_rng"])
+            self.restore(torch.load(path, weights_only=False))
             return
         self.run_stage(ctx, "weak", ids, probs)
         if path is not None:
-            torch_save_atomic(
-                path,
-                {
-                    "model": self.model.trainable_state(),
-                    "stages": self.stages,
-                    "prompt_rng": self.prompt_rng,
-                    "torch_rng": torch.get_rng_state(),
-                },
-            )
+            torch_save_atomic(path, self.checkpoint())
+
+    def checkpoint(self) -> dict:
+        """Everything the HQ stage depends on after the weak stage, RNG states included."""
+        return {
+            "model": self.model.trainable_state(),
+            "stages": self.stages,
+            "prompt_rng": self.prompt_rng,
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def restore(self, saved: dict) -> None:
+        self.model.load_trainable_state(saved["model"])
+        self.stages, self.prompt_rng = saved["stages"], saved["prompt_rng"]
+        torch.set_rng_state(saved["torch_rng"])
 
     def weak_stage_key(self, ctx: Elicitation) -> str:
         cfg = ctx.config
@@ -130,7 +130,7 @@ class SequentialSFT(Method):
         loss_name = self.stage_loss(ctx, name)
         if loss_name == "logconf":  # its prior and quantile are statistics of 8-example batches
             train_cfg = dataclasses.replace(train_cfg, batch_size=LOGCONF_BATCH)
-        rng = ctx.rng(PURPOSE_SPLIT * 10 + (name == "hq"))
+        rng = ctx.rng(PURPOSE_HQ_STAGE if name == "hq" else PURPOSE_WEAK_STAGE)
         encoded = self.encoder(self.inputs(ctx.pool_texts(ids)))
         targets = targets.astype(np.float32)
         if cfg.options.schedule == "openai":  # no validation split: every label trains

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelbudget.methods import Elicitation, register_method
-from labelbudget.methods.seq_sft import PURPOSE_SELECT, SequentialSFT
+from labelbudget.methods import PURPOSE_SELECT, Elicitation, register_method
+from labelbudget.methods.seq_sft import SequentialSFT
 from labelbudget.train import predict
 
 
