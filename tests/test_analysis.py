@@ -1,13 +1,15 @@
 """Analysis on hand-made records with known answers: averages, Table 1, the frontier, regimes,
 plans, and the report."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from labelbudget.analysis import average, frame, pareto_frontier, plan, regimes, table1
+from labelbudget.analysis import average, frame, pareto_frontier, plan, points, regimes, table1
+from labelbudget.config import MethodOptions, RunConfig, TaskConfig, config_hash, to_dict
 from labelbudget.errors import UserError
 from labelbudget.store import Record, Store
 
@@ -20,30 +22,37 @@ def record(
     f=0.5,
     seed=0,
     accuracy=0.7,
-    n_weak=None,
-    n_hq=None,
     weak_accuracy=0.65,
+    **config_changes,
 ):
+    """A stored run as a real sweep writes it: its whole config, and what that config buys."""
     from labelbudget.budget import allocate
 
-    alloc = allocate(budget, weak_cost, f)
-    n_weak = alloc.n_weak if n_weak is None else n_weak
-    n_hq = alloc.n_hq if n_hq is None else n_hq
-    key = f"{method}-{task}-{budget}-{weak_cost}-{f}-{seed}"
-    return Record(
-        config_hash=key,
-        config={},
-        task=task,
+    config = RunConfig(
+        task=TaskConfig(task=task),
         method=method,
-        strong_model="s",
-        weak_model="w",
         budget=budget,
         weak_cost=weak_cost,
         hq_fraction=f,
         seed=seed,
-        n_weak=n_weak,
-        n_hq=n_hq,
-        spent=n_weak * weak_cost + n_hq,
+    )
+    if config_changes:
+        config = dataclasses.replace(config, **config_changes)
+    alloc = allocate(budget, weak_cost, f)
+    return Record(
+        config_hash=config_hash(config),
+        config=to_dict(config),
+        task=task,
+        method=method,
+        strong_model=config.strong_model,
+        weak_model=config.weak.weak_model,
+        budget=budget,
+        weak_cost=weak_cost,
+        hq_fraction=f,
+        seed=seed,
+        n_weak=alloc.n_weak,
+        n_hq=alloc.n_hq,
+        spent=alloc.n_weak * weak_cost + alloc.n_hq,
         accuracy=accuracy,
         accuracy_lo=accuracy - 0.05,
         accuracy_hi=accuracy + 0.05,
@@ -84,14 +93,15 @@ def test_average_over_seeds_then_tasks():
     assert row["n_tasks"] == 2 and row["n_seeds"] == 2
 
 
-def test_all_hq_runs_count_for_every_weak_cost():
-    recs = [
-        record(f=1.0, weak_cost=0.5, accuracy=0.8),
-        record(f=0.0, weak_cost=0.1, accuracy=0.6),
-        record(f=0.0, weak_cost=0.01, accuracy=0.65),
+def test_every_allocation_is_recosted_at_every_weak_cost():
+    """The authors' analysis: an allocation's accuracy does not depend on the price, so a run at
+    $0.10 stands at every price, at cost n_weak * c + n_hq."""
+    pts = points([record(budget=64, f=0.5, accuracy=0.7)], [0.5, 0.1, 0.01])
+    assert sorted(zip(pts["weak_cost"], pts["cost"], strict=True)) == [
+        (0.01, 35.2),
+        (0.1, 64.0),
+        (0.5, 192.0),
     ]
-    df = frame(recs)
-    assert sorted(df[df["n_weak"] == 0]["weak_cost"]) == [0.01, 0.1, 0.5]
 
 
 def test_table1_best_accuracy_within_budget_with_its_weak_fraction():
@@ -102,7 +112,7 @@ def test_table1_best_accuracy_within_budget_with_its_weak_fraction():
         record(budget=64, f=0.5, accuracy=0.74),
         record(budget=256, f=0.4, accuracy=0.78),
     ]
-    t = table1(average(frame(recs)), budgets=(5, 17, 65, 257))
+    t = table1(points(recs, [0.1]), budgets=(5, 17, 65, 257))
     (row,) = t.to_dict("records")
     assert row["$5"] == "-"
     assert row["$17"] == "0.62 (1.00)"  # cost 16 <= 17, all weak
@@ -111,14 +121,57 @@ def test_table1_best_accuracy_within_budget_with_its_weak_fraction():
     assert row["$257"].startswith("0.78")
 
 
+def test_recosting_gives_the_authors_table1():
+    """Allocations run at $0.10 only, re-costed: at $0.01 the 160-weak run of the $16 budget costs
+    $1.60 and fills the $5 column with its $17 value at $0.10, as in the paper's Table 1 (Seq SFT:
+    .60 at $5 for $0.01, .60 at $17 for $0.10); at $0.50 nothing costs <= $5."""
+    recs = [
+        record(budget=16, f=0.0, accuracy=0.60),
+        record(budget=16, f=1.0, accuracy=0.50),
+        record(budget=64, f=0.0, accuracy=0.70),
+        record(budget=64, f=1.0, accuracy=0.56),
+    ]
+    t = table1(points(recs), budgets=(5, 17, 65)).set_index("weak_cost")
+    assert t.loc[0.01, "$5"] == t.loc[0.1, "$17"] == "0.60 (1.00)"
+    assert t.loc[0.01, "$17"] == "0.70 (1.00)"  # 640 weak at $0.01 = $6.40
+    assert t.loc[0.5, "$5"] == "-"
+    assert t.loc[0.5, "$17"] == "0.50 (0.00)"  # only 16 HQ fits: 160 weak cost $80 at $0.50
+    assert t.loc[0.5, "$65"] == "0.56 (0.00)"
+
+
+def test_runs_differing_only_in_schedule_stay_two_rows():
+    recs = [
+        record(accuracy=0.7),
+        record(accuracy=0.8, options=MethodOptions(schedule="openai")),
+    ]
+    avg = average(frame(recs))
+    assert len(avg) == 2 and sorted(avg["accuracy"]) == [0.7, 0.8]
+    assert set(avg["label"]) == {"seq_sft [schedule=early-stopping]", "seq_sft [schedule=openai]"}
+    # strong models are never mixed either, in Table 1 or anywhere
+    recs = [record(accuracy=0.7), record(accuracy=0.6, strong_model="smollm2-135m")]
+    assert len(table1(points(recs, [0.1]))) == 2
+
+
+def test_averages_over_tasks_drop_incomplete_allocations_and_say_so():
+    recs = [
+        record(task="a", f=0.0, accuracy=0.6),
+        record(task="b", f=0.0, accuracy=0.8),
+        record(task="a", f=1.0, accuracy=0.9),  # no run on task b
+    ]
+    avg = average(frame(recs))
+    assert avg[["n_hq", "accuracy"]].values.tolist() == [[0, pytest.approx(0.7)]]
+    (missing,) = avg.attrs["missing"]
+    assert "0 weak + 64 HQ" in missing and "no runs on b" in missing
+
+
 def test_pareto_frontier_rule():
     pts = pd.DataFrame(
         {"cost": [10, 10.3, 20, 40, 41, 80, 160], "accuracy": [0.60, 0.61, 0.6015, 0.70, 0.72, 0.69, 0.75]}
     )
     kept = pareto_frontier(pts)
-    # 10 (0.60) loses to 10.3 within 5%; 20 gains only 0.0005 over 0.61; 40 loses to 41 (within
-    # 5%) ; 80 is worse than the best so far
-    assert kept["cost"].tolist() == [10.3, 41, 160]
+    # 10 is the cheapest point: always kept (the authors' notebook), though 10.3 beats it within
+    # 5%; 20 gains only 0.0005 over 0.61; 40 loses to 41 (within 5%); 80 is worse than the best
+    assert kept["cost"].tolist() == [10, 10.3, 41, 160]
 
 
 @pytest.mark.parametrize(
@@ -134,17 +187,34 @@ def test_regimes(accs, expected):
     recs = [
         record(budget=256, f=f, seed=s, accuracy=a) for f, pair in accs.items() for s, a in enumerate(pair)
     ]
-    (r,) = regimes(average(frame(recs)), "seq_sft", 0.1)
+    (r,) = regimes(points(recs), "seq_sft", 0.1)
     assert r.regime == expected and r.decided == (expected != "undetermined")
+
+
+def test_16_dollars_with_the_papers_fractions_is_quantity_dominant():
+    """At $16 and $0.10, HQ fraction 0.05 buys 0 HQ labels: the all-weak allocation, one run
+    (a sweep runs it once), never a "mix" that ties with all-weak."""
+    from labelbudget.sweep import Grid, expand
+
+    grid = Grid(budgets=(16,), hq_fractions=(0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0), seeds=(0, 1, 2))
+    configs = expand(RunConfig(), grid)
+    assert len(configs) == 6 * 3  # 0.05 is the all-weak run
+    acc = {0.0: 0.63, 0.2: 0.58, 0.4: 0.55, 0.6: 0.53, 0.8: 0.51, 1.0: 0.50}
+    recs = [
+        record(budget=16, f=c.hq_fraction, seed=c.seed, accuracy=acc[c.hq_fraction] + 0.005 * c.seed)
+        for c in configs
+    ]
+    (r,) = regimes(points(recs), "seq_sft", 0.1)
+    assert (r.regime, r.decided, r.best_weak_share) == ("quantity-dominant", True, 1.0)
 
 
 def test_regime_with_one_seed_is_not_decided():
     recs = [record(budget=16, f=0.0, accuracy=0.7), record(budget=16, f=1.0, accuracy=0.5)]
-    (r,) = regimes(average(frame(recs)), "seq_sft", 0.1)
-    assert r.regime == "undetermined" and "one seed" in r.reason and r.best_fraction == 0.0
+    (r,) = regimes(points(recs), "seq_sft", 0.1)
+    assert r.regime == "undetermined" and "one seed" in r.reason and r.best_weak_share == 1.0
 
 
-def test_plan_interpolates_in_log_budget():
+def plan_records():
     recs = []
     for seed in (0, 1):
         recs += [
@@ -153,17 +223,38 @@ def test_plan_interpolates_in_log_budget():
             record(budget=256, f=0.0, seed=seed, accuracy=0.74),
             record(budget=256, f=1.0, seed=seed, accuracy=0.80 + seed * 0.02),
         ]
-    avg = average(frame(recs))
-    p = plan(avg, 128, 0.1)  # halfway in log2 between 64 and 256
+    return recs
+
+
+def test_plan_interpolates_in_log_budget_with_its_error():
+    pts = points(plan_records())
+    p = plan(pts, 128, 0.1)  # halfway in log2 between 64 and 256
     # all-weak: 0.705 -> 0.74 gives 0.7225; all-HQ: 0.60 -> 0.81 gives 0.705
-    assert (p.method, p.hq_fraction, p.n_weak, p.n_hq) == ("seq_sft", 0.0, 1280, 0)
-    assert p.expected_accuracy == pytest.approx(0.7225)
-    assert p.uncertainty == pytest.approx(0.5 * np.std([0.70, 0.71], ddof=1) / math.sqrt(2))
-    assert "interpolated" in p.note and set(p.basis["budget"]) == {64, 256}
-    high = plan(avg, 1024, 0.1)
-    assert high.hq_fraction == 1.0 and high.n_hq == 1024 and "outside" in high.note
-    with pytest.raises(UserError, match="no runs at weak cost 0.5"):
-        plan(avg, 100, 0.5)
+    assert (p.best.label, p.best.hq_fraction, p.best.n_weak, p.best.n_hq) == ("seq_sft", 0.0, 1280, 0)
+    assert p.best.expected_accuracy == pytest.approx(0.7225)
+    seeds = 0.5 * np.std([0.70, 0.71], ddof=1) / math.sqrt(2)
+    interpolation = 0.5 * (0.74 - 0.705)
+    assert p.best.uncertainty == pytest.approx(math.hypot(seeds, interpolation))
+    assert "interpolated" in p.note and set(p.basis["cost"]) == {64, 256}
+    # the runner-up (all-HQ, 0.705) is within 2 standard errors: a tie, both shown
+    assert p.runner_up.hq_fraction == 1.0 and p.tie
+    measured = plan(pts, 256, 0.1)
+    assert measured.best.hq_fraction == 1.0 and measured.best.expected_accuracy == pytest.approx(0.81)
+
+
+def test_plan_refuses_extrapolation_and_infeasible_allocations():
+    pts = points(plan_records())
+    with pytest.raises(UserError, match="outside the measured costs"):
+        plan(pts, 1024, 0.1)
+    far = plan(pts, 1024, 0.1, extrapolate=True)
+    assert far.extrapolated and "EXTRAPOLATED" in far.note
+    with pytest.raises(UserError, match="positive"):
+        plan(pts, -1, 0.1)
+    # a candidate the method or pool would refuse is never recommended
+    p = plan(pts, 128, 0.1, feasible=lambda cfg, b, c, f: "pool too small" if f == 0.0 else None)
+    assert p.best.hq_fraction == 1.0 and "left out" in p.note
+    with pytest.raises(UserError, match="no measured allocation can be run"):
+        plan(pts, 128, 0.1, feasible=lambda *a: "refused")
 
 
 def test_report_renders_every_section(tmp_path):
@@ -191,7 +282,9 @@ def test_report_renders_every_section(tmp_path):
         "methods not run: prompted_seq_sft, logconf, icl",
     ):
         assert section in page, section
-    assert page.count("<img") == 3  # frontier + one Figure 1 per method
+    # per weak cost (0.5, 0.1, 0.01): the frontier plot, and Figure 1 where allocations spend a
+    # run budget (only at $0.10, the price they were run at): one per method
+    assert page.count("<img") == 3 + 2
     assert len(pd.read_csv(out.with_suffix(".csv"))) == 36
 
 
@@ -209,5 +302,6 @@ def test_plan_and_report_commands(tmp_path, capsys):
     assert "seq_sft with 640 weak + 0 HQ labels" in out and "expected accuracy 0.705" in out
     assert main(["report", "--results", str(tmp_path)]) == 0
     assert (tmp_path / "report.html").exists() and (tmp_path / "report.csv").exists()
-    assert main(["plan", "--budget", "64", "--weak-cost", "0.5", "--results", str(tmp_path)]) == 2
-    assert "no runs at weak cost 0.5" in capsys.readouterr().err
+    assert main(["plan", "--budget", "5000", "--weak-cost", "0.1", "--results", str(tmp_path)]) == 2
+    assert "extrapolation" in capsys.readouterr().err
+    assert main(["plan", "--budget", "-1", "--results", str(tmp_path)]) == 2

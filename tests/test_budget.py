@@ -56,13 +56,24 @@ def test_stage_split_pays_validation_from_the_stage_labels(n, n_val):
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(n))
 
 
-def test_partition_is_disjoint_and_respects_exclusion():
+def test_partition_is_disjoint_proportional_and_respects_exclusion():
+    """The authors' `load_cached_datasets` (`w2s/utils.py`): the pool is apportioned between the
+    weak side and the HQ side in proportion to n_weak : n_hq; HQ labels come from the HQ side."""
     exclude = np.arange(0, 1000, 3)
-    weak, hq = partition_pool(1000, 400, np.random.default_rng(1), exclude=exclude)
-    assert len(weak) == 400 and len(set(weak)) == 400
+    available = 1000 - len(exclude)
+    weak, hq = partition_pool(1000, Allocation(400, 40), np.random.default_rng(1), exclude=exclude)
+    assert len(hq) == round(available * 40 / 440) == 61 and len(weak) == available - 61
     assert not set(weak) & set(hq)
     assert not (set(weak) | set(hq)) & set(exclude)
-    assert len(weak) + len(hq) == 1000 - len(exclude)
+    # each side can always supply its stage, and all-weak / all-HQ take the whole pool
+    weak, hq = partition_pool(100, Allocation(95, 1), np.random.default_rng(0))
+    assert len(weak) >= 95 and len(hq) >= 1 and len(weak) + len(hq) == 100
+    assert len(partition_pool(100, Allocation(50, 0), np.random.default_rng(0))[1]) == 0
+    assert len(partition_pool(100, Allocation(0, 50), np.random.default_rng(0))[0]) == 0
+    # the first weak ids depend only on the seed, not on n_hq (so weak stages can be shared)
+    a, _ = partition_pool(1000, Allocation(100, 10), np.random.default_rng(3))
+    b, _ = partition_pool(1000, Allocation(100, 300), np.random.default_rng(3))
+    assert a[:100].tolist() == b[:100].tolist()
 
 
 def test_oracle_counts_and_refuses_repeats_and_overspending():

@@ -10,17 +10,17 @@ import torch
 
 from labelbudget import methods
 from labelbudget.budget import allocate
-from labelbudget.config import MethodOptions
+from labelbudget.config import MethodOptions, TrainConfig
 from labelbudget.errors import UserError
 from labelbudget.labeling import LabelsNeeded
-from labelbudget.losses import logconf_target
+from labelbudget.losses import LOSSES, logconf_target
 from labelbudget.methods.icl import LabelScorer, label_token_ids
 from labelbudget.methods.uncertainty import binary_entropy, choose_uncertain
 from labelbudget.prompts import few_shot_prompt, prompted
 from labelbudget.run import run
 from labelbudget.store import Store
 from labelbudget.tasks import load_task
-from labelbudget.train import Schedule
+from labelbudget.train import Schedule, StageData, train_stage
 
 
 def with_options(config, **options):
@@ -71,13 +71,18 @@ def test_last_position_scoring_equals_full_logits(tiny_decoder):
         assert fast[i] == pytest.approx(float(logits[one] - logits[zero]), abs=1e-4)
 
 
-def test_icl_pays_for_its_demonstrations(tiny_config, tmp_path, spy):
-    cfg = with_options(dataclasses.replace(tiny_config, method="icl", budget=8, hq_fraction=0.5), k_shot=6)
+def test_icl_uses_every_label_bought_as_a_demonstration(tiny_config, tmp_path, spy):
+    """As the authors' ICL sweep (`cost_sweep_few_shot.py`): the budget sets the shots."""
+    cfg = dataclasses.replace(tiny_config, method="icl", budget=1.5, hq_fraction=0.5)
     record, _ = run(cfg, tmp_path)
-    # 4 HQ labels bought, then 2 weak ones fill the 6 demonstrations; nothing else is paid for
-    assert (record.n_hq, record.n_weak) == (4, 2)
-    assert record.spent == pytest.approx(4 + 2 * 0.1)
-    assert [len(x) for x in spy["hq"]] == [4] and record.stages == []
+    alloc = allocate(1.5, 0.1, 0.5)
+    assert (record.n_weak, record.n_hq) == (alloc.n_weak, alloc.n_hq) == (15, 0)
+    assert record.spent == pytest.approx(1.5) and record.stages == []
+    cfg = dataclasses.replace(tiny_config, method="icl", budget=3, hq_fraction=1.0)
+    record, _ = run(cfg, tmp_path)
+    assert (record.n_weak, record.n_hq) == (0, 3) and [len(x) for x in spy["hq"]] == [3]
+    with pytest.raises(UserError, match="--k-shot does not apply"):
+        run(with_options(cfg, k_shot=2), tmp_path)
 
 
 def test_icl_refuses_an_encoder(tiny_config, tiny_encoder, tmp_path):
@@ -100,10 +105,20 @@ def test_prompted_sft_demonstrations_count_toward_weak_labels(tiny_config, tmp_p
     assert weak["n_train"] + weak["n_val"] == 38
 
 
-def test_prompted_sft_needs_enough_weak_labels(tiny_config, tmp_path):
-    cfg = with_options(dataclasses.replace(tiny_config, method="prompted_seq_sft", hq_fraction=1.0), k_shot=2)
-    with pytest.raises(UserError, match="needs 2 weak labels"):
-        run(cfg, tmp_path)
+def test_prompted_sft_all_hq_takes_its_demonstrations_from_the_oracle(tiny_config, tmp_path, spy):
+    """With no weak labels bought, the 2 demonstrations are HQ labels (the authors'
+    `FewShotPromptedSFTReporter` drew its prompt from the oracle) and the HQ stage gets the rest."""
+    cfg = dataclasses.replace(tiny_config, method="prompted_seq_sft", hq_fraction=1.0)
+    record, _ = run(cfg, tmp_path)
+    assert (record.n_weak, record.n_hq) == (0, 8) and record.spent == pytest.approx(8.0)
+    assert [len(x) for x in spy["hq"]] == [2, 6] and sum(len(x) for x in spy["weak"]) == 0
+    (hq,) = record.stages
+    assert hq["name"] == "hq" and hq["n_train"] + hq["n_val"] == 6
+    cfg = with_options(
+        dataclasses.replace(tiny_config, method="prompted_seq_sft", budget=4, hq_fraction=1.0), k_shot=2
+    )
+    with pytest.raises(UserError, match="after its 2 demonstrations"):
+        run(dataclasses.replace(cfg, budget=4), tmp_path)
 
 
 # --- log-confidence -------------------------------------------------------------------------
@@ -124,15 +139,62 @@ def test_logconf_target_on_a_hand_computed_minibatch():
     assert torch.allclose(logconf_target(logits, weak, step=10_000), 0.5 * weak + 0.5 * hardened)
 
 
-def test_logconf_method_uses_batches_of_8_in_the_weak_stage(tiny_config, tmp_path):
+class StubClassifier(torch.nn.Module):
+    """A fast stand-in with `Classifier`'s interface, for schedule-level tests."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.EmbeddingBag(5000, 4)
+        self.head = torch.nn.Linear(4, 2)
+        self.tokenizer = type("T", (), {"pad_token_id": 0})()
+
+    def logits(self, input_ids, mask):
+        return self.head(self.emb(input_ids))
+
+    def trainable_state(self):
+        return {k: v.clone() for k, v in self.state_dict().items()}
+
+    def load_trainable_state(self, state):
+        self.load_state_dict(state)
+
+
+def test_logconf_runs_as_the_authors_8_x_4_accumulation(monkeypatch):
+    """8,000 weak training examples: 625 optimizer steps of 32 (2.5 epochs, 20,000 visits), each
+    of 4 micro-batches of 8 whose prior and quantile are their own; the coefficient ramp counts
+    optimizer steps, reaching 0.5 at step 200."""
+    from labelbudget import losses
+
+    seen = []
+    real = losses.logconf_target
+
+    def spy(logits, targets, step, **kw):
+        seen.append((step, len(targets)))
+        return real(logits, targets, step, **kw)
+
+    monkeypatch.setattr(losses, "logconf_target", spy)
+    rng = np.random.default_rng(0)
+    data = StageData([[int(x)] for x in rng.integers(1, 5000, 8000)], rng.random(8000).astype(np.float32))
+    cfg = TrainConfig()
+    schedule = Schedule.early_stopping(len(data), cfg)
+    assert (schedule.batch_size, schedule.total_steps) == (32, 625)
+    report = train_stage(
+        StubClassifier(), data, None, schedule, cfg, lr=1e-3, seed=0, name="w", loss=LOSSES["logconf"]
+    )
+    assert report.steps == 625
+    assert len(seen) == 625 * 4 and {n for _, n in seen} == {8}
+    assert [s for s, _ in seen[:8]] == [1, 1, 1, 1, 2, 2, 2, 2]
+    coef = {s: 0.5 * min(1.0, s / 200) for s, _ in seen}
+    assert coef[199] < 0.5 and coef[200] == 0.5 == coef[625]
+    # a one-example micro-batch (prior 0.5): its own quantile is itself, so it is hardened to 0
+    assert real(torch.tensor([[0.0, 1.0]]), torch.tensor([0.9]), step=200).item() == pytest.approx(0.45)
+
+
+def test_logconf_method_uses_micro_batches_of_8_in_the_weak_stage(tiny_config, tmp_path):
     cfg = dataclasses.replace(tiny_config, method="logconf", hq_fraction=0.0)
     record, _ = run(cfg, tmp_path)
     weak = record.stages[0]
     assert weak["n_train"] == 64
-    assert (
-        weak["total_steps"]
-        == Schedule.early_stopping(64, dataclasses.replace(tiny_config.train, batch_size=8)).total_steps
-    )
+    assert weak["total_steps"] == Schedule.early_stopping(64, tiny_config.train).total_steps
 
 
 # --- uncertainty sampling -------------------------------------------------------------------
@@ -158,7 +220,9 @@ def test_temperature_sampling_never_repeats_and_favours_uncertainty():
     assert len(set(choose_uncertain(h, 41, 2.0, rng).tolist())) == 41  # may take everything
 
 
-def test_uncertainty_labels_the_most_uncertain_candidates(tiny_config, tmp_path, spy, monkeypatch):
+def test_uncertainty_ranks_only_the_hq_side_of_the_pool(tiny_config, tmp_path, spy, monkeypatch):
+    """The HQ side is the pool's share n_hq / (n_weak + n_hq) (the authors' `w2s/utils.py`), and
+    the n_hq most uncertain of it get HQ labels."""
     from labelbudget.methods import uncertainty
 
     scored = {}
@@ -170,13 +234,17 @@ def test_uncertainty_labels_the_most_uncertain_candidates(tiny_config, tmp_path,
 
     def spy_pool_texts(self, ids):
         scored.setdefault("ids", []).append(np.asarray(ids).copy())
+        scored["available"] = len(self.hq_candidates) + len(self.weak._ids)
         return pool_texts(self, ids)
 
     monkeypatch.setattr(uncertainty, "predict", spy_predict)
     monkeypatch.setattr(methods.Elicitation, "pool_texts", spy_pool_texts)
-    cfg = with_options(dataclasses.replace(tiny_config, method="uncertainty"), max_candidates=30)
+    cfg = dataclasses.replace(tiny_config, method="uncertainty")
     record, _ = run(cfg, tmp_path)
-    (candidates,) = [ids for ids in scored["ids"] if len(ids) == 30]
+    alloc = allocate(8, 0.1, 0.5)
+    side = round(scored["available"] * alloc.n_hq / (alloc.n_weak + alloc.n_hq))
+    (candidates,) = [ids for ids in scored["ids"] if len(ids) == len(scored["log_odds"])]
+    assert len(candidates) == side
     entropy = dict(zip(candidates.tolist(), binary_entropy(scored["log_odds"]), strict=True))
     hq = spy["hq"][0].tolist()
     assert record.n_hq == len(hq) == 4 and not set(hq) & set(np.concatenate(spy["weak"]).tolist())

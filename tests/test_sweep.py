@@ -1,5 +1,6 @@
 """Sweeps: grid expansion, resume after SIGKILL, shared weak stages, and the Ray executor."""
 
+import collections
 import dataclasses
 import json
 import os
@@ -12,23 +13,35 @@ import time
 import pytest
 
 from labelbudget import train as train_mod
+from labelbudget.budget import allocation_of, run_key
 from labelbudget.config import config_hash, to_dict
 from labelbudget.demo import demo_configs
 from labelbudget.errors import UserError
 from labelbudget.store import Store
-from labelbudget.sweep import PAPER_GRID, PRESETS, Grid, expand, read_sweep, run_sweep
+from labelbudget.sweep import PAPER_SFT, PRESETS, Grid, expand, read_sweep, run_sweep
 
 
-def test_paper_preset_grid():
+def test_paper_preset_is_the_papers_grid_with_its_seeds():
     configs = PRESETS["paper"]()
-    assert len({config_hash(c) for c in configs}) == len(configs)
-    per_task_method = 5 * 3 * 6 + 5 + 1  # budgets x costs x mixed/weak fractions + all-HQ + $8192
-    assert len(configs) == 3 * 5 * per_task_method == 1440
+    assert len({run_key(c) for c in configs}) == len(configs)  # no allocation run twice
     assert {c.task.task for c in configs} == {"hellaswag", "social_i_qa", "cosmos_qa"}
-    assert {c.budget for c in configs if c.hq_fraction < 1} == {16, 64, 256, 1024, 4096}
-    assert {c.budget for c in configs if c.hq_fraction == 1} == {16, 64, 256, 1024, 4096, 8192}
-    assert {c.weak_cost for c in configs if c.hq_fraction < 1} == {0.5, 0.1, 0.01}
-    assert {c.hq_fraction for c in configs} == set(PAPER_GRID.hq_fractions)
+    sft = [c for c in configs if c.method != "icl"]
+    assert {c.budget for c in sft if c.hq_fraction < 1} == {16, 64, 256, 1024, 4096}
+    assert {c.budget for c in sft if c.hq_fraction == 1} == {16, 64, 256, 1024, 4096, 8192}
+    assert {c.weak_cost for c in configs} == {0.1}  # re-costed at 0.5 and 0.01 in the analysis
+    assert {c.hq_fraction for c in sft} == set(PAPER_SFT.hq_fractions)
+    # 3 seeds; 7 where the smaller stage has <= 10 examples (PROTOCOL, the authors' seeds)
+    seeds = collections.defaultdict(set)
+    for c in configs:
+        seeds[run_key(dataclasses.replace(c, seed=0))].add(c.seed)
+    for c in configs:
+        a = allocation_of(c)
+        smaller = min(n for n in (a.n_weak, a.n_hq) if n)
+        assert seeds[run_key(dataclasses.replace(c, seed=0))] == set(range(7 if smaller <= 10 else 3))
+    # ICL: every label bought is a demonstration, as the authors' `cost_sweep_few_shot.py`
+    shots = {(allocation_of(c).n_weak, allocation_of(c).n_hq) for c in configs if c.method == "icl"}
+    assert shots == {(3, 0), (5, 0), (10, 0), (30, 0), (60, 0)} | {(0, n) for n in (3, 5, 10, 30, 50, 60)}
+    assert len(configs) == 1623
 
 
 def test_demo_preset_grid():
@@ -68,7 +81,7 @@ def test_sweep_file_and_its_errors(tmp_path):
     )
     sweep = read_sweep(path)
     configs = expand(sweep.template, sweep.grid)
-    assert len(configs) == 4 and {c.train.example_visits for c in configs} == {100}
+    assert len(configs) == 4 * 3 and {c.train.example_visits for c in configs} == {100}  # 3 seeds
     path.write_text("template: {}\nbudget: [16]\n")
     with pytest.raises(UserError, match="unknown keys \\['budget'\\]"):
         read_sweep(path)

@@ -131,16 +131,17 @@ class Sweep:
         return expand(self.template, self.grid)
 
     def execute(self) -> None:
-        from labelbudget.config import config_hash
+        from labelbudget.budget import run_key
         from labelbudget.store import Store
-        from labelbudget.sweep import describe, run_sweep
+        from labelbudget.sweep import describe, refuse_invalid, run_sweep
 
         configs = self.configs()
-        if self.dry_run:
-            stored = {config_hash(c) for c in configs} & Store(self.results).hashes()
+        if self.dry_run:  # every check a real sweep makes, but loading data and models
+            stored = Store(self.results).run_keys()
             for cfg in configs:
-                print(("stored  " if config_hash(cfg) in stored else "pending ") + describe(cfg))
-            print(f"{len(configs)} runs, {len(stored)} stored")
+                print(("stored  " if run_key(cfg) in stored else "pending ") + describe(cfg))
+            print(f"{len(configs)} runs, {sum(run_key(c) in stored for c in configs)} stored")
+            refuse_invalid(configs)
             return
         report = run_sweep(
             configs,
@@ -164,22 +165,58 @@ class Plan:
     budget: float
     """The budget to plan for ($); may lie between measured budgets."""
     weak_cost: float = 0.1
-    """The price of one weak label ($)."""
+    """The price of one weak label ($); any price works, every stored allocation is re-costed."""
     results: Path = Path("results")
+    extrapolate: bool = False
+    """Allow a budget outside the measured ones (the nearest is used, and the answer says so)."""
 
     def execute(self) -> None:
-        from labelbudget.analysis import average, frame, plan
+        from labelbudget.analysis import plan, points
         from labelbudget.store import Store
 
-        p = plan(average(frame(Store(self.results).records())), self.budget, self.weak_cost)
-        unc = "unknown (one seed)" if p.uncertainty != p.uncertainty else f"+- {p.uncertainty:.3f} (SE)"
-        print(
-            f"for ${p.budget:g} with weak labels at ${p.weak_cost:g}: {p.method} with "
-            f"{p.n_weak} weak + {p.n_hq} HQ labels (HQ fraction {p.hq_fraction:g})"
+        p = plan(
+            points(Store(self.results).records(), [self.weak_cost]),
+            self.budget,
+            self.weak_cost,
+            feasible=_refusal,
+            extrapolate=self.extrapolate,
         )
-        print(f"  expected accuracy {p.expected_accuracy:.3f} {unc}; {p.note}")
+        print(
+            f"for ${p.budget:g} with weak labels at ${p.weak_cost:g}"
+            + (" (EXTRAPOLATED beyond the measured budgets)" if p.extrapolated else "")
+            + ":"
+        )
+        choices = [p.best, p.runner_up] if p.tie and p.runner_up else [p.best]
+        if p.tie and p.runner_up:
+            print("  a tie within the measurement noise (2 standard errors); either is sound:")
+        for o in choices:
+            unc = "unknown (one seed)" if o.uncertainty != o.uncertainty else f"+- {o.uncertainty:.3f} (SE)"
+            print(
+                f"  {o.label} with {o.n_weak} weak + {o.n_hq} HQ labels (HQ share {o.hq_fraction:g}): "
+                f"expected accuracy {o.expected_accuracy:.3f} {unc}; {o.basis}"
+            )
+        if not p.tie and p.runner_up:
+            r = p.runner_up
+            print(
+                f"  runner-up: {r.label} at HQ share {r.hq_fraction:g}, {r.expected_accuracy:.3f}, "
+                "more than 2 standard errors behind"
+            )
+        print(f"  note: {p.note}")
         print("  based on:")
         print(p.basis.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+def _refusal(config_json: str, budget: float, weak_cost: float, hq_fraction: float) -> str | None:
+    """Why `run` would refuse a planned allocation (its method, or the pool), or None."""
+    import dataclasses
+
+    from labelbudget.config import run_config_from_json
+    from labelbudget.run import refusal
+
+    config = dataclasses.replace(
+        run_config_from_json(config_json), budget=budget, weak_cost=weak_cost, hq_fraction=hq_fraction
+    )
+    return refusal(config)
 
 
 @dataclass(frozen=True)

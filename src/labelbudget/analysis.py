@@ -1,15 +1,24 @@
 """Answers from stored runs: averages, Table 1, the Pareto frontier, regimes, and a plan.
 
-Pure functions of records (PROTOCOL, "Metrics and analysis"): average over seeds, then over
-tasks; cost = n_weak * c + n_hq. An all-HQ run does not depend on the weak-label cost, so it
-counts for every cost present (a sweep runs it once).
+Pure functions of records, following the authors' analysis (`notebooks/figures.ipynb` in
+EleutherAI/scalable-elicitation; PROTOCOL, "Metrics and analysis"):
+
+- A point is a *variant* (a run's whole config minus its seed, task name, budget, weak cost and
+  HQ fraction: method, models, schedule, options, ...) at an *allocation* (n_weak, n_hq). Runs
+  that differ in anything else are never merged.
+- Accuracy is averaged over seeds per task, then over tasks, keeping only allocations present for
+  every task of the variant (what is dropped is listed, never silently averaged over fewer).
+- An allocation's accuracy does not depend on the weak-label price, so every point is re-costed at
+  every weak cost of interest: cost = n_weak * c + n_hq.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,75 +30,157 @@ from labelbudget.store import Record
 TABLE_BUDGETS = (5, 17, 65, 257, 1025, 4097)
 """PROTOCOL: Table 1 uses budgets 4**i + 1 to absorb rounding."""
 
-CONFIG = ["task", "method", "strong_model", "weak_model", "weak_cost", "budget", "hq_fraction"]
+WEAK_COSTS = (0.5, 0.1, 0.01)
+"""The paper's weak-label prices; every allocation is re-costed at each (and at any price the
+records were run at)."""
+
+NOT_VARIANT = ("seed", "budget", "weak_cost", "hq_fraction", "task.task")
+"""Config fields that do not make a run a different variant: the seed (averaged over), the task
+name (averaged over), and budget/cost/fraction (replaced by the allocation they buy)."""
+
+EPS = 1e-6
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and key != "label_map":
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = json.dumps(value, sort_keys=True)
+    return out
+
+
+def _variant(config: dict) -> dict:
+    return {k: v for k, v in _flat(config).items() if k not in NOT_VARIANT}
 
 
 def frame(records: Iterable[Record]) -> pd.DataFrame:
-    """One row per run (all-HQ runs repeated for every weak cost in the data)."""
-    rows = [
-        {
-            "task": r.task,
-            "method": r.method,
-            "strong_model": r.strong_model,
-            "weak_model": r.weak_model,
-            "weak_cost": r.weak_cost,
-            "budget": r.budget,
-            "hq_fraction": r.hq_fraction,
-            "seed": r.seed,
-            "n_weak": r.n_weak,
-            "n_hq": r.n_hq,
-            "cost": r.n_weak * r.weak_cost + r.n_hq,
-            "accuracy": r.accuracy,
-            "auroc": r.auroc,
-            "weak_accuracy": r.weak_accuracy,
-            "config_hash": r.config_hash,
-        }
-        for r in records
-    ]
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return df
-    costs = sorted(df["weak_cost"].unique())
-    hq_only = df[df["n_weak"] == 0]
-    copies = [hq_only.assign(weak_cost=c) for c in costs]
-    df = pd.concat([df[df["n_weak"] > 0], *copies], ignore_index=True)
-    df = df.drop_duplicates(subset=[*CONFIG, "seed"])
-    df["weak_fraction"] = df["n_weak"] / (df["n_weak"] + df["n_hq"]).clip(lower=1)
-    return df
+    """One row per run, with its variant (id and a readable label naming only what differs
+    between the variants present) and its allocation."""
+    records = list(records)
+    variants = [_variant(r.config) for r in records]
+    varying = sorted({k for v in variants for k in v if len({w.get(k) for w in variants}) > 1} - {"method"})
+    rows = []
+    for r, v in zip(records, variants, strict=True):
+        extra = ", ".join(f"{k.split('.')[-1]}={json.loads(v[k])}" for k in varying if k in v)
+        rows.append(
+            {
+                "variant": hashlib.sha256(json.dumps(v, sort_keys=True).encode()).hexdigest()[:12],
+                "label": r.method + (f" [{extra}]" if extra else ""),
+                "method": r.method,
+                "strong_model": r.strong_model,
+                "weak_model": r.weak_model,
+                "task": r.task,
+                "seed": r.seed,
+                "n_weak": r.n_weak,
+                "n_hq": r.n_hq,
+                "run_budget": r.budget,
+                "run_cost": r.weak_cost,
+                "run_fraction": r.hq_fraction,
+                "accuracy": r.accuracy,
+                "auroc": r.auroc,
+                "weak_accuracy": r.weak_accuracy,
+                "config": json.dumps(r.config, sort_keys=True),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+POINT = ["variant", "n_weak", "n_hq"]
+DESCRIBE = ["label", "method", "strong_model", "weak_model"]
 
 
 def average(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean over seeds per task, then over tasks. `seed_std`: the seeds' standard deviation
-    (averaged over tasks); `task_std`: spread of the task means; `sem`: standard error of the
-    mean accuracy from the seeds (NaN with one seed: the spread is then unknown)."""
-    keys = [c for c in CONFIG if c != "task"]
-    means = {c: (c, "mean") for c in ("cost", "weak_fraction", "n_weak", "n_hq", "auroc", "weak_accuracy")}
-    per_task = df.groupby(["task", *keys], as_index=False).agg(
-        accuracy=("accuracy", "mean"), seed_std=("accuracy", "std"), n_seeds=("seed", "nunique"), **means
+    """Mean over seeds per task, then over tasks, per (variant, allocation).
+
+    Columns: `seed_std` (the seeds' standard deviation, averaged over tasks), `task_std` (spread
+    of the task means), `sem` (standard error of the mean accuracy from the seeds; NaN with one
+    seed: the spread is then unknown), `n_seeds` (the fewest of any task). Allocations missing
+    for some task of their variant are dropped and listed in `.attrs["missing"]`."""
+    if df.empty:
+        out = pd.DataFrame(columns=[*POINT, *DESCRIBE, "accuracy", "sem"])
+        out.attrs["missing"] = []
+        return out
+    per_task = df.groupby([*POINT, "task"], as_index=False).agg(
+        accuracy=("accuracy", "mean"),
+        seed_std=("accuracy", "std"),
+        n_seeds=("seed", "nunique"),
+        auroc=("auroc", "mean"),
+        weak_accuracy=("weak_accuracy", "mean"),
     )
     per_task["sem"] = per_task["seed_std"] / np.sqrt(per_task["n_seeds"])
-    out = per_task.groupby(keys, as_index=False).agg(
+    tasks_of = df.groupby("variant")["task"].agg(lambda s: frozenset(s))
+    have = per_task.groupby(POINT)["task"].agg(lambda s: frozenset(s))
+    labels = df.drop_duplicates("variant").set_index("variant")
+    missing = []
+    for (variant, n_weak, n_hq), tasks in have.items():
+        lacking = tasks_of[variant] - tasks
+        if lacking:
+            missing.append(
+                f"{labels.loc[variant, 'label']}: {n_weak} weak + {n_hq} HQ has no runs on "
+                f"{', '.join(sorted(lacking))}, so it is left out of the averages over tasks"
+            )
+    complete = per_task[
+        [tasks_of[v] == have[(v, w, h)] for v, w, h in per_task[POINT].itertuples(index=False)]
+    ]
+    out = complete.groupby(POINT, as_index=False).agg(
         accuracy=("accuracy", "mean"),
         task_std=("accuracy", "std"),
         seed_std=("seed_std", "mean"),
         sem_sq=("sem", lambda s: float((s**2).sum())),
         n_tasks=("task", "nunique"),
         n_seeds=("n_seeds", "min"),
-        **means,
+        auroc=("auroc", "mean"),
+        weak_accuracy=("weak_accuracy", "mean"),
     )
     out["sem"] = np.sqrt(out.pop("sem_sq")) / out["n_tasks"]  # SE of a mean of task means
     out.loc[out["n_seeds"] < 2, "sem"] = np.nan
-    return out.sort_values(["method", "weak_cost", "budget", "hq_fraction"], ignore_index=True)
+    firsts = df.sort_values("seed").drop_duplicates(POINT)[
+        [*POINT, *DESCRIBE, "run_budget", "run_cost", "run_fraction", "config"]
+    ]
+    out = out.merge(firsts, on=POINT, how="left")
+    out.attrs["missing"] = missing
+    return out.sort_values(["label", "n_hq", "n_weak"], ignore_index=True)
 
 
-def table1(avg: pd.DataFrame, budgets: Iterable[float] = TABLE_BUDGETS) -> pd.DataFrame:
-    """PROTOCOL Table 1: per method and weak cost, the best average accuracy over all runs whose
+def recost(avg: pd.DataFrame, weak_costs: Iterable[float] | None = None) -> pd.DataFrame:
+    """Every averaged allocation at every weak cost: the run costs and the paper's costs unless
+    `weak_costs` is given. Adds `weak_cost`, `cost`, `weak_fraction` (of labels) and
+    `weak_share` (of the money spent)."""
+    if weak_costs is None:
+        weak_costs = sorted(
+            {*WEAK_COSTS, *avg.get("run_cost", pd.Series(dtype=float)).unique()}, reverse=True
+        )
+    frames = []
+    for c in weak_costs:
+        cost = avg["n_weak"] * c + avg["n_hq"]
+        frames.append(
+            avg.assign(
+                weak_cost=float(c),
+                cost=cost,
+                weak_fraction=avg["n_weak"] / (avg["n_weak"] + avg["n_hq"]).clip(lower=1),
+                weak_share=(avg["n_weak"] * c) / cost.where(cost > 0, 1),
+            )
+        )
+    out = pd.concat(frames, ignore_index=True) if frames else avg
+    out.attrs["missing"] = avg.attrs.get("missing", [])
+    return out
+
+
+def points(records: Iterable[Record], weak_costs: Iterable[float] | None = None) -> pd.DataFrame:
+    """Records -> averaged, re-costed points (the input of every table, frontier and plan)."""
+    return recost(average(frame(records)), weak_costs)
+
+
+def table1(pts: pd.DataFrame, budgets: Iterable[float] = TABLE_BUDGETS) -> pd.DataFrame:
+    """PROTOCOL Table 1: per variant and weak cost, the best average accuracy over all points whose
     cost <= budget, with the weak fraction of labels that achieved it ("-": nothing fits)."""
     rows = []
-    for (method, cost), group in avg.groupby(["method", "weak_cost"]):
-        row = {"method": method, "weak_cost": cost}
+    for (label, cost), group in pts.groupby(["label", "weak_cost"]):
+        row = {"method": label, "weak_cost": cost}
         for b in budgets:
-            fits = group[group["cost"] <= b + 1e-9]
+            fits = group[group["cost"] <= b + EPS]
             if fits.empty:
                 row[f"${b:g}"] = "-"
             else:
@@ -99,18 +190,35 @@ def table1(avg: pd.DataFrame, budgets: Iterable[float] = TABLE_BUDGETS) -> pd.Da
     return pd.DataFrame(rows).sort_values(["weak_cost", "method"], ascending=[False, True], ignore_index=True)
 
 
-def pareto_frontier(points: pd.DataFrame, gain: float = 0.002, window: float = 0.05) -> pd.DataFrame:
+def pareto_frontier(pts: pd.DataFrame, gain: float = 0.002, window: float = 0.05) -> pd.DataFrame:
     """PROTOCOL: sort points by cost; keep a point if it beats the best accuracy so far by more
-    than 0.002 and no point within +-5% of its cost is better."""
-    pts = points.sort_values(["cost", "accuracy"], ascending=[True, False], ignore_index=True)
+    than 0.002 and no point within +-5% of its cost is better. The cheapest point is always kept
+    (the authors' `notebooks/figures.ipynb`): the frontier starts where spending starts."""
+    pts = pts.sort_values(["cost", "accuracy"], ascending=[True, False], ignore_index=True)
     costs, accs = pts["cost"].to_numpy(), pts["accuracy"].to_numpy()
     keep, best = [], -math.inf
     for i in range(len(pts)):
         near = (costs >= costs[i] * (1 - window)) & (costs <= costs[i] * (1 + window))
-        if accs[i] > best + gain and not (accs[near] > accs[i]).any():
+        if i == 0 or (accs[i] > best + gain and not (accs[near] > accs[i]).any()):
             keep.append(i)
-            best = accs[i]
+            best = max(best, accs[i])
     return pts.iloc[keep].reset_index(drop=True)
+
+
+def spending(pts: pd.DataFrame, budget: float, weak_cost: float) -> pd.DataFrame:
+    """The points at `weak_cost` that spend `budget` to within one weak label (the paper's
+    rounding leaves less than one weak label's price unspent): B - c < cost <= B."""
+    sub = pts[np.isclose(pts["weak_cost"], weak_cost)]
+    return sub[(sub["cost"] <= budget + EPS) & (sub["cost"] > budget - weak_cost - EPS)]
+
+
+def kind(n_weak: int, n_hq: int) -> str:
+    """An allocation's kind, by what it actually buys."""
+    return "weak" if n_hq == 0 else "hq" if n_weak == 0 else "mixed"
+
+
+REGIME = {"weak": "quantity-dominant", "hq": "quality-dominant", "mixed": "mixed"}
+ENDS = {"weak": "all-weak", "hq": "all-HQ", "mixed": "the best mix"}
 
 
 @dataclass(frozen=True)
@@ -119,7 +227,8 @@ class Regime:
     regime: str
     """quantity-dominant, mixed, quality-dominant, or undetermined."""
     decided: bool
-    best_fraction: float
+    best_weak_share: float
+    """Fraction of the budget the best allocation spent on weak labels."""
     all_weak: float
     all_hq: float
     best_mixed: float
@@ -127,24 +236,24 @@ class Regime:
 
 
 def regimes(
-    avg: pd.DataFrame, method: str = "seq_sft", weak_cost: float = 0.1, z: float = 2.0
+    pts: pd.DataFrame, label: str = "seq_sft", weak_cost: float = 0.1, z: float = 2.0
 ) -> list[Regime]:
-    """The paper's regimes at each budget (Fig. 1), from how accuracy depends on the HQ fraction.
+    """The paper's regimes (Fig. 1) at each budget the variant was run at, from the allocations
+    that spend that budget at `weak_cost`, each classified by what it buys (no HQ label:
+    all-weak; no weak label: all-HQ; else a mix).
 
-    The best allocation decides the regime only where it beats the alternatives by more than
-    `z` standard errors of the difference (from the seeds' spread); otherwise the data cannot tell
+    The best kind decides the regime only where it beats the other kinds by more than `z`
+    standard errors of the difference (from the seeds' spread); otherwise the data cannot tell
     and the regime is `undetermined`. With one seed there is no spread, so nothing is decided.
     """
-    sub = avg[(avg["method"] == method) & np.isclose(avg["weak_cost"], weak_cost)]
+    sub = pts[pts["label"] == label]
     out = []
-    for budget, g in sub.groupby("budget"):
-        ends = {
-            "weak": g[g["hq_fraction"] == 0.0],
-            "hq": g[g["hq_fraction"] == 1.0],
-            "mixed": g[(g["hq_fraction"] > 0) & (g["hq_fraction"] < 1)],
-        }
-        best = {k: (v.loc[v["accuracy"].idxmax()] if not v.empty else None) for k, v in ends.items()}
-        present = {k: b for k, b in best.items() if b is not None}
+    for budget in sorted(sub["run_budget"].unique()):
+        g = spending(sub, budget, weak_cost)
+        if g.empty:
+            continue
+        kinds = g.apply(lambda r: kind(r["n_weak"], r["n_hq"]), axis=1)
+        present = {k: g[kinds == k].loc[g[kinds == k]["accuracy"].idxmax()] for k in set(kinds)}
         if len(present) < 2:
             continue
         winner = max(present, key=lambda k: present[k]["accuracy"])
@@ -154,27 +263,26 @@ def regimes(
             if k != winner:
                 se = math.sqrt(float(w["sem"]) ** 2 + float(b["sem"]) ** 2)
                 margins.append((w["accuracy"] - b["accuracy"], se, k))
-        name = {"weak": "quantity-dominant", "hq": "quality-dominant", "mixed": "mixed"}[winner]
-        unknown = any(math.isnan(se) for _, se, _ in margins)
+        name = REGIME[winner]
         close = [k for d, se, k in margins if not math.isnan(se) and d <= z * se]
-        if unknown:
+        if any(math.isnan(se) for _, se, _ in margins):
             decided, regime = False, "undetermined"
             reason = f"looks {name}, but one seed gives no spread to judge the differences"
         elif close:
             decided, regime = False, "undetermined"
             reason = f"{name} is best but within {z:g} standard errors of " + ", ".join(
-                {"weak": "all-weak", "hq": "all-HQ", "mixed": "the best mix"}[k] for k in close
+                ENDS[k] for k in close
             )
         else:
             decided, regime = True, name
             reason = f"beats the alternatives by more than {z:g} standard errors"
-        acc = {k: float(b["accuracy"]) if b is not None else math.nan for k, b in best.items()}
+        acc = {k: float(present[k]["accuracy"]) if k in present else math.nan for k in REGIME}
         out.append(
             Regime(
                 float(budget),
                 regime,
                 decided,
-                float(w["hq_fraction"]),
+                float(w["weak_share"]),
                 acc["weak"],
                 acc["hq"],
                 acc["mixed"],
@@ -185,72 +293,140 @@ def regimes(
 
 
 @dataclass(frozen=True)
-class Plan:
-    budget: float
-    weak_cost: float
-    method: str
+class Option:
+    """One candidate answer of `plan`: a variant at a share of the budget spent on HQ labels."""
+
+    label: str
     hq_fraction: float
     n_weak: int
     n_hq: int
     expected_accuracy: float
     uncertainty: float
-    """Standard error of the expectation: from the seeds where measured, NaN with one seed."""
+    """Standard error: the seeds' spread (interpolated) combined with the interpolation's own
+    error (half the accuracy change between the two budgets it lies between, at most); NaN where
+    one seed leaves the spread unknown."""
+    basis: str
+    config: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True)
+class Plan:
+    budget: float
+    weak_cost: float
+    best: Option
+    runner_up: Option | None
+    tie: bool
+    """The runner-up is within 2 standard errors of the best: either is a sound choice."""
+    extrapolated: bool
     basis: pd.DataFrame
     """The measurements the recommendation rests on."""
     note: str
 
+    @property
+    def method(self) -> str:
+        return self.best.label
 
-def plan(avg: pd.DataFrame, budget: float, weak_cost: float) -> Plan:
-    """The method and HQ fraction with the highest expected accuracy at `budget`, interpolating
-    linearly in log(budget) between the two nearest measured budgets (never extrapolating far:
-    beyond the measured range the nearest budget's accuracy is used, and the note says so)."""
-    if avg.empty:
+
+def plan(
+    pts: pd.DataFrame,
+    budget: float,
+    weak_cost: float,
+    feasible: Callable[[str, float, float, float], str | None] | None = None,
+    extrapolate: bool = False,
+    z: float = 2.0,
+) -> Plan:
+    """The variant and HQ share of the budget with the highest expected accuracy at `budget`.
+
+    Per (variant, HQ share) measured at `weak_cost` (re-costed), the accuracy is interpolated
+    linearly in log(budget) between the nearest measured budgets around `budget`. Outside the
+    measured budgets it refuses unless `extrapolate`, and then says it is extrapolating (the
+    nearest budget's accuracy is used). `feasible(config_json, budget, weak_cost, hq_fraction)`
+    returns why a candidate cannot be run (the method refuses it, the pool cannot supply it), or
+    None; such candidates are never recommended.
+    """
+    if budget <= 0 or not math.isfinite(budget):
+        raise UserError(f"--budget must be a positive number of $, got {budget:g}", "pass e.g. --budget 100")
+    if not 0 < weak_cost <= 1:
+        raise UserError(f"--weak-cost must be in (0, 1], got {weak_cost:g}", "pass e.g. --weak-cost 0.1")
+    if pts.empty:
         raise UserError("no stored runs to plan from", "run `labelbudget sweep` or `labelbudget demo` first")
-    costs = sorted(avg["weak_cost"].unique())
-    if not any(np.isclose(costs, weak_cost)):
-        raise UserError(
-            f"no runs at weak cost {weak_cost:g}; measured costs are {costs}",
-            "pass one of those to --weak-cost, or sweep this cost first",
+    sub = recost(pts.drop_duplicates(POINT), [weak_cost])
+    # The HQ share of the budget: the run's own fraction at the price it was run at, else the
+    # share the re-costed allocation spends (rounded, so that budgets line up).
+    designed = sub[sub["cost"] > 0].assign(
+        share=lambda d: np.where(
+            np.isclose(d["run_cost"], weak_cost), d["run_fraction"], (d["n_hq"] / d["cost"]).round(2)
         )
-    sub = avg[np.isclose(avg["weak_cost"], weak_cost)]
-    candidates = []
-    for (method, f), g in sub.groupby(["method", "hq_fraction"]):
-        g = g.sort_values("budget")
-        b = g["budget"].to_numpy(dtype=float)
-        below, above = g[b <= budget], g[b >= budget]
+    )
+    lo_b, hi_b = designed["cost"].min(), designed["cost"].max()
+    extrapolated = budget > hi_b * (1 + 0.05) or budget < lo_b * (1 - 0.05)
+    if extrapolated and not extrapolate:
+        raise UserError(
+            f"${budget:g} lies outside the measured costs at weak cost ${weak_cost:g} "
+            f"(${lo_b:.3g}-${hi_b:.3g}), so any recommendation would be an extrapolation",
+            "plan for a budget inside that range, sweep budgets around this one, or pass "
+            "--extrapolate to use the nearest measured budget (flagged as such)",
+        )
+    options, refused = [], []
+    for (label, share), g in designed.groupby(["label", "share"]):
+        g = g.sort_values("cost")
+        c = g["cost"].to_numpy(dtype=float)
+        below, above = g[c <= budget * (1 + EPS)], g[c >= budget * (1 - EPS)]
         if below.empty or above.empty:
-            nearest = (above if below.empty else below).iloc[0 if below.empty else -1]
-            lo = hi = nearest
-            t, note = (
-                0.0,
-                (
-                    f"${budget:g} lies outside the measured budgets "
-                    f"(${b.min():g}-${b.max():g}): the nearest one is used"
-                ),
-            )
+            if not extrapolate:
+                continue
+            lo = hi = (above if below.empty else below).iloc[0 if below.empty else -1]
+            t, note = 0.0, f"extrapolated from ${lo['cost']:.4g} (nearest measured)"
         else:
             lo, hi = below.iloc[-1], above.iloc[0]
-            span = math.log(hi["budget"]) - math.log(lo["budget"])
-            t = 0.0 if span == 0 else (math.log(budget) - math.log(lo["budget"])) / span
+            span = math.log(hi["cost"]) - math.log(lo["cost"])
+            t = 0.0 if span <= 0 else (math.log(budget) - math.log(lo["cost"])) / span
             note = (
-                "measured at this budget"
-                if span == 0
-                else f"interpolated between ${lo['budget']:g} and ${hi['budget']:g} (linear in log budget)"
+                f"measured at ${lo['cost']:.4g}"
+                if span <= 0 or t in (0.0, 1.0)
+                else f"interpolated between ${lo['cost']:.4g} and ${hi['cost']:.4g} (linear in log budget)"
             )
         acc = (1 - t) * lo["accuracy"] + t * hi["accuracy"]
-        sem = math.sqrt(((1 - t) * lo["sem"]) ** 2 + (t * hi["sem"]) ** 2)
-        candidates.append((acc, sem, method, f, pd.DataFrame([lo, hi]).drop_duplicates(), note))
-    acc, sem, method, f, basis, note = max(candidates, key=lambda c: c[0])
-    alloc = allocate(budget, weak_cost, f)
+        seeds = math.sqrt(((1 - t) * lo["sem"]) ** 2 + (t * hi["sem"]) ** 2)
+        interp = min(t, 1 - t) * abs(hi["accuracy"] - lo["accuracy"])
+        alloc = allocate(budget, weak_cost, float(share))
+        option = Option(
+            label,
+            float(share),
+            alloc.n_weak,
+            alloc.n_hq,
+            float(acc),
+            math.hypot(seeds, interp),
+            note,
+            lo["config"],
+        )
+        why = feasible(lo["config"], budget, weak_cost, float(share)) if feasible else None
+        (refused if why else options).append((option, why))
+    if not options:
+        reasons = "; ".join(f"{o.label} at HQ share {o.hq_fraction:g}: {why}" for o, why in refused[:3])
+        raise UserError(
+            f"no measured allocation can be run at ${budget:g} with weak cost ${weak_cost:g}"
+            + (f" ({reasons})" if reasons else ""),
+            "plan for a budget inside the measured range, or sweep this budget first",
+        )
+    ranked = sorted((o for o, _ in options), key=lambda o: -o.expected_accuracy)
+    best = ranked[0]
+    runner = next((o for o in ranked[1:] if (o.label, o.hq_fraction) != (best.label, best.hq_fraction)), None)
+    tie = False
+    if runner is not None:
+        se = math.hypot(best.uncertainty, runner.uncertainty)
+        tie = math.isnan(se) or best.expected_accuracy - runner.expected_accuracy <= z * se
+    basis = designed[(designed["label"] == best.label) & (designed["share"] == best.hq_fraction)]
+    note = best.basis + (" - EXTRAPOLATED beyond the measured budgets" if extrapolated else "")
+    if refused:
+        note += f"; {len(refused)} candidate(s) left out because they cannot be run at this budget"
     return Plan(
         budget,
         weak_cost,
-        method,
-        float(f),
-        alloc.n_weak,
-        alloc.n_hq,
-        float(acc),
-        float(sem),
-        basis[["method", "budget", "hq_fraction", "cost", "accuracy", "sem", "n_seeds", "n_tasks"]],
+        best,
+        runner,
+        tie,
+        extrapolated,
+        basis[["label", "n_weak", "n_hq", "cost", "accuracy", "sem", "n_seeds", "n_tasks"]],
         note,
     )

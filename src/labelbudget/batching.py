@@ -1,9 +1,10 @@
-"""Tokenize once, then batch by length with dynamic padding.
+"""Tokenize once, then batch with dynamic padding.
 
-Padding every input to a fixed 128/512 tokens wastes most of the compute on short texts. Instead
-training batches are length-grouped (shuffle, sort within mega-batches of `group` batches, shuffle
-the batch order, like transformers' `group_by_length`) and padded to their own longest input.
-Scoring sorts everything by length. `benchmarks/bench_train.py` measures the padding efficiency.
+Padding every input to a fixed 128/512 tokens wastes most of the compute on short texts. Training
+batches are uniform random draws (the protocol's; length-grouped batches would make batch
+composition depend on length, which on some tasks correlates with the label); inside a batch the
+forward passes are length-sorted micro-batches whose gradients are accumulated. Scoring sorts
+everything by length. `benchmarks/bench_train.py` measures the padding efficiency.
 """
 
 from __future__ import annotations
@@ -57,17 +58,22 @@ def encode(tokenizer, texts: Sequence[str], max_length: int) -> Encoded:
     return Encoder(tokenizer, max_length)(texts)
 
 
-def length_grouped_batches(
-    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, group: int = 50
+def random_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch of optimizer batches: a random permutation cut into batches (popped from the
+    end), so every batch is a uniform random draw, whatever the lengths."""
+    order = rng.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)][::-1]
+
+
+def micro_batches(
+    batch: np.ndarray, lengths: np.ndarray, size: int, keep_order: bool = False
 ) -> list[np.ndarray]:
-    """One epoch of index batches: random, but each batch holds inputs of similar length."""
-    order = rng.permutation(len(lengths))
-    batches: list[np.ndarray] = []
-    for start in range(0, len(order), batch_size * group):
-        chunk = order[start : start + batch_size * group]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
+    """The forward passes of one optimizer batch: `size` examples each, sorted by length so that
+    little is padded (the batch's loss and gradient are sums over examples, so the grouping does
+    not change them), or in the drawn order where the loss depends on the grouping."""
+    if not keep_order:
+        batch = batch[np.argsort(lengths[batch], kind="stable")]
+    return [batch[i : i + size] for i in range(0, len(batch), size)]
 
 
 def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -8,6 +8,8 @@ come only through an oracle that counts what it hands out, and that count is the
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -39,6 +41,27 @@ def allocate(budget: float, weak_cost: float, hq_fraction: float) -> Allocation:
     alloc = Allocation(n_weak, n_hq)
     assert alloc.cost(weak_cost) <= budget + EPS * max(1.0, budget)
     return alloc
+
+
+def allocation_of(config) -> Allocation:
+    """What a run config buys."""
+    return allocate(config.budget, config.weak_cost, config.hq_fraction)
+
+
+def run_key(config) -> str:
+    """A run's identity: its whole config with (budget, weak cost, HQ fraction) replaced by what
+    they buy, (n_weak, n_hq). Two configs with one key are the same experiment: $16 at HQ
+    fraction 0.05 buys no HQ label, exactly as all-weak; and an allocation's accuracy does not
+    depend on the weak-label price, so it is run once and re-costed at every price (the authors'
+    `notebooks/figures.ipynb`)."""
+    from labelbudget.config import to_dict
+
+    alloc = allocation_of(config)
+    data = to_dict(config)
+    for name in ("budget", "weak_cost", "hq_fraction"):
+        del data[name]
+    data["allocation"] = [alloc.n_weak, alloc.n_hq]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def check_stage_sizes(
@@ -73,12 +96,22 @@ def stage_split(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
 
 
 def partition_pool(
-    n_pool: int, n_weak: int, rng: np.random.Generator, exclude: np.ndarray | None = None
+    n_pool: int, alloc: Allocation, rng: np.random.Generator, exclude: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Split the pool at random into n_weak weak ids and the rest (the HQ candidates): disjoint."""
+    """Split the pool at random into a weak side and an HQ side, disjoint, in proportion to
+    n_weak : n_hq (the authors' `load_cached_datasets` in `w2s/utils.py`), each side at least as
+    large as what it must supply. Weak labels are bought from the weak side in its random order;
+    HQ labels are chosen from the HQ side only (at random, or by uncertainty sampling).
+
+    The HQ side is the permutation's head and the weak side its tail read backwards, so the
+    first n weak ids depend only on the seed (runs buying the same weak labels can share their
+    weak stage), and so do the first n HQ candidates."""
     allowed = np.arange(n_pool) if exclude is None else np.setdiff1d(np.arange(n_pool), exclude)
     order = rng.permutation(allowed)
-    return order[:n_weak], order[n_weak:]
+    total = alloc.n_weak + alloc.n_hq
+    n_hq_side = 0 if total == 0 else round(len(order) * alloc.n_hq / total)
+    n_hq_side = min(max(n_hq_side, alloc.n_hq), len(order) - alloc.n_weak)
+    return order[n_hq_side:][::-1], order[:n_hq_side]
 
 
 class Oracle(Protocol):

@@ -136,6 +136,15 @@ class TrainConfig:
     """Stop after this many evaluations that fail to beat the best validation AUROC by min_delta."""
     min_delta: float = 0.01
     """The validation-AUROC gain that counts as an improvement."""
+    early_stopping: Literal["authors", "transformers"] = "authors"
+    """What resets the patience: `authors` (their `EarlyStoppingCallback`, `w2s/sft_utils.py`):
+    a reference score that moves only on a gain of at least min_delta; `transformers`: every new
+    best moves the reference. Either way the best state seen is restored."""
+    max_grad_norm: float | None = 1.0
+    """Gradient-norm clipping (the authors ran transformers' Trainer, whose default is 1.0)."""
+    micro_batch: int = 8
+    """Examples per forward pass inside an optimizer batch (gradients accumulated; no effect on
+    results for the plain losses, which are sums over examples). Log-confidence always uses 8."""
     weight_decay: float = 0.01
     """AdamW weight decay."""
     beta2: float = 0.95
@@ -156,6 +165,7 @@ class TrainConfig:
             "patience",
             "lora_rank",
             "eval_batch_size",
+            "micro_batch",
         ):
             value = getattr(self, name)
             _check(value >= 1, name, f"must be at least 1, got {value}", f"pass a positive {name}")
@@ -173,8 +183,8 @@ class MethodOptions:
     ones it needs and ignores the rest."""
 
     k_shot: int | None = None
-    """In-context demonstrations: `icl` uses up to k of the labels bought (default 8),
-    `prompted_seq_sft` prefixes every input with k weak-labeled ones (default 2, as the paper)."""
+    """`prompted_seq_sft`: demonstrations prefixed to every input (default 2, as the paper).
+    (`icl` uses every label the budget buys as a demonstration, as the authors' ICL sweep.)"""
     temperature: float = 0.0
     """Uncertainty sampling: 0 takes the highest-entropy examples (then shuffles them); T > 0
     samples without replacement with weights entropy**(1/T)."""
@@ -269,7 +279,11 @@ def config_hash(config: Any) -> str:
 
 
 def run_config_from_json(text: str) -> RunConfig:
-    data = json.loads(text)
+    return run_config_from_dict(json.loads(text))
+
+
+def run_config_from_dict(data: dict[str, Any]) -> RunConfig:
+    data = dict(data)
     return RunConfig(
         task=TaskConfig(**data.pop("task")),
         weak=WeakConfig(**data.pop("weak")),

@@ -1,16 +1,30 @@
 """Stage losses: soft cross-entropy, and the log-confidence auxiliary loss.
 
-Each is a `Loss`: (logits, soft targets P(1), step) -> scalar. The step lets a loss warm up.
+Each is a `Loss`: (logits, soft targets P(1), optimizer step) -> scalar mean over the examples
+given. A loss whose value depends on which examples share a forward pass (log-confidence: its
+prior and quantile are statistics of the micro-batch) says so, and its micro-batch size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-Loss = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+@dataclass(frozen=True)
+class Loss:
+    fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+    micro_batch: int | None = None
+    """Examples per forward pass this loss needs (None: any)."""
+    per_batch: bool = False
+    """True if the value depends on the micro-batch's composition: micro-batches are then drawn
+    in random order, never regrouped by length."""
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor, step: int) -> torch.Tensor:
+        return self.fn(logits, targets, step)
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -19,13 +33,9 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return -(target * F.log_softmax(logits.float(), dim=-1)).sum(-1).mean()
 
 
-def xent(logits: torch.Tensor, targets: torch.Tensor, step: int) -> torch.Tensor:
-    return soft_cross_entropy(logits, targets)
-
-
-LOGCONF_BATCH = 8
-"""PROTOCOL: the log-confidence loss is computed over minibatches of 8 (its prior and quantile
-are minibatch statistics)."""
+LOGCONF_MICRO_BATCH = 8
+"""The authors ran log-confidence with micro-batches of 8 and 4 accumulation steps (an optimizer
+batch of 32 as every other run); the prior and quantile are statistics of each micro-batch."""
 
 
 def logconf_target(
@@ -33,22 +43,24 @@ def logconf_target(
 ) -> torch.Tensor:
     """The log-confidence target P(1) (Burns et al. 2023, as PROTOCOL states it):
 
-    coef = 0.5 * min(1, step / 200); prior = mean weak label of the minibatch; threshold = the
-    prior-quantile of the model's P(class 0); hardened = [p0 >= threshold, p0 < threshold] (no
-    gradient); target = (1 - coef) * weak + coef * hardened.
+    coef = 0.5 * min(1, step / 200), `step` counting optimizer steps; prior = mean weak label of
+    the micro-batch (0.5 for a one-example micro-batch, as the authors' `w2s/loss.py`);
+    threshold = the prior-quantile of the model's P(class 0); hardened = [p0 >= threshold,
+    p0 < threshold] (no gradient); target = (1 - coef) * weak + coef * hardened.
     """
     coef = max_coef * min(1.0, step / warmup)
     with torch.no_grad():
         p0 = torch.softmax(logits.float(), dim=-1)[:, 0]
-        prior = targets.float().mean()
+        prior = targets.float().mean() if len(targets) > 1 else torch.tensor(0.5)
         threshold = torch.quantile(p0, prior)
         hardened_p1 = (p0 < threshold).float()
     return (1 - coef) * targets.float() + coef * hardened_p1
 
 
-def logconf(logits: torch.Tensor, targets: torch.Tensor, step: int) -> torch.Tensor:
-    """Cross-entropy against the log-confidence target."""
-    return soft_cross_entropy(logits, logconf_target(logits, targets, step))
-
-
+xent = Loss(lambda logits, targets, step: soft_cross_entropy(logits, targets))
+logconf = Loss(
+    lambda logits, targets, step: soft_cross_entropy(logits, logconf_target(logits, targets, step)),
+    micro_batch=LOGCONF_MICRO_BATCH,
+    per_batch=True,
+)
 LOSSES: dict[str, Loss] = {"xent": xent, "logconf": logconf}

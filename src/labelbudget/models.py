@@ -203,6 +203,10 @@ def load_causal_lm(name: str, dtype: torch.dtype):
     return load_backbone(name, dtype, causal_lm=True)
 
 
+HEAD_INIT_STD = 0.02
+"""transformers' default `initializer_range`, with which it initialises a new score layer."""
+
+
 class Classifier(nn.Module):
     """Backbone (with LoRA) + new fp32 2-logit head; `forward` returns log-odds."""
 
@@ -211,11 +215,12 @@ class Classifier(nn.Module):
         self.backbone = backbone
         self.tokenizer = tokenizer
         self.is_decoder = is_decoder
-        # No bias, as transformers' score layer for decoders; x0.01 so the new head starts near
-        # zero log-odds and does not swamp the pretrained features (PROTOCOL).
+        # No bias, as transformers' score layer for decoders. Initialised as transformers
+        # initialises a score layer (normal, std 0.02: `initializer_range`), then x0.01 so the new
+        # head starts near zero log-odds (PROTOCOL; the authors' `w2s/model.py`).
         self.head = nn.Linear(hidden_size, 2, bias=False, dtype=torch.float32)
         with torch.no_grad():
-            self.head.weight.mul_(0.01)
+            self.head.weight.normal_(0.0, HEAD_INIT_STD).mul_(0.01)
 
     @property
     def max_length(self) -> int:

@@ -1,8 +1,10 @@
 """The paper's figures from averaged runs (matplotlib, PNG). Pure functions: data in, file out.
 
 - `weak_fraction_plot`: accuracy vs the fraction of the budget spent on weak labels, a line per
-  budget, the weak labels' own accuracy dashed (the paper's Figure 1).
-- `cost_plot`: accuracy vs cost per method, log-scale cost, with the Pareto frontier (Figure 5).
+  budget (the allocations that spend it), the weak labels' own accuracy dashed (Figure 1).
+- `cost_plot`: accuracy vs cost per variant, log-scale cost, with the Pareto frontier (Figure 5).
+
+Inputs are `analysis.points` frames (averaged, re-costed).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelbudget.analysis import pareto_frontier
+from labelbudget.analysis import pareto_frontier, spending
 
 
 def _pyplot():
@@ -25,27 +27,30 @@ def _pyplot():
 
 
 def weak_fraction_plot(
-    avg: pd.DataFrame, path: Path, method: str = "seq_sft", weak_cost: float = 0.1, title: str = ""
+    pts: pd.DataFrame, path: Path, label: str = "seq_sft", weak_cost: float = 0.1, title: str = ""
 ) -> Path | None:
-    sub = avg[(avg["method"] == method) & np.isclose(avg["weak_cost"], weak_cost)]
-    if sub.empty:
+    sub = pts[pts["label"] == label]
+    budgets = sorted(sub["run_budget"].unique())
+    groups = [(b, spending(sub, b, weak_cost)) for b in budgets]
+    groups = [(b, g) for b, g in groups if not g.empty]
+    if not groups:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     cmap = plt.get_cmap("viridis")
-    budgets = sorted(sub["budget"].unique())
-    for i, (budget, g) in enumerate(sub.groupby("budget")):
-        g = g.assign(spent_weak=1 - g["hq_fraction"]).sort_values("spent_weak")
-        color = cmap(i / max(len(budgets) - 1, 1))
-        ax.plot(g["spent_weak"], g["accuracy"], "o-", color=color, label=rf"\${budget:g}")
-        if g["sem"].notna().any():
+    for i, (budget, g) in enumerate(groups):
+        g = g.sort_values("weak_share")
+        color = cmap(i / max(len(groups) - 1, 1))
+        style = "o-" if len(g) > 1 else "o"  # one measurement is a point, not a line
+        ax.plot(g["weak_share"], g["accuracy"], style, color=color, label=rf"\${budget:g}")
+        if len(g) > 1 and g["sem"].notna().any():
             ax.fill_between(
-                g["spent_weak"], g["accuracy"] - g["sem"], g["accuracy"] + g["sem"], color=color, alpha=0.15
+                g["weak_share"], g["accuracy"] - g["sem"], g["accuracy"] + g["sem"], color=color, alpha=0.15
             )
     ax.axhline(sub["weak_accuracy"].mean(), color="gray", ls="--", label="weak labels")
     ax.set_xlabel("fraction of budget spent on weak labels")
     ax.set_ylabel("test accuracy")
-    ax.set_title(title or rf"{method}, weak labels at \${weak_cost:g}")
+    ax.set_title(title or rf"{label}, weak labels at \${weak_cost:g}")
     ax.legend(title="budget", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -53,14 +58,14 @@ def weak_fraction_plot(
     return path
 
 
-def cost_plot(avg: pd.DataFrame, path: Path, weak_cost: float = 0.1, title: str = "") -> Path | None:
-    sub = avg[np.isclose(avg["weak_cost"], weak_cost) & (avg["cost"] > 0)]
+def cost_plot(pts: pd.DataFrame, path: Path, weak_cost: float = 0.1, title: str = "") -> Path | None:
+    sub = pts[np.isclose(pts["weak_cost"], weak_cost) & (pts["cost"] > 0)]
     if sub.empty:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     markers = "osD^vP*X"
-    for i, (method, g) in enumerate(sub.groupby("method")):
+    for i, (method, g) in enumerate(sub.groupby("label")):
         points = ax.scatter(
             g["cost"],
             g["accuracy"],
@@ -76,7 +81,7 @@ def cost_plot(avg: pd.DataFrame, path: Path, weak_cost: float = 0.1, title: str 
     frontier = pareto_frontier(sub)
     ax.plot(frontier["cost"], frontier["accuracy"], color="gray", lw=2, alpha=0.6, label="Pareto frontier")
     ax.set_xscale("log")
-    ticks = sorted(sub["budget"].unique())
+    ticks = sorted(b for b in sub["run_budget"].unique() if sub["cost"].min() <= b <= sub["cost"].max())
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel(r"cost (\$, one HQ label = \$1)")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelbudget.analysis import average, frame, pareto_frontier, plan, regimes, table1
+from labelbudget.analysis import average, frame, pareto_frontier, plan, points, recost, regimes, table1
 from labelbudget.errors import UserError
 from labelbudget.plots import cost_plot, weak_fraction_plot
 from labelbudget.store import Store
@@ -22,7 +22,6 @@ from labelbudget.sweep import PAPER_TASKS
 
 PAPER_METHODS = ("seq_sft", "prompted_seq_sft", "logconf", "uncertainty", "icl")
 PAPER_BUDGETS = (16, 64, 256, 1024, 4096, 8192)
-PAPER_COSTS = (0.5, 0.1, 0.01)
 
 
 def _img(path: Path | None) -> str:
@@ -48,12 +47,9 @@ def coverage(df: pd.DataFrame) -> list[str]:
             f"none of the paper's Table-1 tasks ({', '.join(PAPER_TASKS)}); tasks here: "
             f"{', '.join(sorted(tasks))}"
         )
-    budgets = set(df["budget"])
+    budgets = set(df["run_budget"])
     if not set(PAPER_BUDGETS) <= budgets:
         gaps.append(f"budgets not run: {', '.join(f'${b:g}' for b in PAPER_BUDGETS if b not in budgets)}")
-    costs = set(df["weak_cost"])
-    if not set(PAPER_COSTS) <= costs:
-        gaps.append(f"weak costs not run: {', '.join(f'${c:g}' for c in PAPER_COSTS if c not in costs)}")
     models = set(df["strong_model"])
     gaps.append(
         f"strong model(s) {', '.join(sorted(models))} instead of the paper's Llama-3-8B; "
@@ -72,7 +68,7 @@ def write_report(
     if not records:
         raise UserError(f"no stored runs in {results}", "run `labelbudget sweep` or `labelbudget demo` first")
     df = frame(records)
-    avg = average(df)
+    pts = points(records)
     out = Path(out) if out else results / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame([r.__dict__ for r in records]).to_csv(out.with_suffix(".csv"), index=False)
@@ -83,60 +79,66 @@ def write_report(
         "border-bottom:1px solid #ddd;text-align:right}img{max-width:100%}</style></head><body>",
         "<h1>labelbudget report</h1>",
         f"<p>{len(records)} runs from <code>{html.escape(str(results))}</code>: tasks "
-        f"{', '.join(sorted(df['task'].unique()))}; methods {', '.join(sorted(df['method'].unique()))}; "
+        f"{', '.join(sorted(df['task'].unique()))}; methods {', '.join(sorted(df['label'].unique()))}; "
         f"seeds {df['seed'].nunique()}. Raw records: "
         f"<code>{html.escape(out.with_suffix('.csv').name)}</code>."
-        " Accuracies are averaged over seeds, then tasks; cost = n_weak &times; c + n_hq.</p>",
+        " A point is a method variant at an allocation (n_weak, n_hq); accuracies are averaged over "
+        "seeds, then tasks, and every allocation is re-costed at every weak-label price "
+        "(cost = n_weak &times; c + n_hq), as the authors' analysis.</p>",
     ]
+    missing = pts.attrs.get("missing", [])
     parts.append(
         "<h2>What this report does not cover</h2><ul>"
-        + "".join(f"<li>{html.escape(g)}</li>" for g in (*notes, *coverage(df)))
+        + "".join(f"<li>{html.escape(g)}</li>" for g in (*notes, *coverage(df), *missing))
         + "</ul>"
     )
     parts.append("<h2>Table 1: best accuracy at cost &le; budget (weak fraction of labels)</h2>")
-    parts.append(_table(table1(avg)))
+    parts.append(_table(table1(pts)))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for cost in sorted(avg["weak_cost"].unique(), reverse=True):
-            sub = avg[np.isclose(avg["weak_cost"], cost)]
+        for cost in sorted(pts["weak_cost"].unique(), reverse=True):
+            sub = pts[np.isclose(pts["weak_cost"], cost)]
             parts.append(f"<h2>Weak labels at ${cost:g}</h2>")
             parts.append("<h3>Accuracy vs cost, with the Pareto frontier (Figure 5)</h3>")
-            parts.append(_img(cost_plot(avg, tmp / f"cost-{cost}.png", cost)))
-            frontier = pareto_frontier(sub)
+            parts.append(_img(cost_plot(pts, tmp / f"cost-{cost}.png", cost)))
+            frontier = pareto_frontier(sub[sub["cost"] > 0])
             parts.append(
-                _table(
-                    frontier[
-                        ["method", "budget", "hq_fraction", "cost", "accuracy", "weak_fraction", "n_seeds"]
-                    ]
-                )
+                _table(frontier[["label", "n_weak", "n_hq", "cost", "accuracy", "weak_fraction", "n_seeds"]])
             )
-            for method in sorted(sub["method"].unique()):
-                if method == "icl":
+            for label in sorted(sub["label"].unique()):
+                if sub[sub["label"] == label]["method"].iloc[0] == "icl":
                     continue
-                parts.append(f"<h3>{method}: accuracy vs weak share of the budget (Figure 1)</h3>")
-                parts.append(_img(weak_fraction_plot(avg, tmp / f"fig1-{method}-{cost}.png", method, cost)))
-                found = regimes(avg, method, cost)
-                if found:
-                    parts.append(
-                        "<p>Regimes (decided only where the best allocation beats the others "
-                        "by more than 2 standard errors of the seeds' spread):</p>"
-                    )
-                    parts.append(_table(pd.DataFrame([asdict(r) for r in found])))
+                found = regimes(pts, label, cost)
+                if not found:
+                    continue
+                parts.append(
+                    f"<h3>{html.escape(label)}: accuracy vs weak share of the budget (Figure 1)</h3>"
+                )
+                parts.append(_img(weak_fraction_plot(pts, tmp / f"fig1-{len(parts)}.png", label, cost)))
+                parts.append(
+                    "<p>Regimes (decided only where the best kind of allocation beats the others "
+                    "by more than 2 standard errors of the seeds' spread):</p>"
+                )
+                parts.append(_table(pd.DataFrame([asdict(r) for r in found])))
             plans = []
-            budgets = sorted(sub["budget"].unique())
+            budgets = sorted(b for b in pts["run_budget"].unique() if b >= sub["cost"][sub["cost"] > 0].min())
             for b in sorted(
                 {*budgets, *(math.sqrt(x * y) for x, y in zip(budgets, budgets[1:], strict=False))}
             ):
-                p = plan(avg, float(round(b)), float(cost))
+                try:
+                    p = plan(pts, float(round(b)), float(cost))
+                except UserError as e:
+                    plans.append({"budget": float(round(b)), "method": "-", "basis": e.problem})
+                    continue
                 plans.append(
                     {
                         "budget": p.budget,
-                        "method": p.method,
-                        "hq_fraction": p.hq_fraction,
-                        "n_weak": p.n_weak,
-                        "n_hq": p.n_hq,
-                        "expected_accuracy": p.expected_accuracy,
-                        "uncertainty (SE)": p.uncertainty,
+                        "method": p.best.label + (f" (tie with {p.runner_up.label})" if p.tie else ""),
+                        "hq_fraction": p.best.hq_fraction,
+                        "n_weak": p.best.n_weak,
+                        "n_hq": p.best.n_hq,
+                        "expected_accuracy": p.best.expected_accuracy,
+                        "uncertainty (SE)": p.best.uncertainty,
                         "basis": p.note,
                     }
                 )
@@ -145,11 +147,11 @@ def write_report(
         if df["task"].nunique() > 1:
             parts.append("<h2>Per task</h2>")
             for task, g in df.groupby("task"):
-                cost = 0.1 if np.isclose(g["weak_cost"], 0.1).any() else g["weak_cost"].iloc[0]
                 parts.append(f"<h3>{html.escape(task)}</h3>")
-                parts.append(_img(cost_plot(average(g), tmp / f"task-{task}.png", cost, title=task)))
+                per_task = recost(average(g), [0.1])
+                parts.append(_img(cost_plot(per_task, tmp / f"task-{task}.png", 0.1, title=task)))
     parts.append("<h2>All averaged points</h2>")
-    parts.append(_table(avg.drop(columns=["strong_model", "weak_model"])))
+    parts.append(_table(pts.drop(columns=["strong_model", "weak_model", "config", "variant"])))
     parts.append("</body></html>")
     out.write_text("\n".join(parts))
     return out

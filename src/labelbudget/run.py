@@ -66,13 +66,14 @@ def run(
     labels_file: Path | str | None = None,
     share_weak_stages: bool = False,
 ) -> tuple[Record, bool]:
-    """Run `config` unless its record is already stored. Returns (record, whether it ran now).
+    """Run `config` unless its record, or that of a config buying the same allocation
+    (`budget.run_key`), is already stored. Returns (record, whether it ran now).
 
     With `--oracle file` the run stops (`LabelsNeeded`) once it knows which examples need HQ
     labels; call again with `labels_file` (that CSV, labeled) to resume and finish.
     """
     store = Store(results)
-    if (done := store.get(config_hash(config))) is not None:
+    if (done := store.find(config)) is not None:
         return done, False
     record = compute(config, results, labels_file, share_weak_stages)
     store.add(record)
@@ -90,14 +91,27 @@ class Checked:
     """Pool ids kept out of the elicitation pool (the weak model's own examples), or None."""
 
 
-def check(config: RunConfig) -> Checked:
-    """Everything a user can get wrong, checked before any training (UserError with a fix)."""
+def validate(config: RunConfig) -> tuple[type[Method], Allocation]:
+    """Every check that needs neither data nor models: the method exists and can use what the
+    budget buys (a sweep's `--dry-run` runs exactly this on every config)."""
     method_cls = get_method(config.method).cls
     alloc = allocate(config.budget, config.weak_cost, config.hq_fraction)
     method_cls.validate(config, alloc)
+    return method_cls, alloc
+
+
+def check(config: RunConfig) -> Checked:
+    """Everything a user can get wrong, checked before any training (UserError with a fix)."""
+    method_cls, alloc = validate(config)
     check_model(config.strong_model)
     check_model(config.weak.weak_model)
     task = load_task(config.task)
+    excluded = _check_pool(config, alloc, task)
+    return Checked(method_cls, alloc, task, excluded)
+
+
+def _check_pool(config: RunConfig, alloc: Allocation, task: TaskData) -> np.ndarray | None:
+    """The pool can supply the allocation; returns the ids kept out of it (or None)."""
     split = weak_split(task, config.weak, config.task.data_seed)
     excluded = split.used_ids if config.weak.weak_pool == "clean" else None
     available = len(task.pool) - (0 if excluded is None else len(excluded))
@@ -108,7 +122,25 @@ def check(config: RunConfig) -> Checked:
             "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $), or use "
             "--weak-pool paper to include the weak model's training examples",
         )
-    return Checked(method_cls, alloc, task, excluded)
+    return excluded
+
+
+def refusal(config: RunConfig) -> str | None:
+    """Why `run` would refuse this config (its method, or a pool too small), or None. Where the
+    task's data cannot be loaded here, only the checks that need no data apply."""
+    try:
+        _, alloc = validate(config)
+    except UserError as e:
+        return e.problem
+    try:
+        task = load_task(config.task)
+    except UserError:
+        return None
+    try:
+        _check_pool(config, alloc, task)
+    except UserError as e:
+        return e.problem
+    return None
 
 
 def compute(
@@ -127,7 +159,7 @@ def compute(
     start = time.perf_counter()
     weak, weak_notes = weak_labels(task, config.task, config.weak, results / "artifacts")
     rng = np.random.default_rng(config.seed)
-    weak_ids, hq_candidates = partition_pool(len(task.pool), alloc.n_weak, rng, exclude=excluded)
+    weak_ids, hq_candidates = partition_pool(len(task.pool), alloc, rng, exclude=excluded)
     seller = WeakLabelSeller(weak_ids, weak.pool_probs)
     if config.options.oracle == "file":
         oracle = FileOracle(results / "labeling" / key, task.pool.texts, alloc.n_hq, labels_file)

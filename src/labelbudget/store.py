@@ -112,6 +112,31 @@ class Store:
         finally:
             con.close()
 
+    def run_keys(self) -> dict[str, str]:
+        """Run identity (`budget.run_key`: config with its allocation instead of budget, cost and
+        fraction) -> config hash, for every stored run."""
+        from labelbudget.budget import run_key
+        from labelbudget.config import run_config_from_dict
+
+        if not self.path.exists():
+            return {}
+        con = self._connect()
+        try:
+            rows = con.execute("SELECT config_hash, config FROM runs").fetchall()
+        finally:
+            con.close()
+        return {run_key(run_config_from_dict(json.loads(c))): h for h, c in rows}
+
+    def find(self, config) -> Record | None:
+        """The stored run of this config, or of another config that buys the same allocation."""
+        from labelbudget.budget import run_key
+        from labelbudget.config import config_hash
+
+        found = self.get(config_hash(config))
+        if found is None and (other := self.run_keys().get(run_key(config))) is not None:
+            found = self.get(other)
+        return found
+
     def records(self) -> list[Record]:
         if not self.path.exists():
             return []

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import tyro
 
-from labelbudget.budget import allocate
+from labelbudget.budget import Allocation, allocate, allocation_of, run_key
 from labelbudget.config import (
     MethodOptions,
     RunConfig,
@@ -37,20 +37,36 @@ PAPER_TASKS = ("hellaswag", "social_i_qa", "cosmos_qa")
 
 @dataclass(frozen=True)
 class Grid:
-    """The axes of a sweep; every combination is one run of the template."""
+    """The axes of a sweep; every combination is one run of the template, unless it buys the
+    same allocation (n_weak, n_hq) as another (then it is that run: see `budget.run_key`)."""
 
     tasks: tuple[str, ...] = ("tweet-sentiment",)
     methods: tuple[str, ...] = ("seq_sft",)
     budgets: tuple[float, ...] = (16, 64, 256, 1024, 4096)
-    weak_costs: tuple[float, ...] = (0.5, 0.1, 0.01)
+    weak_costs: tuple[float, ...] = (0.1,)
+    """Weak-label prices at which (budget, HQ fraction) become allocations. Every allocation is
+    re-costed at every price in the analysis (its accuracy does not depend on the price), so one
+    price suffices, as the authors ran it (all at $0.10); more prices add more allocations."""
     hq_fractions: tuple[float, ...] = (0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0)
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """The paper's 3 seeds."""
+    small_stage_seeds: tuple[int, ...] = ()
+    """Seeds for allocations whose smaller non-empty stage has at most `SMALL_STAGE` examples,
+    where results are noisier (the paper: 7 seeds). Empty: `seeds` everywhere."""
     hq_only_budgets: tuple[float, ...] = ()
     """Budgets run only with hq_fraction 1 (the paper adds $8192 HQ-only)."""
     method_fractions: Annotated[dict[str, tuple[float, ...]], tyro.conf.Suppress] = field(
         default_factory=dict
     )
     """Per-method HQ fractions overriding `hq_fractions` (e.g. a cheaper method subset)."""
+
+    def seeds_for(self, alloc: Allocation) -> tuple[int, ...]:
+        smaller = min(n for n in (alloc.n_weak, alloc.n_hq) if n > 0) if alloc.n_weak + alloc.n_hq else 0
+        return self.small_stage_seeds if self.small_stage_seeds and smaller <= SMALL_STAGE else self.seeds
+
+
+SMALL_STAGE = 10
+"""PROTOCOL, "What the authors' code did": 7 seeds where the smaller stage has <= 10 examples."""
 
 
 def _merge(template: RunConfig, overrides: dict[str, Any]) -> RunConfig:
@@ -70,64 +86,78 @@ def _merge(template: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     return dataclasses.replace(template, **kwargs)
 
 
+def _points(grid: Grid, method: str) -> Iterator[tuple[float, float, float]]:
+    """(budget, weak cost, HQ fraction) of one method, in the grid's order."""
+    fractions = grid.method_fractions.get(method, grid.hq_fractions)
+    for budget in grid.budgets:
+        for cost in grid.weak_costs:
+            for f in fractions:
+                yield float(budget), float(cost), float(f)
+    for budget in grid.hq_only_budgets:
+        yield float(budget), float(grid.weak_costs[0]), 1.0
+
+
 def expand(template: RunConfig, grid: Grid) -> list[RunConfig]:
-    """Every run of the grid, without duplicates, ordered so that runs sharing a weak stage
-    (same task, seed, weak labels and n_weak) are adjacent.
-
-    An all-HQ run does not depend on the weak-label cost, so it is run once (at the grid's first
-    cost) and the analysis counts it for every cost.
-    """
+    """Every run of the grid, one per run identity (`budget.run_key`: the first config in grid
+    order that buys an allocation stands for all that buy it), ordered so that runs sharing a
+    weak stage (same task, seed, weak labels and n_weak) are adjacent."""
     configs: dict[str, RunConfig] = {}
-
-    def add(cfg: RunConfig) -> None:
-        if cfg.hq_fraction == 1.0:
-            cfg = dataclasses.replace(cfg, weak_cost=grid.weak_costs[0])
-        configs.setdefault(config_hash(cfg), cfg)
-
     for task in grid.tasks:
-        for seed in grid.seeds:
-            base = dataclasses.replace(
-                template, task=dataclasses.replace(template.task, task=task), seed=seed
-            )
-            for method in grid.methods:
-                fractions = grid.method_fractions.get(method, grid.hq_fractions)
-                for budget in grid.budgets:
-                    for cost in grid.weak_costs:
-                        for f in fractions:
-                            add(
-                                dataclasses.replace(
-                                    base,
-                                    method=method,
-                                    budget=float(budget),
-                                    weak_cost=float(cost),
-                                    hq_fraction=float(f),
-                                )
-                            )
-                for budget in grid.hq_only_budgets:
-                    add(
-                        dataclasses.replace(
-                            base,
-                            method=method,
-                            budget=float(budget),
-                            weak_cost=float(grid.weak_costs[0]),
-                            hq_fraction=1.0,
-                        )
-                    )
-
+        base = dataclasses.replace(template, task=dataclasses.replace(template.task, task=task))
+        for method in grid.methods:
+            for budget, cost, f in _points(grid, method):
+                cfg = dataclasses.replace(base, method=method, budget=budget, weak_cost=cost, hq_fraction=f)
+                for seed in grid.seeds_for(allocation_of(cfg)):
+                    seeded = dataclasses.replace(cfg, seed=seed)
+                    configs.setdefault(run_key(seeded), seeded)
     return sorted(configs.values(), key=lambda c: (share_group(c), c.method, c.budget, c.hq_fraction))
 
 
-PAPER_GRID = Grid(
+def count_configs(template: RunConfig, grid: Grid) -> int:
+    """How many configs the grid names before runs are identified by what they buy (for the
+    record of what re-costing and de-duplication save)."""
+    return sum(
+        len(grid.seeds_for(allocate(b, c, f)))
+        for _ in grid.tasks
+        for m in grid.methods
+        for b, c, f in _points(grid, m)
+    )
+
+
+PAPER_SFT = Grid(
     tasks=PAPER_TASKS,
-    methods=("seq_sft", "prompted_seq_sft", "logconf", "uncertainty", "icl"),
+    methods=("seq_sft", "prompted_seq_sft", "logconf", "uncertainty"),
     budgets=(16, 64, 256, 1024, 4096),
-    weak_costs=(0.5, 0.1, 0.01),
+    weak_costs=(0.1,),
     hq_fractions=(0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0),
-    seeds=(0,),
+    seeds=(0, 1, 2),
+    small_stage_seeds=tuple(range(7)),
     hq_only_budgets=(8192,),
 )
-"""PROTOCOL's grid: budgets 16..4096 plus 8192 HQ-only; HQ fractions 0.8/0.6/0.4/0.2/0.05 and the
-pure ends; weak costs 0.50/0.10/0.01; the paper's methods; its three Table-1 tasks."""
+"""PROTOCOL's grid for the fine-tuning methods: budgets 16..4096 plus 8192 HQ-only; HQ fractions
+0.8/0.6/0.4/0.2/0.05 and the pure ends, as allocations at $0.10 per weak label (the authors'
+`cost_sweep.py` lists its (n_weak, n_hq) pairs at $0.10) re-costed at $0.50 and $0.01 in the
+analysis; 3 seeds, 7 where the smaller stage has <= 10 examples; its three Table-1 tasks."""
+
+PAPER_ICL = (
+    dataclasses.replace(
+        PAPER_SFT, methods=("icl",), budgets=(0.3, 0.5, 1, 3, 6), hq_fractions=(0.0,), hq_only_budgets=()
+    ),
+    dataclasses.replace(
+        PAPER_SFT, methods=("icl",), budgets=(3, 5, 10, 30, 50, 60), hq_fractions=(1.0,), hq_only_budgets=()
+    ),
+)
+"""The authors' ICL sweep (`cost_sweep_few_shot.py`): every label bought is a demonstration;
+3, 5, 10, 30, 60 weak-only shots (budgets at $0.10 a label) and 3, 5, 10, 30, 50, 60 HQ-only."""
+
+PAPER_GRIDS = (PAPER_SFT, *PAPER_ICL)
+
+PAPER_GRID_ALL_COSTS = dataclasses.replace(PAPER_SFT, weak_costs=(0.5, 0.1, 0.01))
+"""The same grid run at every weak cost instead of re-costed (what a sweep ran before)."""
+
+
+def paper_configs() -> list[RunConfig]:
+    return [cfg for grid in PAPER_GRIDS for cfg in expand(RunConfig(), grid)]
 
 
 def _demo() -> list[RunConfig]:
@@ -137,7 +167,7 @@ def _demo() -> list[RunConfig]:
 
 
 PRESETS: dict[str, Callable[[], list[RunConfig]]] = {
-    "paper": lambda: expand(RunConfig(), PAPER_GRID),
+    "paper": paper_configs,
     "demo": _demo,
 }
 
@@ -199,17 +229,44 @@ class SweepReport:
 
 
 def pending(configs: list[RunConfig], results: Path) -> Iterator[RunConfig]:
+    """The configs whose run (by identity, `budget.run_key`) the store lacks."""
     from labelbudget.store import Store
 
-    done = Store(results).hashes()
-    return (c for c in configs if config_hash(c) not in done)
+    done = Store(results).run_keys()
+    return (c for c in configs if run_key(c) not in done)
 
 
 def describe(cfg: RunConfig) -> str:
+    alloc = allocation_of(cfg)
     return (
         f"{cfg.method} {cfg.task.task} ${cfg.budget:g} c={cfg.weak_cost:g} f={cfg.hq_fraction:g} "
-        f"seed {cfg.seed}"
+        f"({alloc.n_weak} weak + {alloc.n_hq} HQ) seed {cfg.seed}"
     )
+
+
+def invalid(configs: list[RunConfig]) -> list[tuple[RunConfig, UserError]]:
+    """The configs that `run.validate` refuses (no data or model is loaded), with why."""
+    from labelbudget.run import validate
+
+    bad = []
+    for cfg in configs:
+        try:
+            validate(cfg)
+        except UserError as e:
+            bad.append((cfg, e))
+    return bad
+
+
+def refuse_invalid(configs: list[RunConfig]) -> None:
+    """One error naming every config the sweep would refuse, before anything runs."""
+    bad = invalid(configs)
+    if bad:
+        listed = "; ".join(f"{describe(c)}: {e.problem}" for c, e in bad[:3])
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise UserError(
+            f"{len(bad)} of the sweep's {len(configs)} runs would be refused: {listed}{more}",
+            bad[0][1].fix,
+        )
 
 
 def share_group(cfg: RunConfig) -> tuple:
@@ -219,7 +276,7 @@ def share_group(cfg: RunConfig) -> tuple:
         config_hash(cfg.weak),
         cfg.seed,
         cfg.strong_model,
-        allocate(cfg.budget, cfg.weak_cost, cfg.hq_fraction).n_weak,
+        allocation_of(cfg).n_weak,
     )
 
 
@@ -240,7 +297,8 @@ def run_sweep(
     results = Path(results)
     start = time.perf_counter()
     todo = list(pending(configs, results))
-    for cfg in todo:  # bad input anywhere stops the sweep before it writes anything
+    refuse_invalid(todo)  # bad input anywhere stops the sweep before it writes anything
+    for cfg in todo:
         check(cfg)
     bar = tqdm(
         total=len(configs), initial=len(configs) - len(todo), desc="sweep", unit="run", dynamic_ncols=True

@@ -5,7 +5,15 @@ Paper, Appendix A.1 / PROTOCOL "Sequential SFT": soft-label cross-entropy; a fre
 data; linear warmup of min(40, steps per epoch) steps (at least 2; later epochs do not improve
 the estimate) then cosine decay; batch 32; epochs = max(20000 / n_train, 1); evaluate every
 min(50 steps, 1 epoch); stop after 4 evaluations without a validation-AUROC gain of 0.01; restore
-the best state.
+the best state. As the authors' code ran it (EleutherAI/scalable-elicitation, HF Trainer): the
+gradient norm is clipped at 1.0, and the early-stopping reference moves only on a gain of at least
+0.01 (`EarlyStoppingCallback` in `w2s/sft_utils.py`).
+
+Batches are uniform random draws of `batch_size` examples (an epoch is a random permutation).
+Inside a batch the work is split into micro-batches whose gradients are accumulated: sorted by
+length for the plain losses (identical loss and gradients, far less padding), or in the drawn
+order for losses whose value depends on the micro-batch (log-confidence: micro-batches of 8, as
+the authors' 8 x 4 accumulation).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from labelbudget.batching import Encoded, collate, length_grouped_batches, sorted_batches
+from labelbudget.batching import Encoded, collate, micro_batches, random_batches, sorted_batches
 from labelbudget.config import TrainConfig
 from labelbudget.losses import Loss, soft_cross_entropy, xent
 from labelbudget.metrics import auroc
@@ -93,23 +101,33 @@ class Schedule:
 
 
 class EarlyStopping:
-    """Patience on a validation metric, with transformers' semantics.
+    """Patience on a validation metric. The state kept is always the best one seen (as
+    transformers' `load_best_model_at_end`); what resets the patience depends on `rule`:
 
-    The best state is the highest metric seen (as `load_best_model_at_end`); the patience
-    counter resets only when an evaluation beats that best by at least `min_delta`.
+    - `authors` (default; `EarlyStoppingCallback` in the authors' `w2s/sft_utils.py`): a
+      reference score, set by the first evaluation, moves only when an evaluation beats it by at
+      least `min_delta`; `patience` evaluations in a row that do not, stop. Slow steady gains
+      (0.006 per evaluation) add up and never stop the stage.
+    - `transformers` (transformers' own `EarlyStoppingCallback`): the reference is the best score
+      seen, so every new best moves it, and new bests smaller than `min_delta` count as failures.
     """
 
-    def __init__(self, patience: int, min_delta: float):
-        self.patience, self.min_delta = patience, min_delta
+    def __init__(self, patience: int, min_delta: float, rule: str = "authors"):
+        self.patience, self.min_delta, self.rule = patience, min_delta, rule
         self.best = -math.inf
+        self.reference = -math.inf
         self.bad = 0
 
     def update(self, metric: float) -> tuple[bool, bool]:
         """Record one evaluation; return (is new best, should stop)."""
-        improved_enough = metric >= self.best + self.min_delta
         is_best = metric > self.best
-        self.bad = 0 if improved_enough else self.bad + 1
+        if self.reference == -math.inf or metric >= self.reference + self.min_delta:
+            self.reference, self.bad = metric, 0
+        else:
+            self.bad += 1
         self.best = max(self.best, metric)
+        if self.rule == "transformers":
+            self.reference = self.best
         return is_best, self.bad >= self.patience
 
 
@@ -168,18 +186,23 @@ def train_stage(
     seed: int,
     name: str,
     loss: Loss = xent,
+    micro_batch: int | None = None,
 ) -> StageReport:
-    """Train `model` in place for one stage; with early stopping, end in the best state."""
+    """Train `model` in place for one stage; with early stopping, end in the best state.
+
+    `micro_batch`: examples per forward pass (default: the loss's own, else `cfg.micro_batch`);
+    the optimizer always steps on the whole batch of `schedule.batch_size`."""
     from transformers import get_cosine_schedule_with_warmup
 
     start = time.perf_counter()
+    micro_batch = micro_batch or loss.micro_batch or cfg.micro_batch
     device = next(model.parameters()).device
     rng = np.random.default_rng(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, betas=(0.9, cfg.beta2))
     scheduler = get_cosine_schedule_with_warmup(optimizer, schedule.warmup_steps, schedule.total_steps)
     report = StageReport(name, len(train), 0 if val is None else len(val), schedule.total_steps)
-    stopper = EarlyStopping(cfg.patience, cfg.min_delta)
+    stopper = EarlyStopping(cfg.patience, cfg.min_delta, cfg.early_stopping)
     best_state = None
     targets = torch.from_numpy(train.targets).float()
     lengths = train.lengths
@@ -188,17 +211,20 @@ def train_stage(
     bar = tqdm(total=schedule.total_steps, desc=f"{name} stage", leave=False, disable=None)
     for step in range(1, schedule.total_steps + 1):
         if not batches:
-            batches = length_grouped_batches(lengths, schedule.batch_size, rng)
-        idx = batches.pop()
-        input_ids, mask = collate(train.ids, idx, model.tokenizer.pad_token_id, device)
-        value = loss(model.logits(input_ids, mask), targets[idx].to(device), step)
-        value.backward()
+            batches = random_batches(len(train), schedule.batch_size, rng)
+        batch = batches.pop()
+        for idx in micro_batches(batch, lengths, micro_batch, keep_order=loss.per_batch):
+            input_ids, mask = collate(train.ids, idx, model.tokenizer.pad_token_id, device)
+            value = loss(model.logits(input_ids, mask), targets[idx].to(device), step)
+            (value * (len(idx) / len(batch))).backward()  # the batch mean, accumulated
+            report.real_tokens += int(mask.sum())
+            report.padded_tokens += mask.numel()
+        if cfg.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         report.steps = step
-        report.real_tokens += int(mask.sum())
-        report.padded_tokens += mask.numel()
         bar.update()
         last = step == schedule.total_steps
         if schedule.eval_every and val is not None and (step % schedule.eval_every == 0 or last):

@@ -51,6 +51,11 @@ class Elicitation:
     shared: Path | None = None
     """Folder of saved weak stages that runs with the same weak stage branch from (sweeps)."""
 
+    @property
+    def hq_left(self) -> int:
+        """HQ labels the allocation still allows (some may have gone to demonstrations)."""
+        return self.allocation.n_hq - self.oracle.count
+
     def pool_texts(self, ids: np.ndarray) -> list[str]:
         return [self.task.pool.texts[i] for i in ids]
 

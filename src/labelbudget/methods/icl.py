@@ -1,6 +1,8 @@
-"""Few-shot in-context learning (PROTOCOL method 2): no training. Up to k of the labels the
-budget buys become demonstrations (HQ ones first, then weak ones hardened at 0.5), reshuffled for
-every input; the score is logit("1") - logit("0") at the last position of the prompt.
+"""Few-shot in-context learning (PROTOCOL method 2): no training. Every label the budget buys
+becomes a demonstration (HQ ones and weak ones hardened at 0.5), as the authors' ICL sweep ran it
+(`cost_sweep_few_shot.py`: 3, 5, 10, 30, 60 weak-only or HQ-only shots), reshuffled for every
+input; the score is logit("1") - logit("0") at the last position of the prompt. The number of
+shots is therefore set by the budget, never by `--k-shot`.
 
 Only the last position's hidden state meets the LM head, and only its "0" and "1" rows: the full
 vocabulary logits (262k columns for Gemma) are never materialised. Inputs are batched by length.
@@ -18,11 +20,9 @@ from labelbudget.batching import Encoder, collate, sorted_batches
 from labelbudget.budget import Allocation
 from labelbudget.config import RunConfig
 from labelbudget.errors import UserError
-from labelbudget.methods import PURPOSE_PROMPTS, Elicitation, Method, k_shot, register_method
+from labelbudget.methods import PURPOSE_PROMPTS, Elicitation, Method, register_method
 from labelbudget.models import load_causal_lm, pick_device, pick_dtype
 from labelbudget.prompts import Demo, harden, prompted
-
-DEFAULT_K = 8
 
 
 def label_token_ids(tokenizer) -> tuple[int, int]:
@@ -70,14 +70,18 @@ class LabelScorer:
 class FewShotICL(Method):
     @classmethod
     def validate(cls, config: RunConfig, allocation: Allocation) -> None:
+        if config.options.k_shot is not None:
+            raise UserError(
+                "icl uses every label the budget buys as a demonstration, so --k-shot does not apply",
+                "omit --k-shot and set the number of shots with --budget and --hq-fraction "
+                "(e.g. --budget 5 --hq-fraction 1 for 5 HQ demonstrations)",
+            )
         if allocation.n_weak + allocation.n_hq == 0:
             raise UserError(f"budget ${config.budget:g} buys no labels for demonstrations", "raise --budget")
 
     def fit(self, ctx: Elicitation) -> None:
         cfg = ctx.config
-        k = k_shot(cfg, DEFAULT_K)
-        n_hq = min(k, ctx.allocation.n_hq)
-        n_weak = min(k - n_hq, ctx.allocation.n_weak)
+        n_hq, n_weak = ctx.allocation.n_hq, ctx.allocation.n_weak
         hq_ids = ctx.hq_candidates[:n_hq]
         hq_labels = ctx.oracle.label(hq_ids) if n_hq else np.zeros(0, dtype=int)
         weak_ids, weak_probs = ctx.weak.buy(n_weak)

@@ -1,9 +1,16 @@
 """Few-shot-prompted sequential SFT (paper Sec. 3.2, Fig. 4-5): sequential SFT where every
-training, validation and test input is prefixed by the same k weak-labeled demonstrations
-(k = 2 in the paper's main results), in a freshly shuffled order per input. The demonstrations
-are bought like any weak label, so they count toward n_weak and the weak stage gets the rest."""
+training, validation and test input is prefixed by the same k demonstrations (k = 2 in the
+paper's main results), in a freshly shuffled order per input.
+
+The demonstrations are bought like any label and count toward what the run paid: weak-labeled
+(as the paper's main results) whenever the allocation buys weak labels, the weak stage getting
+the rest; in an all-HQ allocation they are HQ-labeled from the oracle, the HQ stage getting the
+rest, as the authors' `FewShotPromptedSFTReporter` (`w2s/reporter.py`) drew its prompt from the
+oracle. The paper found the demonstrations' quality inconsequential (Fig. 4)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from labelbudget.budget import Allocation, check_stage_sizes
 from labelbudget.config import RunConfig
@@ -19,13 +26,19 @@ class PromptedSequentialSFT(SequentialSFT):
     @classmethod
     def validate(cls, config: RunConfig, allocation: Allocation) -> None:
         k = k_shot(config, DEFAULT_K)
-        if allocation.n_weak < k:
+        weak_demos = allocation.n_weak > 0
+        have = allocation.n_weak if weak_demos else allocation.n_hq
+        if have < k:
+            kind = "weak" if weak_demos else "HQ"
             raise UserError(
-                f"prompted_seq_sft needs {k} weak labels for its demonstrations but budget "
-                f"${config.budget:g} with --hq-fraction {config.hq_fraction:g} buys {allocation.n_weak}",
-                "raise --budget, lower --hq-fraction, or lower --k-shot",
+                f"prompted_seq_sft needs {k} {kind} labels for its demonstrations but budget "
+                f"${config.budget:g} with --hq-fraction {config.hq_fraction:g} buys {have}",
+                "raise --budget, change --hq-fraction, or lower --k-shot",
             )
-        rest = Allocation(allocation.n_weak - k, allocation.n_hq)
+        if weak_demos:
+            rest = Allocation(allocation.n_weak - k, allocation.n_hq)
+        else:
+            rest = Allocation(0, allocation.n_hq - k)
         check_stage_sizes(
             rest,
             config.budget,
@@ -36,8 +49,14 @@ class PromptedSequentialSFT(SequentialSFT):
         )
 
     def demonstrations(self, ctx: Elicitation) -> list[Demo]:
-        ids, probs = ctx.weak.buy(k_shot(ctx.config, DEFAULT_K))
-        return list(zip(ctx.pool_texts(ids), harden(probs).tolist(), strict=True))
+        k = k_shot(ctx.config, DEFAULT_K)
+        if ctx.allocation.n_weak > 0:
+            ids, probs = ctx.weak.buy(k)
+            labels = harden(probs)
+        else:  # all-HQ: the demonstrations come from the oracle, and the HQ stage gets the rest
+            ids, ctx.hq_candidates = ctx.hq_candidates[:k], ctx.hq_candidates[k:]
+            labels = ctx.oracle.label(ids)
+        return list(zip(ctx.pool_texts(ids), np.asarray(labels).astype(int).tolist(), strict=True))
 
 
 register_method(

@@ -11,7 +11,6 @@ is an option of every variant (`MethodOptions.schedule`).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from labelbudget.atomic import torch_save_atomic
 from labelbudget.batching import Encoder
 from labelbudget.budget import stage_split
 from labelbudget.config import to_dict
-from labelbudget.losses import LOGCONF_BATCH, LOSSES
+from labelbudget.losses import LOSSES
 from labelbudget.methods import (
     PURPOSE_HQ_STAGE,
     PURPOSE_PROMPTS,
@@ -69,7 +68,11 @@ class SequentialSFT(Method):
         Everything the HQ stage depends on is restored, RNG states included, so a branched run
         equals an independent one.
         """
-        path = None if ctx.shared is None or len(ids) == 0 else ctx.shared / f"{self.weak_stage_key(ctx)}.pt"
+        path = (
+            None
+            if ctx.shared is None or len(ids) == 0
+            else ctx.shared / f"{self.weak_stage_key(ctx, ids)}.pt"
+        )
         if path is not None and path.exists():
             self.restore(torch.load(path, weights_only=False))
             return
@@ -91,7 +94,7 @@ class SequentialSFT(Method):
         self.stages, self.prompt_rng = saved["stages"], saved["prompt_rng"]
         torch.set_rng_state(saved["torch_rng"])
 
-    def weak_stage_key(self, ctx: Elicitation) -> str:
+    def weak_stage_key(self, ctx: Elicitation, ids: np.ndarray) -> str:
         cfg = ctx.config
         options = cfg.options
         parts = {
@@ -100,11 +103,11 @@ class SequentialSFT(Method):
             "train": to_dict(cfg.train),
             "strong_model": cfg.strong_model,
             "seed": cfg.seed,
-            "n_weak": ctx.allocation.n_weak,
+            "weak_ids": hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest(),
             "loss": self.stage_loss(ctx, "weak"),
             "schedule": options.schedule,
             "demos": [d for d, _ in self.demos],
-            "version": 1,
+            "version": 2,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -114,7 +117,7 @@ class SequentialSFT(Method):
 
     def select_hq(self, ctx: Elicitation) -> np.ndarray:
         """Which pool examples get HQ labels: here a random subset (the candidates are shuffled)."""
-        return ctx.hq_candidates[: ctx.allocation.n_hq]
+        return ctx.hq_candidates[: ctx.hq_left]
 
     def stage_loss(self, ctx: Elicitation, stage: str) -> str:
         options = ctx.config.options
@@ -128,8 +131,6 @@ class SequentialSFT(Method):
             return
         cfg, train_cfg = ctx.config, ctx.config.train
         loss_name = self.stage_loss(ctx, name)
-        if loss_name == "logconf":  # its prior and quantile are statistics of 8-example batches
-            train_cfg = dataclasses.replace(train_cfg, batch_size=LOGCONF_BATCH)
         rng = ctx.rng(PURPOSE_HQ_STAGE if name == "hq" else PURPOSE_WEAK_STAGE)
         encoded = self.encoder(self.inputs(ctx.pool_texts(ids)))
         targets = targets.astype(np.float32)

@@ -33,7 +33,7 @@ def choose_uncertain(entropy: np.ndarray, n: int, temperature: float, rng: np.ra
 
 class UncertaintySampling(SequentialSFT):
     def select_hq(self, ctx: Elicitation) -> np.ndarray:
-        n_hq = ctx.allocation.n_hq
+        n_hq = ctx.hq_left
         if n_hq == 0:
             return ctx.hq_candidates[:0]
         options = ctx.config.options

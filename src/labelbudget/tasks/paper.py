@@ -55,10 +55,23 @@ def cola(r, rng):
     return r["sentence"], int(r["label"])
 
 
+NONE_OF_THE_ABOVE = "None of the above choices ."
+
+
 def cosmos_qa(r, rng):
+    """Where the gold answer is "None of the above choices ." the label is always 0 and a
+    distractor is shown (the authors' `format_cosmosqa` in `w2s/ds_registry.py`)."""
     choices = [r[f"answer{i}"] for i in range(4)]
-    answer, label = binarize(choices, int(r["label"]), rng)
-    return f"Context: {r['context']}\nQuestion: {r['question']}\nAnswer: {answer}", label
+    gold = int(r["label"])
+    if NONE_OF_THE_ABOVE in choices[gold]:
+        others = [c for i, c in enumerate(choices) if i != gold]
+        return _cosmos_text(r, others[int(rng.integers(len(others)))]), 0
+    answer, label = binarize(choices, gold, rng)
+    return _cosmos_text(r, answer), label
+
+
+def _cosmos_text(r, answer: str) -> str:
+    return f"Context: {r['context']}\nQuestion: {r['question']}\nAnswer: {answer}"
 
 
 def quail(r, rng):
