@@ -99,6 +99,18 @@ def test_cosmos_qa():
         "Context: It rained.\nQuestion: Why wet?\nAnswer: sun",
         0,
     )
+    # "None of the above choices ." as gold: always label 0 with a distractor shown, even when the
+    # coin says gold (the authors' `format_cosmosqa`, `w2s/ds_registry.py`)
+    none = {**r, "answer2": "None of the above choices .", "label": 2}
+
+    class GoldCoin(Distractor):
+        def random(self):
+            return 0.0
+
+    assert FORMAT["cosmos_qa"](none, GoldCoin(0)) == (
+        "Context: It rained.\nQuestion: Why wet?\nAnswer: rain",
+        0,
+    )
 
 
 def test_quail():

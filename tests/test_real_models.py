@@ -73,7 +73,7 @@ SHORT = dataclasses.replace(SMALL.train, example_visits=256)
 
 METHOD_RUNS = {
     # method: (budget, hq_fraction, options, lowest acceptable AUROC)
-    "icl": (16, 0.25, options(k_shot=4), 0.45),  # paper: ICL is weak; sanity only
+    "icl": (4, 1.0, options(), 0.45),  # 4 HQ demonstrations; paper: ICL is weak; sanity only
     "prompted_seq_sft": (16, 0.0, options(k_shot=2), 0.6),
     "uncertainty": (16, 0.5, options(max_candidates=100), 0.6),
     "logconf": (16, 0.0, options(), 0.6),
@@ -90,7 +90,7 @@ def test_every_method_end_to_end_on_gemma(method, results):
     assert ran and record.method == method and record.spent <= budget
     assert Store(results).get(record.config_hash) == record
     assert floor < record.auroc <= 1 and record.auroc_lo <= record.auroc <= record.auroc_hi, record
-    if method == "icl":  # 4 demonstrations: the 4 HQ labels int(0.25 * 16) buys, no weak ones
+    if method == "icl":  # every label bought is a demonstration: 4 HQ, no weak ones
         assert (record.n_hq, record.n_weak, record.stages) == (4, 0, [])
     else:
         assert record.n_weak == allocate(budget, 0.1, fraction).n_weak

@@ -44,6 +44,55 @@ def test_paper_preset_is_the_papers_grid_with_its_seeds():
     assert len(configs) == 1623
 
 
+def test_paper_preset_every_config_validates_and_dry_run_catches_a_refused_one(tmp_path, capsys):
+    from labelbudget.__main__ import main
+    from labelbudget.sweep import invalid
+
+    assert invalid(PRESETS["paper"]()) == []  # all-HQ prompted runs take HQ demonstrations
+    assert main(["sweep", "--preset", "paper", "--dry-run", "--results", str(tmp_path)]) == 0
+    assert "1623 runs, 0 stored" in capsys.readouterr().out
+    # a refused config (a 2-label HQ stage) fails the dry run just as it would fail the sweep
+    args = ["sweep", "--dry-run", "--results", str(tmp_path), "--budgets", "2", "--hq-fractions", "1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "would be refused" in err and "a stage needs at least 3" in err
+    assert not (tmp_path / "labelbudget.sqlite").exists()
+
+
+def test_recosting_and_deduplication_cut_the_paper_grid():
+    """Runs identified by what they buy, and re-costed instead of rerun per weak cost: the
+    paper's grid with its seeds names 4,440 fine-tuning configs at 3 weak costs (3,972 distinct
+    allocations); run once at $0.10 and re-costed it is 1,452 runs."""
+    from labelbudget.config import RunConfig
+    from labelbudget.sweep import PAPER_GRID_ALL_COSTS, count_configs
+
+    assert count_configs(RunConfig(), PAPER_GRID_ALL_COSTS) == 4440
+    assert len(expand(RunConfig(), PAPER_GRID_ALL_COSTS)) == 3972
+    assert len(expand(RunConfig(), PAPER_SFT)) == 1452
+
+
+def test_no_two_runs_share_an_allocation_and_stored_allocations_are_not_rerun(tiny_config, tmp_path):
+    grid = Grid(
+        tasks=(tiny_config.task.task,),
+        budgets=(8,),
+        weak_costs=(0.1, 0.5),
+        hq_fractions=(0.0, 0.05, 1.0),
+        seeds=(0,),
+    )
+    configs = expand(tiny_config, grid)
+    # $8 at f=0.05 buys 0 HQ (= all-weak); all-HQ buys 8 HQ at either weak cost
+    assert sorted((allocation_of(c).n_weak, allocation_of(c).n_hq) for c in configs) == [
+        (0, 8),
+        (16, 0),
+        (80, 0),
+    ]
+    all_hq = next(c for c in configs if allocation_of(c).n_weak == 0)
+    run_sweep([all_hq], tmp_path)
+    other_price = dataclasses.replace(all_hq, weak_cost=0.5 if all_hq.weak_cost == 0.1 else 0.1)
+    report = run_sweep([other_price], tmp_path)
+    assert report.ran == 0 and report.already == 1 and len(Store(tmp_path).records()) == 1
+
+
 def test_demo_preset_grid():
     configs = PRESETS["demo"]()
     assert configs == demo_configs()
