@@ -185,3 +185,17 @@ def test_head_is_fp32_small_and_lora_is_the_only_trainable_backbone_part(tiny_de
         "up_proj",
         "down_proj",
     }
+
+
+@pytest.mark.parametrize(("eval_last_step", "evals"), [(False, [2, 4]), (True, [2, 4, 5])])
+def test_evaluations_every_eval_every_steps_and_at_the_end_only_on_request(
+    tiny_decoder, monkeypatch, eval_last_step, evals
+):
+    """The authors' Trainer evaluated every `eval_steps` only; `eval_last_step` adds the end."""
+    model = build_classifier(tiny_decoder, lora_rank=4, seed=0)
+    monkeypatch.setattr(train_mod, "validation_metric", lambda *a: (0.5, "auroc"))
+    data = StageData([[101, 2000 + i, 102] for i in range(10)], np.tile([0.0, 1.0], 5))
+    cfg = TrainConfig(batch_size=2, eval_every=2, eval_last_step=eval_last_step)
+    schedule = Schedule(batch_size=2, total_steps=5, warmup_steps=2, eval_every=2)
+    report = train_stage(model, data, data, schedule, cfg, lr=1e-2, seed=0, name="t")
+    assert [step for step, _ in report.evals] == evals

@@ -140,6 +140,9 @@ class TrainConfig:
     """What resets the patience: `authors` (their `EarlyStoppingCallback`, `w2s/sft_utils.py`):
     a reference score that moves only on a gain of at least min_delta; `transformers`: every new
     best moves the reference. Either way the best state seen is restored."""
+    eval_last_step: bool = False
+    """Also evaluate at a stage's last step, so the best-state choice sees the final state. The
+    authors' Trainer evaluated only every `eval_every` steps (off by default, as theirs)."""
     max_grad_norm: float | None = 1.0
     """Gradient-norm clipping (the authors ran transformers' Trainer, whose default is 1.0)."""
     micro_batch: int = 8

@@ -227,7 +227,8 @@ def train_stage(
         report.steps = step
         bar.update()
         last = step == schedule.total_steps
-        if schedule.eval_every and val is not None and (step % schedule.eval_every == 0 or last):
+        at_end = last and cfg.eval_last_step
+        if schedule.eval_every and val is not None and (step % schedule.eval_every == 0 or at_end):
             metric, report.metric = validation_metric(model, val, cfg.eval_batch_size)
             report.evals.append((step, metric))
             is_best, stop = stopper.update(metric)
