@@ -111,7 +111,7 @@ def partition_pool(
     total = alloc.n_weak + alloc.n_hq
     n_hq_side = 0 if total == 0 else round(len(order) * alloc.n_hq / total)
     n_hq_side = min(max(n_hq_side, alloc.n_hq), len(order) - alloc.n_weak)
-    return order[n_hq_side:][::-1], order[:n_hq_side]
+    return np.ascontiguousarray(order[n_hq_side:][::-1]), order[:n_hq_side]
 
 
 class Oracle(Protocol):

@@ -226,6 +226,23 @@ class MethodOptions:
 
 
 @dataclass(frozen=True)
+class ProbeConfig:
+    """The probe methods (`probe_*`): the paper's protocol with a new linear head trained on the
+    frozen strong model's cached activations (`activations.py`) instead of LoRA fine-tuning. Every
+    other setting (stages, early stopping, budget) is the run's own."""
+
+    layer: float = 0.5
+    """Which hidden state is probed, as a depth: 0 the embeddings, 1 the last layer (rounded to
+    the nearest layer). Middle layers usually probe best; choose on validation data."""
+    lr: float = 1e-3
+    """AdamW learning rate of the probe head (LoRA runs use `train.lr`)."""
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.layer <= 1, "probe.layer", f"must be in [0, 1], got {self.layer}", "pass e.g. 0.5")
+        _check(self.lr > 0, "probe.lr", f"must be positive, got {self.lr}", "pass e.g. 1e-3")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """One budgeted elicitation run: task -> weak labels -> method within budget -> test metrics."""
 
@@ -233,8 +250,13 @@ class RunConfig:
     weak: WeakConfig = field(default_factory=WeakConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     options: MethodOptions = field(default_factory=MethodOptions)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     strong_model: str = "gemma-3-270m"
     """Embedded name or Hugging Face id/path of the strong model (paper: Llama-3-8B)."""
+    pooling: Literal["auto", "last", "mean"] = "auto"
+    """How the strong model's hidden states become one vector for the head (fine-tuning and
+    probes alike): `auto` is the last real token for decoders (as transformers'
+    *ForSequenceClassification, which the authors used) and the mean for encoders."""
     method: str = "seq_sft"
     """Elicitation method (`labelbudget list`)."""
     budget: float = 64.0
@@ -292,5 +314,6 @@ def run_config_from_dict(data: dict[str, Any]) -> RunConfig:
         weak=WeakConfig(**data.pop("weak")),
         train=TrainConfig(**data.pop("train")),
         options=MethodOptions(**data.pop("options")),
+        probe=ProbeConfig(**data.pop("probe", {})),
         **data,
     )

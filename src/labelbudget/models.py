@@ -210,11 +210,11 @@ HEAD_INIT_STD = 0.02
 class Classifier(nn.Module):
     """Backbone (with LoRA) + new fp32 2-logit head; `forward` returns log-odds."""
 
-    def __init__(self, backbone: nn.Module, tokenizer, hidden_size: int, is_decoder: bool):
+    def __init__(self, backbone: nn.Module, tokenizer, hidden_size: int, pooling: str):
         super().__init__()
         self.backbone = backbone
         self.tokenizer = tokenizer
-        self.is_decoder = is_decoder
+        self.pooling = pooling
         # No bias, as transformers' score layer for decoders. Initialised as transformers
         # initialises a score layer (normal, std 0.02: `initializer_range`), then x0.01 so the new
         # head starts near zero log-odds (PROTOCOL; the authors' `w2s/model.py`).
@@ -229,17 +229,19 @@ class Classifier(nn.Module):
 
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        if self.is_decoder:  # right-padded: the last real token sees the whole input
-            last = attention_mask.sum(1) - 1
-            pooled = hidden[torch.arange(len(hidden), device=hidden.device), last]
-        else:
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1)
-        return self.head(pooled.float())
+        return self.head(pool(hidden, attention_mask, self.pooling).float())
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         logits = self.logits(input_ids, attention_mask)
         return logits[:, 1] - logits[:, 0]
+
+    def batch_logits(self, ids: list[list[int]], idx) -> tuple[torch.Tensor, int, int]:
+        """The chosen inputs, right-padded to the longest of them: (logits, real, padded tokens)."""
+        from labelbudget.batching import collate
+
+        device = self.head.weight.device
+        input_ids, mask = collate(ids, idx, self.tokenizer.pad_token_id, device)
+        return self.logits(input_ids, mask), int(mask.sum()), mask.numel()
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """A copy of what training changes (LoRA and head): enough to restore a best state."""
@@ -267,14 +269,34 @@ ENCODER_TYPES = {
 """Bidirectional encoders, which mean-pool; every other backbone is treated as a decoder."""
 
 
-def build_classifier(name: str, lora_rank: int, dtype: str = "auto", seed: int = 0) -> Classifier:
+def resolve_pooling(pooling: str, model_type: str) -> str:
+    """`auto`: the last real token for decoders (as transformers' *ForSequenceClassification),
+    the mean for encoders (as sentence encoders were trained)."""
+    if pooling != "auto":
+        return pooling
+    return "mean" if model_type in ENCODER_TYPES else "last"
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """(batch, tokens, hidden) -> (batch, hidden) over right-padded inputs; works on any leading
+    layout whose token axis is -2 (e.g. (batch, layers, tokens, hidden))."""
+    if pooling == "last":  # right-padded: the last real token sees the whole input
+        rows = torch.arange(len(hidden), device=hidden.device)
+        return hidden[rows, ..., mask.sum(1) - 1, :]
+    m = mask.view(mask.shape[0], *([1] * (hidden.dim() - 3)), mask.shape[1], 1).to(hidden.dtype)
+    return (hidden * m).sum(-2) / m.sum(-2)
+
+
+def build_classifier(
+    name: str, lora_rank: int, dtype: str = "auto", seed: int = 0, pooling: str = "auto"
+) -> Classifier:
     """Load `name`, add LoRA on every linear projection, and a fresh head, seeded."""
     from peft import LoraConfig, get_peft_model
 
     device = pick_device()
     backbone, tokenizer = load_backbone(name, pick_dtype(dtype, device))
-    is_decoder = backbone.config.model_type not in ENCODER_TYPES
+    pooling = resolve_pooling(pooling, backbone.config.model_type)
     torch.manual_seed(seed)
     lora = LoraConfig(r=lora_rank, lora_alpha=lora_rank, target_modules="all-linear")
-    model = Classifier(get_peft_model(backbone, lora), tokenizer, backbone.config.hidden_size, is_decoder)
+    model = Classifier(get_peft_model(backbone, lora), tokenizer, backbone.config.hidden_size, pooling)
     return model.to(device)

@@ -166,7 +166,7 @@ def compute(
     else:
         oracle = GroundTruthOracle(task.pool.labels, allowance=alloc.n_hq)
     shared = results / "artifacts" / "weak_stages" if share_weak_stages else None
-    ctx = Elicitation(config, task, alloc, seller, oracle, hq_candidates, shared)
+    ctx = Elicitation(config, task, alloc, seller, oracle, hq_candidates, shared, results / "artifacts")
     method.fit(ctx)
     test_scores = method.score(task.test.texts)
     metrics = evaluate(test_scores, task.test.labels, weak.test_probs)

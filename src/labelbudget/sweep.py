@@ -23,6 +23,7 @@ import tyro
 from labelbudget.budget import Allocation, allocate, allocation_of, run_key
 from labelbudget.config import (
     MethodOptions,
+    ProbeConfig,
     RunConfig,
     TaskConfig,
     TrainConfig,
@@ -71,7 +72,13 @@ SMALL_STAGE = 10
 
 def _merge(template: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     """A config from the template with nested fields overridden (JSON/YAML shaped)."""
-    nested = {"task": TaskConfig, "weak": WeakConfig, "train": TrainConfig, "options": MethodOptions}
+    nested = {
+        "task": TaskConfig,
+        "weak": WeakConfig,
+        "train": TrainConfig,
+        "options": MethodOptions,
+        "probe": ProbeConfig,
+    }
     kwargs = {}
     for key, value in overrides.items():
         if key in nested:

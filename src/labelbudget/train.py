@@ -21,23 +21,25 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from labelbudget.batching import Encoded, collate, micro_batches, random_batches, sorted_batches
+from labelbudget.batching import Encoded, micro_batches, random_batches, sorted_batches
 from labelbudget.config import TrainConfig
 from labelbudget.losses import Loss, soft_cross_entropy, xent
 from labelbudget.metrics import auroc
-from labelbudget.models import Classifier
 
 
 @dataclass(frozen=True)
 class StageData:
-    """Encoded inputs and their soft targets P(label = 1) (weak probabilities or 0/1 HQ labels)."""
+    """Inputs and their soft targets P(label = 1) (weak probabilities or 0/1 HQ labels). Inputs
+    are token ids (a fine-tuned model) or feature rows (a probe on cached activations): whatever
+    the model's `batch_logits` takes."""
 
-    ids: Encoded
+    ids: Encoded | torch.Tensor
     targets: np.ndarray
 
     def __len__(self) -> int:
@@ -45,7 +47,26 @@ class StageData:
 
     @property
     def lengths(self) -> np.ndarray:
-        return np.array([len(x) for x in self.ids])
+        return lengths_of(self.ids)
+
+
+def lengths_of(ids: Encoded | torch.Tensor) -> np.ndarray:
+    """Tokens per input (feature rows all count as 1)."""
+    if isinstance(ids, torch.Tensor):
+        return np.ones(len(ids), dtype=np.int64)
+    return np.array([len(x) for x in ids])
+
+
+class Trainable(Protocol):
+    """What a stage trains: a `Classifier` (LoRA + head) or a `ProbeHead` (a head on cached
+    activations). `batch_logits(ids, idx)` returns the chosen inputs' 2-logit output with the
+    real and padded token counts it processed."""
+
+    def batch_logits(self, ids, idx: np.ndarray) -> tuple[torch.Tensor, int, int]: ...
+
+    def trainable_state(self) -> dict[str, torch.Tensor]: ...
+
+    def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -151,21 +172,22 @@ class StageReport:
 
 
 @torch.inference_mode()
-def predict(model: Classifier, ids: Encoded, batch_size: int, desc: str = "scoring") -> np.ndarray:
+def predict(
+    model: Trainable, ids: Encoded | torch.Tensor, batch_size: int, desc: str = "scoring"
+) -> np.ndarray:
     """Log-odds for every input, batched by length."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
     out = np.empty(len(ids), dtype=np.float32)
-    lengths = np.array([len(x) for x in ids])
-    for idx in tqdm(sorted_batches(lengths, batch_size), desc=desc, leave=False, disable=None):
-        input_ids, mask = collate(ids, idx, model.tokenizer.pad_token_id, device)
-        out[idx] = model(input_ids, mask).float().cpu().numpy()
+    batches = sorted_batches(lengths_of(ids), batch_size)
+    for idx in tqdm(batches, desc=desc, leave=False, disable=None if len(batches) > 1 else True):
+        logits, _, _ = model.batch_logits(ids, idx)
+        out[idx] = (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
     model.train(was_training)
     return out
 
 
-def validation_metric(model: Classifier, val: StageData, batch_size: int) -> tuple[float, str]:
+def validation_metric(model: Trainable, val: StageData, batch_size: int) -> tuple[float, str]:
     """AUROC against the hardened targets (so the weak stage early-stops on AUROC vs weak
     labels). A one-class validation split has no AUROC: then minus the soft cross-entropy."""
     scores = predict(model, val.ids, batch_size, desc="validating")
@@ -177,7 +199,7 @@ def validation_metric(model: Classifier, val: StageData, batch_size: int) -> tup
 
 
 def train_stage(
-    model: Classifier,
+    model: Trainable,
     train: StageData,
     val: StageData | None,
     schedule: Schedule,
@@ -214,11 +236,11 @@ def train_stage(
             batches = random_batches(len(train), schedule.batch_size, rng)
         batch = batches.pop()
         for idx in micro_batches(batch, lengths, micro_batch, keep_order=loss.per_batch):
-            input_ids, mask = collate(train.ids, idx, model.tokenizer.pad_token_id, device)
-            value = loss(model.logits(input_ids, mask), targets[idx].to(device), step)
+            logits, real, padded = model.batch_logits(train.ids, idx)
+            value = loss(logits, targets[idx].to(device), step)
             (value * (len(idx) / len(batch))).backward()  # the batch mean, accumulated
-            report.real_tokens += int(mask.sum())
-            report.padded_tokens += mask.numel()
+            report.real_tokens += real
+            report.padded_tokens += padded
         if cfg.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optimizer.step()

@@ -50,6 +50,8 @@ class Elicitation:
     """Pool ids disjoint from every weak id, in random order: HQ labels are bought among these."""
     shared: Path | None = None
     """Folder of saved weak stages that runs with the same weak stage branch from (sweeps)."""
+    artifacts: Path | None = None
+    """Folder of cached artifacts (weak labels, activations) this run may reuse."""
 
     @property
     def hq_left(self) -> int:
@@ -125,4 +127,4 @@ def get_method(name: str) -> MethodSpec:
 
 
 # Each module registers itself.
-from labelbudget.methods import icl, logconf, prompted, seq_sft, uncertainty  # noqa: E402,F401
+from labelbudget.methods import icl, logconf, probe, prompted, seq_sft, uncertainty  # noqa: E402,F401

@@ -39,11 +39,32 @@ from labelbudget.train import Schedule, StageData, predict, train_stage
 class SequentialSFT(Method):
     model: Classifier
 
+    micro_batch: int | None = None
+    """Examples per forward pass (None: `train.micro_batch`)."""
+
+    def setup(self, ctx: Elicitation) -> None:
+        """The model the stages train: LoRA + a new head on the strong model."""
+        cfg = ctx.config
+        self.model = build_classifier(
+            cfg.strong_model, cfg.train.lora_rank, cfg.train.dtype, cfg.seed, cfg.pooling
+        )
+        self.encoder = Encoder(self.model.tokenizer, self.model.max_length, cfg.task.truncate)
+
+    def features(self, ctx: Elicitation, ids: np.ndarray):
+        """The model's inputs for these pool examples: token ids (behind any demonstrations)."""
+        return self.encoder(self.inputs(ctx.pool_texts(ids)))
+
+    def lr(self, ctx: Elicitation) -> float:
+        return ctx.config.train.lr or default_lr(ctx.config.strong_model)
+
+    def family(self, ctx: Elicitation) -> dict:
+        """What, beyond the run's config, makes two weak stages different models."""
+        return {"model": "lora", "pooling": ctx.config.pooling}
+
     def fit(self, ctx: Elicitation) -> None:
         cfg = ctx.config
-        self.model = build_classifier(cfg.strong_model, cfg.train.lora_rank, cfg.train.dtype, cfg.seed)
+        self.setup(ctx)
         self.batch_size = cfg.train.eval_batch_size
-        self.encoder = Encoder(self.model.tokenizer, self.model.max_length, cfg.task.truncate)
         self.prompt_rng = ctx.rng(PURPOSE_PROMPTS)
         self.demos = self.demonstrations(ctx)
         weak_ids, weak_probs = ctx.weak.buy(ctx.allocation.n_weak - ctx.weak.count)
@@ -107,7 +128,8 @@ class SequentialSFT(Method):
             "loss": self.stage_loss(ctx, "weak"),
             "schedule": options.schedule,
             "demos": [d for d, _ in self.demos],
-            "version": 2,
+            "family": self.family(ctx),
+            "version": 3,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -132,15 +154,15 @@ class SequentialSFT(Method):
         cfg, train_cfg = ctx.config, ctx.config.train
         loss_name = self.stage_loss(ctx, name)
         rng = ctx.rng(PURPOSE_HQ_STAGE if name == "hq" else PURPOSE_WEAK_STAGE)
-        encoded = self.encoder(self.inputs(ctx.pool_texts(ids)))
+        encoded = self.features(ctx, ids)
         targets = targets.astype(np.float32)
         if cfg.options.schedule == "openai":  # no validation split: every label trains
             train, val = StageData(encoded, targets), None
             schedule = Schedule.openai(len(train))
         else:
             train_pos, val_pos = stage_split(len(ids), rng)
-            train = StageData([encoded[i] for i in train_pos], targets[train_pos])
-            val = StageData([encoded[i] for i in val_pos], targets[val_pos])
+            train = StageData(take(encoded, train_pos), targets[train_pos])
+            val = StageData(take(encoded, val_pos), targets[val_pos])
             schedule = Schedule.early_stopping(len(train), train_cfg)
         report = train_stage(
             self.model,
@@ -148,16 +170,24 @@ class SequentialSFT(Method):
             val,
             schedule,
             train_cfg,
-            lr=train_cfg.lr or default_lr(cfg.strong_model),
+            lr=self.lr(ctx),
             seed=int(rng.integers(2**31)),
             name=name,
             loss=LOSSES[loss_name],
+            micro_batch=self.micro_batch,
         )
         self.stages.append(report)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         encoded = self.encoder(self.inputs(texts))
         return predict(self.model, encoded, self.batch_size, desc="scoring test")
+
+
+def take(inputs, positions: np.ndarray):
+    """The inputs at these positions, for token-id lists and feature tensors alike."""
+    if isinstance(inputs, torch.Tensor):
+        return inputs[torch.as_tensor(positions, dtype=torch.long)]
+    return [inputs[i] for i in positions]
 
 
 register_method("seq_sft", "sequential SFT: weak stage, then HQ stage (paper Sec. 3.2)", SequentialSFT)

@@ -38,7 +38,7 @@ class UncertaintySampling(SequentialSFT):
             return ctx.hq_candidates[:0]
         options = ctx.config.options
         candidates = ctx.hq_candidates[: options.max_candidates]  # already in random order
-        encoded = self.encoder(self.inputs(ctx.pool_texts(candidates)))
+        encoded = self.features(ctx, candidates)
         entropy = binary_entropy(predict(self.model, encoded, self.batch_size, desc="scoring HQ candidates"))
         return candidates[choose_uncertain(entropy, n_hq, options.temperature, ctx.rng(PURPOSE_SELECT))]
 

@@ -1,0 +1,129 @@
+"""Probe methods on cached activations: the cache's identity, the same budget accounting as the
+fine-tuning methods, the stage protocol on feature rows, and that a probe learns what is there."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from labelbudget import train as train_mod
+from labelbudget.activations import activation_key, activations
+from labelbudget.config import TrainConfig
+from labelbudget.losses import LOSSES
+from labelbudget.methods.probe import ProbeHead
+from labelbudget.run import run
+from labelbudget.tasks import load_task
+from labelbudget.train import EarlyStopping, Schedule, StageData, predict, train_stage
+
+
+def test_activation_cache_is_reused_and_keyed_by_what_determines_it(
+    tiny_config, tiny_encoder, tmp_path, monkeypatch
+):
+    from labelbudget import activations as acts_mod
+
+    task = load_task(tiny_config.task)
+    calls = []
+    real = acts_mod.extract
+    monkeypatch.setattr(acts_mod, "extract", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    first = activations(task, tiny_config.strong_model, "{text}", "auto", tmp_path)
+    assert first.pool.shape[:2] == (len(task.pool), 3) and first.test.shape[0] == len(task.test)
+    again = activations(task, tiny_config.strong_model, "{text}", "auto", tmp_path)
+    assert len(calls) == 1 and again.key == first.key  # loaded, not recomputed
+    np.testing.assert_array_equal(np.asarray(again.pool), np.asarray(first.pool))
+    # a different model, task, template or pooling is a different artifact, never a stale one
+    other_task = load_task(dataclasses.replace(tiny_config.task, test_size=60))
+    keys = {
+        first.key,
+        activation_key(task, tiny_encoder, "{text}", "auto"),
+        activation_key(other_task, tiny_config.strong_model, "{text}", "auto"),
+        activation_key(task, tiny_config.strong_model, "Tweet: {text}", "auto"),
+        activation_key(task, tiny_config.strong_model, "{text}", "mean"),
+    }
+    assert len(keys) == 5
+    activations(task, tiny_config.strong_model, "{text}", "mean", tmp_path)
+    assert len(calls) == 2 and calls[-1] == "mean"
+    assert not [p for p in (tmp_path / "activations").iterdir() if p.name.startswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    ("probe", "lora"), [("probe_seq_sft", "seq_sft"), ("probe_uncertainty", "uncertainty")]
+)
+def test_probe_pays_exactly_what_the_lora_method_pays(tiny_config, tmp_path, spy, probe, lora):
+    records = {}
+    for method in (probe, lora):
+        cfg = dataclasses.replace(tiny_config, method=method)
+        records[method], _ = run(cfg, tmp_path / method)
+    a, b = records[probe], records[lora]
+    assert (a.n_weak, a.n_hq, a.spent) == (b.n_weak, b.n_hq, b.spent)
+    assert [(s["name"], s["n_train"], s["n_val"]) for s in a.stages] == [
+        (s["name"], s["n_train"], s["n_val"]) for s in b.stages
+    ]
+    assert any("probe on layer" in n for n in a.notes)
+
+
+def test_probe_stage_early_stops_and_restores_its_best_state(monkeypatch):
+    """The same `train_stage` on feature rows: validation scripted to peak at the 2nd evaluation."""
+    model = ProbeHead(8, seed=0)
+    states = {}
+    script = iter([0.5, 0.9, 0.6, 0.55, 0.52, 0.51])
+
+    def scripted(model, val, batch_size):
+        states[len(states) + 1] = model.trainable_state()
+        return next(script), "auroc"
+
+    monkeypatch.setattr(train_mod, "validation_metric", scripted)
+    rows = torch.randn(16, 8)
+    data = StageData(rows, np.tile([0.0, 1.0], 8).astype(np.float32))
+    cfg = TrainConfig(batch_size=4, example_visits=400, eval_every=2)
+    report = train_stage(model, data, data, Schedule.early_stopping(16, cfg), cfg, lr=1e-2, seed=0, name="t")
+    assert report.best_step == 4 and report.stopped_early and report.steps == 12
+    final = model.trainable_state()
+    assert all(torch.equal(final[k], states[2][k]) for k in final)
+    assert not all(torch.equal(final[k], states[6][k]) for k in final)
+
+
+@pytest.mark.parametrize(("shuffled", "low", "high"), [(False, 0.97, 1.0), (True, 0.35, 0.65)])
+def test_probe_learns_separable_activations_and_not_shuffled_labels(shuffled, low, high):
+    rng = np.random.default_rng(0)
+    n, d = 1200, 16
+    y = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    x[:, 0] += np.where(y == 1, 2.5, -2.5)  # separable along one direction
+    targets = rng.permutation(y) if shuffled else y
+    rows = torch.from_numpy(x)
+    train, val = (
+        StageData(rows[:800], targets[:800].astype(np.float32)),
+        StageData(rows[800:1000], targets[800:1000].astype(np.float32)),
+    )
+    cfg = TrainConfig()
+    model = ProbeHead(d, seed=0)
+    train_stage(
+        model,
+        train,
+        val,
+        Schedule.early_stopping(800, cfg),
+        cfg,
+        lr=1e-2,
+        seed=0,
+        name="t",
+        loss=LOSSES["xent"],
+        micro_batch=32,
+    )
+    accuracy = ((predict(model, rows[1000:], 200) > 0) == y[1000:]).mean()
+    assert low <= accuracy <= high
+
+
+def test_probe_run_takes_well_under_a_second_once_cached(tiny_config, tmp_path):
+    import time
+
+    cfg = dataclasses.replace(tiny_config, method="probe_seq_sft")
+    run(cfg, tmp_path)  # caches the weak labels and activations
+    start = time.perf_counter()
+    record, ran = run(dataclasses.replace(cfg, seed=1), tmp_path)
+    assert ran and time.perf_counter() - start < 5  # generous for a loaded CI machine; benchmarked
+    assert record.n_weak + record.n_hq > 0
+
+
+def test_authors_rule_early_stopping_is_the_probes_too():
+    assert EarlyStopping(4, 0.01).rule == "authors"
