@@ -208,6 +208,20 @@ def test_16_dollars_with_the_papers_fractions_is_quantity_dominant():
     assert (r.regime, r.decided, r.best_weak_share) == ("quantity-dominant", True, 1.0)
 
 
+def test_regime_is_decided_by_which_end_can_be_ruled_out():
+    """A near-all-weak mix that ties all-weak does not make $16 'undetermined': all-HQ is ruled
+    out, all-weak is not: quantity-dominant. An end the pool could not supply leaves it open."""
+    recs = []
+    for seed in range(3):
+        for f, a in ((0.0, 0.68), (0.2, 0.685), (1.0, 0.58)):
+            recs.append(record(budget=16, f=f, seed=seed, accuracy=a + 0.02 * seed))
+        recs.append(record(budget=1024, f=0.8, seed=seed, accuracy=0.86 + 0.003 * seed))
+        recs.append(record(budget=1024, f=1.0, seed=seed, accuracy=0.85 + 0.003 * seed))
+    low, high = regimes(points(recs), "seq_sft", 0.1)
+    assert (low.regime, low.decided) == ("quantity-dominant", True)
+    assert (high.regime, high.decided) == ("undetermined", False) and "all-weak not measured" in high.reason
+
+
 def test_regime_with_one_seed_is_not_decided():
     recs = [record(budget=16, f=0.0, accuracy=0.7), record(budget=16, f=1.0, accuracy=0.5)]
     (r,) = regimes(points(recs), "seq_sft", 0.1)
@@ -255,6 +269,26 @@ def test_plan_refuses_extrapolation_and_infeasible_allocations():
     assert p.best.hq_fraction == 1.0 and "left out" in p.note
     with pytest.raises(UserError, match="no measured allocation can be run"):
         plan(pts, 128, 0.1, feasible=lambda *a: "refused")
+
+
+def test_answer_in_plain_words_and_probe_vs_finetuning():
+    from labelbudget.analysis import answer, probe_vs_finetuning
+
+    recs = []
+    for seed in range(3):
+        for budget, accs in ((16, {0.0: 0.70, 1.0: 0.55}), (1024, {0.0: 0.72, 0.5: 0.80, 1.0: 0.86})):
+            for f, a in accs.items():
+                recs.append(record("probe_seq_sft", budget=budget, f=f, seed=seed, accuracy=a + 0.002 * seed))
+    recs.append(record("seq_sft", budget=16, f=0.0, accuracy=0.74))
+    pts = points(recs)
+    lines = answer(pts, "probe_seq_sft")
+    assert lines[0].startswith("at $16: buy only weak labels")
+    assert lines[1].startswith("at $1024: buy only HQ labels")
+    assert "beats its weak labels (0.650 accurate)" in lines[2] and "0 weak + 1024 HQ" in lines[2]
+    (row,) = probe_vs_finetuning(pts).to_dict("records")
+    assert (row["n_weak"], row["n_hq"]) == (160, 0)
+    assert row["fine-tuned accuracy"] == 0.74 and row["probe accuracy"] == pytest.approx(0.702)
+    assert row["probe - fine-tuned"] == pytest.approx(-0.038)
 
 
 def test_report_renders_every_section(tmp_path):

@@ -93,13 +93,33 @@ def test_no_two_runs_share_an_allocation_and_stored_allocations_are_not_rerun(ti
     assert report.ran == 0 and report.already == 1 and len(Store(tmp_path).records()) == 1
 
 
-def test_demo_preset_grid():
+def test_demo_preset_is_the_papers_grid_on_gemma_probes_plus_icl_and_lora():
+    from labelbudget.demo import LORA_TRAIN, PROBE_LAYER
+
     configs = PRESETS["demo"]()
     assert configs == demo_configs()
-    assert len({config_hash(c) for c in configs}) == len(configs) == 29
-    assert {c.method for c in configs} == {"seq_sft", "uncertainty", "logconf", "prompted_seq_sft"}
-    assert {c.seed for c in configs if c.method == "seq_sft"} == {0, 1}
-    assert {c.hq_fraction for c in configs if c.method == "logconf"} == {0.0, 0.5}
+    assert len({run_key(c) for c in configs}) == len(configs)
+    methods = collections.Counter(c.method for c in configs)
+    assert methods == {
+        "probe_seq_sft": 270,
+        "probe_uncertainty": 270,
+        "probe_logconf": 270,
+        "icl": 2,
+        "seq_sft": 2,
+    }
+    assert {c.strong_model for c in configs} == {"gemma-3-270m"} and {c.pooling for c in configs} == {"mean"}
+    assert {c.probe.probe_layer for c in configs} == {PROBE_LAYER}
+    probes = [c for c in configs if c.method.startswith("probe_")]
+    assert {c.budget for c in probes} == {16, 64, 256, 1024}
+    assert {c.hq_fraction for c in probes} == set(PAPER_SFT.hq_fractions)
+    assert {c.seed for c in probes} == set(range(10)) and {c.weak_cost for c in configs} == {0.1}
+    assert {(allocation_of(c).n_weak, allocation_of(c).n_hq) for c in configs if c.method == "icl"} == {
+        (3, 0),
+        (0, 3),
+    }
+    lora = [c for c in configs if c.method == "seq_sft"]
+    assert {(allocation_of(c).n_weak, allocation_of(c).n_hq) for c in lora} == {(160, 0), (0, 64)}
+    assert {c.train for c in lora} == {LORA_TRAIN}
 
 
 def test_expand_orders_runs_that_share_a_weak_stage_together(tiny_config):

@@ -56,14 +56,17 @@ def _variant(config: dict) -> dict:
 
 
 def frame(records: Iterable[Record]) -> pd.DataFrame:
-    """One row per run, with its variant (id and a readable label naming only what differs
-    between the variants present) and its allocation."""
+    """One row per run, with its variant (id and a readable label: the method, and what differs
+    between that method's variants present) and its allocation."""
     records = list(records)
     variants = [_variant(r.config) for r in records]
-    varying = sorted({k for v in variants for k in v if len({w.get(k) for w in variants}) > 1} - {"method"})
+    varying = {}  # per method: the fields in which its variants differ (they name the variant)
+    for method in {r.method for r in records}:
+        mine = [v for r, v in zip(records, variants, strict=True) if r.method == method]
+        varying[method] = sorted({k for v in mine for k in v if len({w.get(k) for w in mine}) > 1})
     rows = []
     for r, v in zip(records, variants, strict=True):
-        extra = ", ".join(f"{k.split('.')[-1]}={json.loads(v[k])}" for k in varying if k in v)
+        extra = ", ".join(f"{k.split('.')[-1]}={json.loads(v[k])}" for k in varying[r.method] if k in v)
         rows.append(
             {
                 "variant": hashlib.sha256(json.dumps(v, sort_keys=True).encode()).hexdigest()[:12],
@@ -242,9 +245,12 @@ def regimes(
     that spend that budget at `weak_cost`, each classified by what it buys (no HQ label:
     all-weak; no weak label: all-HQ; else a mix).
 
-    The best kind decides the regime only where it beats the other kinds by more than `z`
-    standard errors of the difference (from the seeds' spread); otherwise the data cannot tell
-    and the regime is `undetermined`. With one seed there is no spread, so nothing is decided.
+    A regime says which pure strategy can be ruled out: an end is ruled out where the best
+    allocation beats it by more than `z` standard errors of the difference (from the seeds'
+    spread). All-HQ ruled out but not all-weak: quantity-dominant; all-weak ruled out but not
+    all-HQ: quality-dominant; both ruled out by a mix: mixed. Where neither end can be ruled out,
+    an end was not measured (the pool cannot supply it), or one seed gives no spread, the data
+    cannot tell and the regime is `undetermined`.
     """
     sub = pts[pts["label"] == label]
     out = []
@@ -258,24 +264,31 @@ def regimes(
             continue
         winner = max(present, key=lambda k: present[k]["accuracy"])
         w = present[winner]
-        margins = []
-        for k, b in present.items():
-            if k != winner:
-                se = math.sqrt(float(w["sem"]) ** 2 + float(b["sem"]) ** 2)
-                margins.append((w["accuracy"] - b["accuracy"], se, k))
-        name = REGIME[winner]
-        close = [k for d, se, k in margins if not math.isnan(se) and d <= z * se]
-        if any(math.isnan(se) for _, se, _ in margins):
-            decided, regime = False, "undetermined"
-            reason = f"looks {name}, but one seed gives no spread to judge the differences"
-        elif close:
-            decided, regime = False, "undetermined"
-            reason = f"{name} is best but within {z:g} standard errors of " + ", ".join(
-                ENDS[k] for k in close
-            )
+
+        def ruled_out(k: str, w=w, winner=winner, present=present) -> bool | None:
+            """Whether the best beats end k beyond noise; None: not measured, or no spread."""
+            if k not in present:
+                return None
+            if k == winner:
+                return False
+            se = math.sqrt(float(w["sem"]) ** 2 + float(present[k]["sem"]) ** 2)
+            return None if math.isnan(se) else bool(w["accuracy"] - present[k]["accuracy"] > z * se)
+
+        weak_out, hq_out = ruled_out("weak"), ruled_out("hq")
+        decided = True
+        if weak_out is None or hq_out is None:
+            missing = [ENDS[k] for k in ("weak", "hq") if k not in present]
+            why = f"{' and '.join(missing)} not measured" if missing else "one seed gives no spread"
+            regime, decided, reason = "undetermined", False, f"looks {REGIME[winner]}, but {why}"
+        elif hq_out and not weak_out:
+            regime, reason = "quantity-dominant", f"all-HQ is more than {z:g} SE below the best"
+        elif weak_out and not hq_out:
+            regime, reason = "quality-dominant", f"all-weak is more than {z:g} SE below the best"
+        elif weak_out and hq_out:
+            regime, reason = "mixed", f"a mix beats all-weak and all-HQ by more than {z:g} SE each"
         else:
-            decided, regime = True, name
-            reason = f"beats the alternatives by more than {z:g} standard errors"
+            regime, decided = "undetermined", False
+            reason = f"{ENDS[winner]} is best, but all-weak and all-HQ are both within {z:g} SE of it"
         acc = {k: float(present[k]["accuracy"]) if k in present else math.nan for k in REGIME}
         out.append(
             Regime(
@@ -430,3 +443,68 @@ def plan(
         basis[["label", "n_weak", "n_hq", "cost", "accuracy", "sem", "n_seeds", "n_tasks"]],
         note,
     )
+
+
+def probe_vs_finetuning(pts: pd.DataFrame) -> pd.DataFrame:
+    """Each fine-tuned (LoRA) point beside the probe of the same method at the same allocation:
+    how far the fast probe agrees with full fine-tuning."""
+    pts = pts.drop_duplicates(["label", "n_weak", "n_hq"])
+    probes = pts[pts["method"].str.startswith("probe_")]
+    rows = []
+    for _, ft in pts[~pts["method"].str.startswith("probe_") & (pts["method"] != "icl")].iterrows():
+        twin = probes[
+            (probes["method"] == "probe_" + ft["method"])
+            & (probes["n_weak"] == ft["n_weak"])
+            & (probes["n_hq"] == ft["n_hq"])
+        ]
+        if twin.empty:
+            continue
+        p = twin.iloc[0]
+        rows.append(
+            {
+                "method": ft["method"],
+                "n_weak": ft["n_weak"],
+                "n_hq": ft["n_hq"],
+                "fine-tuned accuracy": ft["accuracy"],
+                "fine-tuned seeds": ft["n_seeds"],
+                "probe accuracy": p["accuracy"],
+                "probe SE": p["sem"],
+                "probe seeds": p["n_seeds"],
+                "probe - fine-tuned": p["accuracy"] - ft["accuracy"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def answer(pts: pd.DataFrame, label: str, weak_cost: float = 0.1) -> list[str]:
+    """The question, answered in plain words for one variant: what to buy at each budget it was
+    run at, whether that is decided against the seeds' spread, and where the strong model beats
+    its weak labels."""
+    lines = []
+    for r in regimes(pts, label, weak_cost):
+        if r.regime == "quantity-dominant":
+            what = "buy only weak labels"
+        elif r.regime == "quality-dominant":
+            what = "buy only HQ labels"
+        elif r.regime == "mixed":
+            what = f"buy a mix, {r.best_weak_share:.0%} of the budget on weak labels"
+        else:
+            what = f"undetermined ({r.reason})"
+        best = max(a for a in (r.all_weak, r.all_hq, r.best_mixed) if not math.isnan(a))
+        lines.append(f"at ${r.budget:g}: {what}; best accuracy {best:.3f}")
+    sub = pts[(pts["label"] == label) & np.isclose(pts["weak_cost"], weak_cost)]
+    if not sub.empty:
+        weak = float(sub["weak_accuracy"].mean())
+        top = sub.loc[sub["accuracy"].idxmax()]
+        se = "" if math.isnan(top["sem"]) else f" +- {top['sem']:.3f}"
+        verdict = (
+            "beats"
+            if top["accuracy"] - (0 if math.isnan(top["sem"]) else 2 * top["sem"]) > weak
+            else "does not clearly beat"
+        )
+        lines.append(
+            f"the strong model {verdict} its weak labels ({weak:.3f} accurate): its best is "
+            f"{top['accuracy']:.3f}{se} with {top['n_weak']} weak + {top['n_hq']} HQ labels "
+            f"(${top['cost']:.4g})"
+        )
+    return lines

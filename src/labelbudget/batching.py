@@ -66,14 +66,28 @@ def random_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np
 
 
 def micro_batches(
-    batch: np.ndarray, lengths: np.ndarray, size: int, keep_order: bool = False
+    batch: np.ndarray, lengths: np.ndarray, size: int, keep_order: bool = False, min_efficiency: float = 0.9
 ) -> list[np.ndarray]:
-    """The forward passes of one optimizer batch: `size` examples each, sorted by length so that
-    little is padded (the batch's loss and gradient are sums over examples, so the grouping does
-    not change them), or in the drawn order where the loss depends on the grouping."""
-    if not keep_order:
-        batch = batch[np.argsort(lengths[batch], kind="stable")]
-    return [batch[i : i + size] for i in range(0, len(batch), size)]
+    """The forward passes of one optimizer batch.
+
+    By default the batch is sorted by length and cut greedily into micro-batches of at most `size`
+    examples, a new one starting wherever the next (longer) example would pad the current one
+    below `min_efficiency` (real tokens / padded tokens): every micro-batch, hence the batch, is
+    at least that efficient. The batch's loss and gradient are sums over examples, so the grouping
+    does not change them. Where the loss depends on the grouping (`keep_order`), micro-batches of
+    `size` follow the drawn order."""
+    if keep_order:
+        return [batch[i : i + size] for i in range(0, len(batch), size)]
+    batch = batch[np.argsort(lengths[batch], kind="stable")]
+    groups, start, total = [], 0, 0
+    for i, idx in enumerate(batch):
+        n, width = i - start + 1, lengths[idx]
+        if i > start and (n > size or (total + width) / (n * width) < min_efficiency):
+            groups.append(batch[start:i])
+            start, total = i, 0
+        total += lengths[idx]
+    groups.append(batch[start:])
+    return groups
 
 
 def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -145,9 +145,11 @@ class TrainConfig:
     authors' Trainer evaluated only every `eval_every` steps (off by default, as theirs)."""
     max_grad_norm: float | None = 1.0
     """Gradient-norm clipping (the authors ran transformers' Trainer, whose default is 1.0)."""
-    micro_batch: int = 8
-    """Examples per forward pass inside an optimizer batch (gradients accumulated; no effect on
-    results for the plain losses, which are sums over examples). Log-confidence always uses 8."""
+    micro_batch: int = 32
+    """At most this many examples per forward pass inside an optimizer batch: the batch is cut
+    into length-sorted micro-batches that each waste at most 10% on padding, their gradients
+    accumulated (no effect on results: the plain losses are sums over examples). Log-confidence
+    always uses micro-batches of 8 in the drawn order, as the authors."""
     weight_decay: float = 0.01
     """AdamW weight decay."""
     beta2: float = 0.95
@@ -231,15 +233,25 @@ class ProbeConfig:
     frozen strong model's cached activations (`activations.py`) instead of LoRA fine-tuning. Every
     other setting (stages, early stopping, budget) is the run's own."""
 
-    layer: float = 0.5
+    probe_layer: float = 0.5
     """Which hidden state is probed, as a depth: 0 the embeddings, 1 the last layer (rounded to
     the nearest layer). Middle layers usually probe best; choose on validation data."""
-    lr: float = 1e-3
-    """AdamW learning rate of the probe head (LoRA runs use `train.lr`)."""
+    probe_lr: float = 1e-3
+    """AdamW learning rate of the probe head (LoRA runs use `--lr`)."""
 
     def __post_init__(self) -> None:
-        _check(0 <= self.layer <= 1, "probe.layer", f"must be in [0, 1], got {self.layer}", "pass e.g. 0.5")
-        _check(self.lr > 0, "probe.lr", f"must be positive, got {self.lr}", "pass e.g. 1e-3")
+        _check(
+            0 <= self.probe_layer <= 1,
+            "probe_layer",
+            f"must be in [0, 1], got {self.probe_layer}",
+            "pass e.g. --probe-layer 0.5",
+        )
+        _check(
+            self.probe_lr > 0,
+            "probe_lr",
+            f"must be positive, got {self.probe_lr}",
+            "pass e.g. --probe-lr 1e-3",
+        )
 
 
 @dataclass(frozen=True)

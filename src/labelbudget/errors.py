@@ -15,3 +15,7 @@ class UserError(Exception):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem}\n  fix: {fix}")
+
+
+class PoolTooSmall(UserError):
+    """The task's pool cannot supply the examples an allocation buys (a sweep may skip these)."""

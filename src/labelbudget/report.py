@@ -14,7 +14,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelbudget.analysis import average, frame, pareto_frontier, plan, points, recost, regimes, table1
+from labelbudget.analysis import (
+    answer,
+    average,
+    frame,
+    pareto_frontier,
+    plan,
+    points,
+    probe_vs_finetuning,
+    recost,
+    regimes,
+    table1,
+)
 from labelbudget.errors import UserError
 from labelbudget.plots import cost_plot, weak_fraction_plot
 from labelbudget.store import Store
@@ -38,9 +49,13 @@ def _table(df: pd.DataFrame) -> str:
 def coverage(df: pd.DataFrame) -> list[str]:
     """What the stored runs leave out, compared with the paper's experiments."""
     gaps = []
-    missing = [m for m in PAPER_METHODS if m not in set(df["method"])]
+    methods = set(df["method"])
+    missing = [m for m in PAPER_METHODS if m not in methods and f"probe_{m}" not in methods]
     if missing:
         gaps.append(f"methods not run: {', '.join(missing)}")
+    probes_only = [m for m in PAPER_METHODS if m not in methods and f"probe_{m}" in methods]
+    if probes_only:
+        gaps.append(f"run as linear probes only, not fine-tuned: {', '.join(probes_only)}")
     tasks = set(df["task"])
     if not tasks & set(PAPER_TASKS):
         gaps.append(
@@ -58,6 +73,25 @@ def coverage(df: pd.DataFrame) -> list[str]:
     if df["seed"].nunique() < 2:
         gaps.append("one seed: no spread, so regimes cannot be decided")
     return gaps
+
+
+def _answers(pts: pd.DataFrame, weak_cost: float = 0.1) -> list[str]:
+    """The plain-language answer at the top: per variant with decided-or-not regimes."""
+    parts = []
+    for label in sorted(pts["label"].unique()):
+        lines = answer(pts, label, weak_cost) if regimes(pts, label, weak_cost) else []
+        if lines:
+            parts.append(f"<p><b>{html.escape(label)}</b>, weak labels at ${weak_cost:g}:</p><ul>")
+            parts += [f"<li>{html.escape(line)}</li>" for line in lines]
+            parts.append("</ul>")
+    if not parts:
+        return []
+    head = (
+        "<h2>The answer</h2><p>What to buy at each budget, judged against the seeds' spread (a regime "
+        "is decided only where the best kind of allocation beats the others by more than 2 "
+        "standard errors):</p>"
+    )
+    return [head, *parts]
 
 
 def write_report(
@@ -86,12 +120,21 @@ def write_report(
         "seeds, then tasks, and every allocation is re-costed at every weak-label price "
         "(cost = n_weak &times; c + n_hq), as the authors' analysis.</p>",
     ]
+    parts += _answers(pts)
     missing = pts.attrs.get("missing", [])
     parts.append(
         "<h2>What this report does not cover</h2><ul>"
         + "".join(f"<li>{html.escape(g)}</li>" for g in (*notes, *coverage(df), *missing))
         + "</ul>"
     )
+    compared = probe_vs_finetuning(pts)
+    if not compared.empty:
+        parts.append("<h2>Probe vs fine-tuning at the same allocations</h2>")
+        parts.append(
+            "<p>Each fine-tuned (LoRA) run beside the linear probe of the same method at the same "
+            "allocation: how far the fast probe's answers carry over to full fine-tuning.</p>"
+        )
+        parts.append(_table(compared))
     parts.append("<h2>Table 1: best accuracy at cost &le; budget (weak fraction of labels)</h2>")
     parts.append(_table(table1(pts)))
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,7 +22,7 @@ import numpy as np
 
 from labelbudget.budget import Allocation, GroundTruthOracle, allocate, partition_pool
 from labelbudget.config import RunConfig, config_hash, to_dict
-from labelbudget.errors import UserError
+from labelbudget.errors import PoolTooSmall, UserError
 from labelbudget.labeling import FileOracle
 from labelbudget.methods import Elicitation, Method, WeakLabelSeller, get_method
 from labelbudget.metrics import evaluate
@@ -116,7 +116,7 @@ def _check_pool(config: RunConfig, alloc: Allocation, task: TaskData) -> np.ndar
     excluded = split.used_ids if config.weak.weak_pool == "clean" else None
     available = len(task.pool) - (0 if excluded is None else len(excluded))
     if alloc.n_weak + alloc.n_hq > available:
-        raise UserError(
+        raise PoolTooSmall(
             f"the allocation needs {alloc.n_weak} weak + {alloc.n_hq} HQ examples but the pool of "
             f"{task.name!r} has {available} (weak pool: {config.weak.weak_pool})",
             "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $), or use "

@@ -30,7 +30,7 @@ from labelbudget.config import (
     WeakConfig,
     config_hash,
 )
-from labelbudget.errors import UserError
+from labelbudget.errors import PoolTooSmall, UserError
 
 PAPER_TASKS = ("hellaswag", "social_i_qa", "cosmos_qa")
 """Table 1 and Figure 5 average these three (PROTOCOL, "The paper's numbers")."""
@@ -233,6 +233,17 @@ class SweepReport:
     already: int
     ran: int
     seconds: float
+    skipped: int = 0
+    """Runs whose allocation the task's pool cannot supply (with `skip_unsupplied`)."""
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        if not self.skipped:
+            return ()
+        return (
+            f"{self.skipped} of the grid's {self.total} runs were skipped: the pool cannot supply "
+            "their allocation",
+        )
 
 
 def pending(configs: list[RunConfig], results: Path) -> Iterator[RunConfig]:
@@ -295,8 +306,11 @@ def run_sweep(
     share_weak_stages: bool = True,
     cpus_per_run: float = 1.0,
     gpus_per_run: float = 0.0,
+    skip_unsupplied: bool = False,
 ) -> SweepReport:
-    """Run every config the store lacks. Every config is checked before anything runs."""
+    """Run every config the store lacks. Every config is checked before anything runs; with
+    `skip_unsupplied`, those whose allocation the pool cannot supply are skipped and counted
+    instead of stopping the sweep."""
     from tqdm.auto import tqdm
 
     from labelbudget.run import check
@@ -305,8 +319,16 @@ def run_sweep(
     start = time.perf_counter()
     todo = list(pending(configs, results))
     refuse_invalid(todo)  # bad input anywhere stops the sweep before it writes anything
+    supplied = []
     for cfg in todo:
-        check(cfg)
+        try:
+            check(cfg)
+        except PoolTooSmall:
+            if not skip_unsupplied:
+                raise
+            continue
+        supplied.append(cfg)
+    skipped, todo = len(todo) - len(supplied), supplied
     bar = tqdm(
         total=len(configs), initial=len(configs) - len(todo), desc="sweep", unit="run", dynamic_ncols=True
     )
@@ -319,7 +341,9 @@ def run_sweep(
             raise UserError(f"unknown executor {executor!r}", "use --executor local or --executor ray")
     finally:
         bar.close()
-    return SweepReport(len(configs), len(configs) - len(todo), len(todo), time.perf_counter() - start)
+    return SweepReport(
+        len(configs), len(configs) - len(todo) - skipped, len(todo), time.perf_counter() - start, skipped
+    )
 
 
 def _finished(bar, record) -> None:

@@ -53,19 +53,19 @@ class Probe:
     def setup(self, ctx: Elicitation) -> None:
         cfg = ctx.config
         acts = activations(ctx.task, cfg.strong_model, "{text}", cfg.pooling, ctx.artifacts)
-        pool, test = acts.features(cfg.probe.layer)
+        pool, test = acts.features(cfg.probe.probe_layer)
         self.pool_rows, self.test_rows = torch.from_numpy(pool), torch.from_numpy(test)
         self.test_texts = ctx.task.test.texts
         self.model = ProbeHead(pool.shape[1], cfg.seed)
         self.encoder = None
         self.micro_batch = cfg.train.batch_size  # no padding to avoid: the whole batch at once
-        self.activation_key, self.layer = acts.key, acts.layer_index(cfg.probe.layer)
+        self.activation_key, self.layer = acts.key, acts.layer_index(cfg.probe.probe_layer)
 
     def features(self, ctx: Elicitation, ids: np.ndarray) -> torch.Tensor:
         return self.pool_rows[torch.as_tensor(ids, dtype=torch.long)]
 
     def lr(self, ctx: Elicitation) -> float:
-        return ctx.config.probe.lr
+        return ctx.config.probe.probe_lr
 
     def family(self, ctx: Elicitation) -> dict:
         return {"model": "probe", "activations": self.activation_key, "layer": self.layer}
