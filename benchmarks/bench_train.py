@@ -2,9 +2,11 @@
 
     python benchmarks/bench_train.py [--models minilm-l6 gemma-3-270m] [--steps 10]
 
-Prints, per model: steps/s, tokens/s (real and processed), peak memory, padding efficiency (real
-tokens / processed tokens) over a full epoch of length-grouped batches, and achieved FLOP/s as a
-fraction of the matrix-multiply peak of the same machine, measured in the same run.
+Prints one JSON line per model: steps/s, tokens/s (real and processed), peak memory, padding
+efficiency (real tokens / processed tokens) over a full epoch of uniformly random batches of 32,
+each processed as `train_stage` does (length-sorted micro-batches, >= 0.9 efficient, gradients
+accumulated), and achieved FLOP/s as a fraction of the matrix-multiply peak of the same machine,
+measured in the same run.
 
 FLOPs per training step are counted analytically: the backbone is frozen, so each linear layer
 costs 2 * params * tokens forward and the same again backward (input gradients only; LoRA's own
@@ -15,13 +17,14 @@ twice that backward. Embedding lookups are not matrix multiplies and are left ou
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import time
 
 import numpy as np
 import torch
 
-from labelbudget.batching import collate, encode, length_grouped_batches
+from labelbudget.batching import collate, encode, micro_batches, random_batches
 from labelbudget.config import TaskConfig
 from labelbudget.losses import soft_cross_entropy
 from labelbudget.models import build_classifier, pick_device
@@ -72,31 +75,38 @@ def bench(name: str, texts: list[str], steps: int, batch_size: int = 32) -> dict
     dtype = next(model.backbone.parameters()).dtype
     ids = encode(model.tokenizer, texts, model.max_length)
     lengths = np.array([len(x) for x in ids])
-    epoch = length_grouped_batches(lengths, batch_size, np.random.default_rng(0))
-    efficiency = lengths.sum() / sum(len(b) * lengths[b].max() for b in epoch)
+    epoch = random_batches(len(ids), batch_size, np.random.default_rng(0))
+    groups = [micro_batches(b, lengths, batch_size) for b in epoch]
+    efficiency = lengths.sum() / sum(len(m) * lengths[m].max() for g in groups for m in g)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01, betas=(0.9, 0.95))
     targets = torch.rand(len(ids))
 
-    def step(idx):
-        input_ids, mask = collate(ids, idx, model.tokenizer.pad_token_id, device)
-        soft_cross_entropy(model.logits(input_ids, mask), targets[idx].to(device)).backward()
+    def step(group):
+        masks = []
+        n = sum(len(m) for m in group)
+        for idx in group:
+            input_ids, mask = collate(ids, idx, model.tokenizer.pad_token_id, device)
+            loss = soft_cross_entropy(model.logits(input_ids, mask), targets[idx].to(device))
+            (loss * len(idx) / n).backward()
+            masks.append(mask)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        return mask
+        return masks
 
-    for idx in epoch[:2]:  # warm-up (allocator, kernels)
-        step(idx)
+    for group in groups[:2]:  # warm-up (allocator, kernels)
+        step(group)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         torch.cuda.synchronize()
     real = processed = flops = 0.0
     start = time.perf_counter()
-    for idx in epoch[2 : 2 + steps]:
-        mask = step(idx)
-        real += float(mask.sum())
-        processed += mask.numel()
-        flops += step_flops(model, mask)
+    for group in groups[2 : 2 + steps]:
+        for mask in step(group):
+            real += float(mask.sum())
+            processed += mask.numel()
+            flops += step_flops(model, mask)
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
@@ -127,12 +137,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
     texts = load_task(TaskConfig(test_size=200)).pool.texts[:4000]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(texts)} tweets")
     for name in args.models:
         result = bench(name, texts, args.steps)
-        print(f"\n{name}")
-        for key, value in result.items():
-            print(f"  {key:<26} {value:.3f}" if isinstance(value, float) else f"  {key:<26} {value}")
+        row = {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}
+        print(
+            json.dumps({"figure": "lora_training", "model": name, "threads": torch.get_num_threads(), **row})
+        )
 
 
 if __name__ == "__main__":

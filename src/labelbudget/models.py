@@ -236,12 +236,13 @@ class Classifier(nn.Module):
         return logits[:, 1] - logits[:, 0]
 
     def batch_logits(self, ids: list[list[int]], idx) -> tuple[torch.Tensor, int, int]:
-        """The chosen inputs, right-padded to the longest of them: (logits, real, padded tokens)."""
+        """The chosen inputs, right-padded to the longest of them: (logits, real tokens as a device
+        tensor, so that counting them never waits for the device, padded tokens)."""
         from labelbudget.batching import collate
 
         device = self.head.weight.device
         input_ids, mask = collate(ids, idx, self.tokenizer.pad_token_id, device)
-        return self.logits(input_ids, mask), int(mask.sum()), mask.numel()
+        return self.logits(input_ids, mask), mask.sum(), mask.numel()
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """A copy of what training changes (LoRA and head): enough to restore a best state."""
