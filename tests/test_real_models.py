@@ -57,11 +57,11 @@ def test_minilm_on_sst2_file(results):
         weak=WeakConfig(weak_n_train=500, weak_n_val=100),
         train=TrainConfig(example_visits=1280),
         strong_model="minilm-l6",
-        budget=32,
+        budget=64,
         hq_fraction=1.0,
     )
     record, _ = run(cfg, results)
-    assert record.n_hq == 32 and record.n_weak == 0
+    assert record.n_hq == 64 and record.n_weak == 0
     assert record.auroc > 0.65, record
 
 
@@ -75,7 +75,8 @@ METHOD_RUNS = {
     # method: (budget, hq_fraction, options, lowest acceptable AUROC)
     "icl": (4, 1.0, options(), 0.45),  # 4 HQ demonstrations; paper: ICL is weak; sanity only
     "prompted_seq_sft": (16, 0.0, options(k_shot=2), 0.6),
-    "uncertainty": (16, 0.5, options(max_candidates=100), 0.6),
+    # 16 HQ labels: with 8 (2 for validation) the HQ stage's early stopping is a coin flip
+    "uncertainty": (32, 0.5, options(max_candidates=100), 0.6),
     "logconf": (16, 0.0, options(), 0.6),
 }
 
