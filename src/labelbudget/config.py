@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +22,64 @@ from labelbudget.errors import UserError
 def _check(ok: bool, name: str, problem: str, fix: str) -> None:
     if not ok:
         raise UserError(f"{name}: {problem}", fix)
+
+
+def check_types(obj: Any) -> None:
+    """Every field of a config dataclass holds a value of its annotated type (YAML/JSON sweep
+    files and Python callers bypass the CLI's parsing): ints are not bools or 0.5, floats are
+    finite numbers, strings are strings, a `Literal` is one of its choices."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        expected = _describe(hints[f.name])
+        if not _conforms(value, hints[f.name]):
+            raise UserError(
+                f"{f.name}: must be {expected}, got {value!r}",
+                f"give {f.name} (--{f.name.replace('_', '-')}) {expected}",
+            )
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return value in args
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_conforms(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items()
+        )
+    if dataclasses.is_dataclass(hint):
+        return isinstance(value, hint)
+    return True
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is tuple:
+        plural = {int: "integers", float: "finite numbers", str: "strings"}.get(args[0], _describe(args[0]))
+        return f"a list of {plural}"
+    if origin is dict:
+        return f"a mapping of {_describe(args[0])} to {_describe(args[1])}"
+    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}.get(
+        hint, "None" if hint is type(None) else getattr(hint, "__name__", str(hint))
+    )
 
 
 @dataclass(frozen=True)
@@ -50,6 +111,7 @@ class TaskConfig:
     repository) instead of downloading from the Hugging Face hub."""
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(
             self.test_size >= 2,
             "test_size",
@@ -68,6 +130,13 @@ class TaskConfig:
             f"values must be 0 or 1, got {sorted(set(self.label_map.values()))}",
             "map each raw label to 0 or 1, e.g. --label-map positive 1 negative 0",
         )
+        _check(
+            self.data_seed >= 0,
+            "data_seed",
+            f"must be >= 0, got {self.data_seed}",
+            "pass --data-seed 0 or another non-negative integer",
+        )
+        _check(self.task.strip() != "", "task", "is empty", "pass --task with a task name or a file path")
 
 
 @dataclass(frozen=True)
@@ -92,6 +161,7 @@ class WeakConfig:
     `paper` keeps them in, as the original code did (PROTOCOL, "Weak labels")."""
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(
             self.weak_n_train >= 2,
             "weak_n_train",
@@ -163,6 +233,7 @@ class TrainConfig:
     fp32 (e.g. CPUs without AVX512-BF16/AMX, where bf16 is emulated and slow). The head is fp32."""
 
     def __post_init__(self) -> None:
+        check_types(self)
         for name in (
             "batch_size",
             "example_visits",
@@ -174,6 +245,19 @@ class TrainConfig:
         ):
             value = getattr(self, name)
             _check(value >= 1, name, f"must be at least 1, got {value}", f"pass a positive {name}")
+        _check(
+            self.max_warmup_steps >= 0 and self.weight_decay >= 0 and self.min_delta >= 0,
+            "max_warmup_steps/weight_decay/min_delta",
+            "must be >= 0",
+            "pass non-negative --max-warmup-steps, --weight-decay and --min-delta",
+        )
+        _check(0 < self.beta2 < 1, "beta2", f"must be in (0, 1), got {self.beta2}", "pass e.g. --beta2 0.95")
+        _check(
+            self.max_grad_norm is None or self.max_grad_norm > 0,
+            "max_grad_norm",
+            f"must be positive, got {self.max_grad_norm}",
+            "pass a positive --max-grad-norm (the authors': 1.0)",
+        )
         _check(
             self.lr is None or self.lr > 0,
             "lr",
@@ -207,6 +291,7 @@ class MethodOptions:
     """Loss of the HQ stage (the paper uses log-confidence in the weak stage only)."""
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(
             self.k_shot is None or self.k_shot >= 1,
             "k_shot",
@@ -240,6 +325,7 @@ class ProbeConfig:
     """AdamW learning rate of the probe head (LoRA runs use `--lr`)."""
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(
             0 <= self.probe_layer <= 1,
             "probe_layer",
@@ -281,6 +367,7 @@ class RunConfig:
     """Seed of the pool partition, head and LoRA init, and batch order."""
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(
             self.budget > 0,
             "budget",
@@ -288,16 +375,22 @@ class RunConfig:
             "pass --budget with a positive number of $ (one HQ label costs $1)",
         )
         _check(
-            self.weak_cost > 0,
+            0 < self.weak_cost <= 1,
             "weak_cost",
-            f"must be positive, got {self.weak_cost}",
-            "pass --weak-cost with the positive price of one weak label, e.g. 0.1",
+            f"must be positive and at most 1 (the price of an HQ label), got {self.weak_cost}",
+            "pass --weak-cost with the price of one weak label in $, e.g. 0.1",
         )
         _check(
             0 <= self.hq_fraction <= 1,
             "hq_fraction",
             f"must be in [0, 1], got {self.hq_fraction}",
             "pass --hq-fraction between 0 (all weak) and 1 (all HQ)",
+        )
+        _check(
+            self.seed >= 0,
+            "seed",
+            f"must be >= 0, got {self.seed}",
+            "pass --seed 0 or another non-negative integer",
         )
 
 

@@ -1,18 +1,30 @@
 """The results store: one SQLite file, one row per completed run, keyed by its config hash.
 
-A row is written in a single transaction after the run finishes, so a killed run leaves nothing
-behind, and the primary key makes a duplicate impossible. Tables, frontiers and plots are pure
-functions of these rows.
+A row is written in a single transaction after the run finishes, so a killed run (or a full
+disk) leaves nothing behind, and the primary key makes a duplicate impossible. Runs in progress
+are claimed in the same file, so concurrent sweeps never train one run twice. Tables, frontiers
+and plots are pure functions of the rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
+import socket
 import sqlite3
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from labelbudget.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -63,25 +75,135 @@ class Record:
 FIELDS = [f.name for f in dataclasses.fields(Record)]
 JSON_FIELDS = {"config", "stages", "notes", "versions"}
 
+SCHEMA_VERSION = 2
+"""The store's layout, in SQLite's `user_version`: 1 (unstamped, version 0 on disk) is the `runs`
+table alone; 2 adds `claims`, the runs in progress. Opening an older store to write migrates it
+in one transaction; a newer one is refused."""
+
+CLAIM_TTL = 300.0
+"""Seconds a claim lives unless its holder renews it (every third of this, while it runs); a
+holder killed on this host is noticed at once (its process is gone), elsewhere after this."""
+
+
+class StoreError(UserError):
+    """The results folder or store cannot be used; nothing was written."""
+
 
 class Store:
-    """`results/labelbudget.sqlite`; safe to read while another process writes (WAL)."""
+    """`results/labelbudget.sqlite`; safe to read while other processes write (WAL), and shared
+    by concurrent sweeps through `Claims`."""
 
-    def __init__(self, results: Path):
-        self.path = Path(results) / "labelbudget.sqlite"
+    def __init__(self, results: Path | str):
+        self.results = Path(results)
+        self.path = self.results / "labelbudget.sqlite"
+        self._keys: dict[str, str] = {}
+        """run key -> config hash of the stored rows read so far (`_last_rowid`)."""
+        self._last_rowid = 0
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=60)
-        con.execute("PRAGMA journal_mode=WAL")
-        cols = ", ".join(f"{name} TEXT PRIMARY KEY" if name == "config_hash" else name for name in FIELDS)
-        con.execute(f"CREATE TABLE IF NOT EXISTS runs ({cols})")
-        return con
+    # -- opening ---------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Fail now, before any work, if runs could not be stored here: the results folder is a
+        file or not writable, or the store file is not a labelbudget store of a known schema."""
+        if self.results.exists() and not self.results.is_dir():
+            raise StoreError(
+                f"the results path {self.results} is a file, not a folder",
+                "pass --results with a folder (it is created if missing)",
+            )
+        folder = self.results
+        while not folder.exists():
+            folder = folder.parent
+        try:
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as e:
+            raise StoreError(
+                f"the results folder {self.results} is not writable ({e.strerror})",
+                "pass --results with a folder you can write to, or fix its permissions",
+            ) from e
+        if self.path.exists():
+            with self._read():
+                pass
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reading (the store must exist)."""
+        with self._errors("read"):
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
+            try:
+                self._check_schema(con, writing=False)
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: committed on exit, rolled back on any error, so a failed
+        write (a full disk, a kill) leaves the store as it was."""
+        with self._errors("write to"):
+            self.results.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    self._check_schema(con, writing=True)
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    if con.in_transaction:  # SQLite may have rolled back already (a full disk)
+                        con.execute("ROLLBACK")
+                    raise
+            finally:
+                con.close()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            raise StoreError(
+                f"could not {doing} the store {self.path}: {e}; the store is unchanged (an "
+                "unfinished write is rolled back)",
+                "free disk space or fix the folder's permissions, then rerun: stored runs are kept "
+                "and only the missing ones run",
+            ) from e
+        except sqlite3.DatabaseError as e:
+            raise StoreError(
+                f"{self.path} is not a labelbudget store ({e})",
+                f"move it aside (mv {self.path} {self.path}.bak) or pass another --results folder",
+            ) from e
+
+    def _check_schema(self, con: sqlite3.Connection, writing: bool) -> None:
+        """Refuse what is not a labelbudget store (or a newer one); migrate an older one when
+        writing. Version history: `SCHEMA_VERSION`."""
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this labelbudget's ({SCHEMA_VERSION})",
+                "upgrade labelbudget (pip install -U labelbudget), or pass another --results folder",
+            )
+        columns = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+        if (tables and "runs" not in tables) or ("runs" in tables and "config_hash" not in columns):
+            raise sqlite3.DatabaseError(f"its tables are {sorted(tables)}, not labelbudget's `runs`")
+        if writing and version < SCHEMA_VERSION:
+            cols = ", ".join(f"{n} TEXT PRIMARY KEY" if n == "config_hash" else n for n in FIELDS)
+            con.execute(f"CREATE TABLE IF NOT EXISTS runs ({cols})")
+            for name in FIELDS:  # fields added since the store was made: NULL in older rows
+                if name not in columns | {"config_hash"} and columns:
+                    con.execute(f"ALTER TABLE runs ADD COLUMN {name}")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS claims "
+                "(run_key TEXT PRIMARY KEY, owner TEXT, host TEXT, pid INTEGER, expires REAL)"
+            )
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- runs ------------------------------------------------------------------------------------
 
     def get(self, config_hash: str) -> Record | None:
         if not self.path.exists():
             return None
-        with self._connect() as con:
+        with self._read() as con:
             row = con.execute(
                 f"SELECT {', '.join(FIELDS)} FROM runs WHERE config_hash = ?", (config_hash,)
             ).fetchone()
@@ -90,42 +212,40 @@ class Store:
     def add(self, record: Record) -> bool:
         """Insert atomically; False (and nothing written) if this config is already stored."""
         values = [json.dumps(getattr(record, f)) if f in JSON_FIELDS else getattr(record, f) for f in FIELDS]
-        con = self._connect()
-        try:
-            with con:
-                con.execute(
-                    f"INSERT INTO runs ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})", values
-                )
-            return True
-        except sqlite3.IntegrityError:
-            return False
-        finally:
-            con.close()
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM runs WHERE config_hash = ?", (record.config_hash,)).fetchone():
+                return False
+            con.execute(
+                f"INSERT INTO runs ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})", values
+            )
+        return True
 
     def hashes(self) -> set[str]:
         """Config hashes of every stored run."""
-        if not self.path.exists():
-            return set()
-        con = self._connect()
-        try:
-            return {h for (h,) in con.execute("SELECT config_hash FROM runs")}
-        finally:
-            con.close()
+        return set(self.run_keys().values())
 
     def run_keys(self) -> dict[str, str]:
         """Run identity (`budget.run_key`: config with its allocation instead of budget, cost and
         fraction) -> config hash, for every stored run."""
+        if self.path.exists():
+            with self._read() as con:
+                self._read_keys(con)
+        return dict(self._keys)
+
+    def _read_keys(self, con: sqlite3.Connection) -> None:
+        """Add the rows stored since the last call to the run-key index (configs are parsed
+        once per process: a key is computed with this version's defaults for newer fields)."""
         from labelbudget.budget import run_key
         from labelbudget.config import run_config_from_dict
 
-        if not self.path.exists():
-            return {}
-        con = self._connect()
-        try:
-            rows = con.execute("SELECT config_hash, config FROM runs").fetchall()
-        finally:
-            con.close()
-        return {run_key(run_config_from_dict(json.loads(c))): h for h, c in rows}
+        if "runs" not in {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+            return
+        rows = con.execute(
+            "SELECT rowid, config_hash, config FROM runs WHERE rowid > ? ORDER BY rowid", (self._last_rowid,)
+        ).fetchall()
+        for rowid, h, c in rows:
+            self._keys[run_key(run_config_from_dict(json.loads(c)))] = h
+            self._last_rowid = rowid
 
     def find(self, config) -> Record | None:
         """The stored run of this config, or of another config that buys the same allocation."""
@@ -140,12 +260,88 @@ class Store:
     def records(self) -> list[Record]:
         if not self.path.exists():
             return []
-        con = self._connect()
-        try:
+        with self._read() as con:
+            if "runs" not in {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+                return []
             rows = con.execute(f"SELECT {', '.join(FIELDS)} FROM runs ORDER BY started_at").fetchall()
-        finally:
-            con.close()
         return [_to_record(r) for r in rows]
+
+
+class Claims:
+    """This process's claims on runs in progress, so that several sweeps (or a sweep and Ray
+    workers' driver) on one store divide the work: a run is trained only by the process that
+    claimed it, and a claim ends when the run is stored, when its holder exits, or when the
+    holder died (its process is gone, or it stopped renewing the claim for `CLAIM_TTL`)."""
+
+    def __init__(self, store: Store, ttl: float = CLAIM_TTL):
+        self.store, self.ttl = store, ttl
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.owner = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def take(self, config) -> Literal["claimed", "stored", "busy"]:
+        """Claim `config`'s run unless it is stored or another live process holds it."""
+        from labelbudget.budget import run_key
+
+        key = run_key(config)
+        with self.store._write() as con:
+            self.store._read_keys(con)
+            if key in self.store._keys:
+                return "stored"
+            row = con.execute("SELECT host, pid, expires FROM claims WHERE run_key = ?", (key,)).fetchone()
+            if row is not None and not self._stale(*row):
+                return "busy"
+            con.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                (key, self.owner, self.host, self.pid, time.time() + self.ttl),
+            )
+        self._start_renewing()
+        return "claimed"
+
+    def release(self, config) -> None:
+        from labelbudget.budget import run_key
+
+        with self.store._write() as con:
+            con.execute("DELETE FROM claims WHERE run_key = ? AND owner = ?", (run_key(config), self.owner))
+
+    def close(self) -> None:
+        """Release every claim this process still holds (a run that failed)."""
+        self._stop.set()
+        if self.store.path.exists():
+            with contextlib.suppress(UserError), self.store._write() as con:
+                con.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
+
+    def __enter__(self) -> Claims:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _stale(self, host: str, pid: int, expires: float) -> bool:
+        if expires < time.time():
+            return True
+        if host != self.host:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def _start_renewing(self) -> None:
+        if self._renewer is None:
+            self._renewer = threading.Thread(target=self._renew, daemon=True, name="labelbudget-claims")
+            self._renewer.start()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            with contextlib.suppress(UserError), self.store._write() as con:
+                con.execute(
+                    "UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + self.ttl, self.owner)
+                )
 
 
 def _to_record(row: tuple) -> Record:

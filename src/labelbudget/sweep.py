@@ -28,6 +28,7 @@ from labelbudget.config import (
     TaskConfig,
     TrainConfig,
     WeakConfig,
+    check_types,
     config_hash,
 )
 from labelbudget.errors import PoolTooSmall, UserError
@@ -61,9 +62,29 @@ class Grid:
     )
     """Per-method HQ fractions overriding `hq_fractions` (e.g. a cheaper method subset)."""
 
+    def __post_init__(self) -> None:
+        check_types(self)
+        for axis in ("tasks", "methods", "budgets", "weak_costs", "hq_fractions", "seeds"):
+            if not getattr(self, axis):
+                raise UserError(
+                    f"the sweep's {axis} is empty: the grid has no runs",
+                    f"give {axis} at least one value (--{axis.replace('_', '-')} ...)",
+                )
+        _values("budgets", self.budgets + self.hq_only_budgets, lambda b: b > 0, "positive $ amounts")
+        _values("weak_costs", self.weak_costs, lambda c: 0 < c <= 1, "prices in (0, 1]")
+        fractions = self.hq_fractions + tuple(f for fs in self.method_fractions.values() for f in fs)
+        _values("hq_fractions", fractions, lambda f: 0 <= f <= 1, "fractions in [0, 1]")
+        _values("seeds", self.seeds + self.small_stage_seeds, lambda s: s >= 0, "non-negative integers")
+
     def seeds_for(self, alloc: Allocation) -> tuple[int, ...]:
         smaller = min(n for n in (alloc.n_weak, alloc.n_hq) if n > 0) if alloc.n_weak + alloc.n_hq else 0
         return self.small_stage_seeds if self.small_stage_seeds and smaller <= SMALL_STAGE else self.seeds
+
+
+def _values(axis: str, values: tuple, ok: Callable[[Any], bool], expected: str) -> None:
+    bad = [v for v in values if not ok(v)]
+    if bad:
+        raise UserError(f"{axis} must be {expected}, got {bad}", f"fix {axis} in the sweep file or flags")
 
 
 SMALL_STAGE = 10
@@ -80,8 +101,18 @@ def _merge(template: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         "probe": ProbeConfig,
     }
     kwargs = {}
+    if not isinstance(overrides, dict):
+        raise UserError(
+            f"template must be a mapping, got {overrides!r}", "write `template:` with RunConfig fields"
+        )
     for key, value in overrides.items():
         if key in nested:
+            known = {f.name for f in dataclasses.fields(nested[key])}
+            if not isinstance(value, dict) or set(value) - known:
+                raise UserError(
+                    f"template.{key} must be a mapping of its fields, got {value!r}",
+                    f"use fields of {nested[key].__name__}: {', '.join(sorted(known))}",
+                )
             kwargs[key] = dataclasses.replace(getattr(template, key), **value)
         elif key in {f.name for f in dataclasses.fields(RunConfig)}:
             kwargs[key] = value
@@ -187,20 +218,18 @@ class SweepFile:
 
 def read_sweep(path: Path) -> SweepFile:
     """A sweep from YAML or JSON: `template` (RunConfig fields, nested as in a record's config)
-    plus the Grid's axes at the top level."""
+    plus the Grid's axes at the top level. A key given twice is refused (YAML and JSON parsers
+    would silently keep the last), and so is a value of the wrong type."""
     if not path.is_file():
         raise UserError(f"sweep file {path} does not exist", "pass a .yaml or .json sweep file")
-    text = path.read_text()
     try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
+        text = path.read_text()
+        data = _load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else _load_json(text)
+    except UserError as e:
+        raise UserError(f"sweep file {path}: {e.problem}", e.fix) from e
     except Exception as e:
         raise UserError(
-            f"could not parse sweep file {path}: {str(e).splitlines()[0]}", "check its YAML/JSON syntax"
+            f"could not parse sweep file {path}: {' '.join(str(e).split())}", "check its YAML/JSON syntax"
         ) from e
     if not isinstance(data, dict):
         raise UserError(f"sweep file {path} must hold a mapping", "write `template:` and grid axes")
@@ -212,19 +241,52 @@ def read_sweep(path: Path) -> SweepFile:
             f"sweep file {path} has unknown keys {sorted(unknown)}",
             f"use template and the grid axes: {', '.join(sorted(axes))}",
         )
-    grid = Grid(
-        **{
-            k: (
-                tuple(v)
-                if isinstance(v, list)
-                else {m: tuple(fs) for m, fs in v.items()}
-                if isinstance(v, dict)
-                else v
-            )
-            for k, v in data.items()
-        }
-    )
+    grid = Grid(**{k: _axis(k, v) for k, v in data.items()})
     return SweepFile(template, grid)
+
+
+def _axis(name: str, value: Any) -> Any:
+    """A grid axis from YAML/JSON: a list (a scalar is refused, not read letter by letter)."""
+    if name == "method_fractions":
+        if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
+            raise UserError(
+                f"method_fractions must map methods to lists of fractions, got {value!r}",
+                "write e.g. method_fractions: {icl: [0, 1]}",
+            )
+        return {m: tuple(fs) for m, fs in value.items()}
+    if not isinstance(value, list):
+        raise UserError(f"{name} must be a list, got {value!r}", f"write e.g. {name}: [{value!r}]")
+    return tuple(value)
+
+
+def _no_duplicates(pairs: list[tuple[Any, Any]]) -> dict:
+    keys = [k for k, _ in pairs]
+    if dupes := sorted({str(k) for k in keys if keys.count(k) > 1}):
+        raise UserError(f"the key {dupes[0]!r} is given twice", "keep one of them")
+    return dict(pairs)
+
+
+def _load_json(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_no_duplicates)
+
+
+def _load_yaml(text: str) -> Any:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise UserError(
+                        f"the key {key!r} is given twice (line {key_node.start_mark.line + 1})",
+                        "keep one of them",
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
 
 
 @dataclass
