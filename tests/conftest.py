@@ -3,6 +3,7 @@ isolated cache. Real-model tests are marked `slow` (they still run in CI)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -49,6 +50,71 @@ def synthetic_texts(n: int, seed: int = 0) -> pd.DataFrame:
         words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(POSITIVE if label else NEGATIVE)))
         rows.append({"text": " ".join(words) + f" {i}", "label": label})
     return pd.DataFrame(rows)
+
+
+def make_record(
+    method="seq_sft",
+    task="t",
+    budget=64.0,
+    weak_cost=0.1,
+    f=0.5,
+    seed=0,
+    accuracy=0.7,
+    weak_accuracy=0.65,
+    **config_changes,
+):
+    """A stored run as a real sweep writes it: its whole config, and what that config buys."""
+    from labelbudget.budget import allocate
+    from labelbudget.config import RunConfig, TaskConfig, config_hash, to_dict
+    from labelbudget.store import Record
+
+    config = RunConfig(
+        task=TaskConfig(task=task),
+        method=method,
+        budget=budget,
+        weak_cost=weak_cost,
+        hq_fraction=f,
+        seed=seed,
+    )
+    if config_changes:
+        config = dataclasses.replace(config, **config_changes)
+    alloc = allocate(budget, weak_cost, f)
+    return Record(
+        config_hash=config_hash(config),
+        config=to_dict(config),
+        task=task,
+        method=method,
+        strong_model=config.strong_model,
+        weak_model=config.weak.weak_model,
+        budget=budget,
+        weak_cost=weak_cost,
+        hq_fraction=f,
+        seed=seed,
+        n_weak=alloc.n_weak,
+        n_hq=alloc.n_hq,
+        spent=alloc.n_weak * weak_cost + alloc.n_hq,
+        accuracy=accuracy,
+        accuracy_lo=accuracy - 0.05,
+        accuracy_hi=accuracy + 0.05,
+        auroc=accuracy,
+        auroc_lo=0,
+        auroc_hi=1,
+        weak_agreement=0.5,
+        n_test=1000,
+        weak_accuracy=weak_accuracy,
+        weak_pool="clean",
+        data_fingerprint="d",
+        weak_key="k",
+        stages=[],
+        notes=[],
+        device="cpu",
+        dtype="float32",
+        started_at=f"2026-01-01T00:00:{seed:02d}",
+        seconds=1.0,
+        weak_seconds=1.0,
+        versions={},
+        git_commit=None,
+    )
 
 
 @pytest.fixture(scope="session")

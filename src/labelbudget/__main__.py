@@ -4,12 +4,15 @@ function. Flags come from the config dataclasses' fields and docstrings (tyro).
     labelbudget run --budget 64 --weak-cost 0.1 --hq-fraction 0.5 --seed 0
     labelbudget weak --task tweet-sentiment
     labelbudget list
+
+`--debug` anywhere shows the traceback behind an error message.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,9 +59,13 @@ class Weak:
     """Folder holding cached artifacts (weak labels)."""
 
     def execute(self) -> None:
+        from labelbudget.models import check_model
+        from labelbudget.store import Store
         from labelbudget.tasks import load_task
         from labelbudget.weak import weak_labels
 
+        Store(self.results).check()
+        check_model(self.weak.weak_model)
         task = load_task(self.task)
         labels, notes = weak_labels(task, self.task, self.weak, self.results / "artifacts")
         for note in task.notes + notes:
@@ -136,6 +143,7 @@ class Sweep:
         from labelbudget.sweep import describe, refuse_invalid, run_sweep
 
         configs = self.configs()
+        Store(self.results).check()
         if self.dry_run:  # every check a real sweep makes, but loading data and models
             stored = Store(self.results).run_keys()
             for cfg in configs:
@@ -152,10 +160,7 @@ class Sweep:
             self.cpus_per_run,
             self.gpus_per_run,
         )
-        print(
-            f"sweep: {report.ran} runs done now, {report.already} already stored, "
-            f"{report.total} in all ({report.seconds:.0f} s); results in {self.results}"
-        )
+        print(report.summary(self.results))
 
 
 @dataclass(frozen=True)
@@ -174,8 +179,14 @@ class Plan:
         from labelbudget.analysis import plan, points
         from labelbudget.store import Store
 
+        records = Store(self.results).records()
+        if not records:
+            raise UserError(
+                f"no stored runs in {self.results} to plan from",
+                "pass --results with a folder a sweep wrote, or run `labelbudget sweep` first",
+            )
         p = plan(
-            points(Store(self.results).records(), [self.weak_cost]),
+            points(records, [self.weak_cost]),
             self.budget,
             self.weak_cost,
             feasible=_refusal,
@@ -288,19 +299,39 @@ Command = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 done, 2 bad input (one message naming the problem and the fix, nothing
+    written), 3 waiting for human labels, 1 an unexpected error (a bug: `--debug` shows where),
+    130 interrupted. No traceback reaches the user without `--debug`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
     for noisy in ("transformers", "peft", "httpx", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
-        command = tyro.cli(Command, args=argv)
+        command = tyro.cli(Command, args=argv, prog="labelbudget")
         command.execute()
     except UserError as e:
+        if debug:
+            traceback.print_exc()
         print(f"labelbudget: error: {e}", file=sys.stderr)
         return 2
     except LabelsNeeded as e:
         print(f"labelbudget: waiting for labels: {e}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        print("labelbudget: interrupted; stored runs are kept, rerun to continue", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"labelbudget: error: unexpected {type(e).__name__}: {' '.join(str(e).split())[:300]}\n"
+            "  fix: this is a labelbudget bug; rerun with --debug and report the traceback it prints",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

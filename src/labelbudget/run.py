@@ -27,7 +27,7 @@ from labelbudget.labeling import FileOracle
 from labelbudget.methods import Elicitation, Method, WeakLabelSeller, get_method
 from labelbudget.metrics import evaluate
 from labelbudget.models import check_model
-from labelbudget.store import Record, Store
+from labelbudget.store import Claims, Record, Store
 from labelbudget.tasks import TaskData, load_task
 from labelbudget.weak import weak_labels, weak_split
 
@@ -73,10 +73,21 @@ def run(
     labels; call again with `labels_file` (that CSV, labeled) to resume and finish.
     """
     store = Store(results)
+    store.check()
     if (done := store.find(config)) is not None:
         return done, False
-    record = compute(config, results, labels_file, share_weak_stages)
-    store.add(record)
+    check(config)  # before the claim: bad input writes nothing
+    with Claims(store) as claims:
+        status = claims.take(config)
+        if status == "stored":  # by another process since the lookup above
+            return store.find(config), False
+        if status == "busy":
+            raise UserError(
+                f"another process is training this run now (config {config_hash(config)}) in {results}",
+                "wait for it to finish, then rerun: its record will be found and shown",
+            )
+        record = compute(config, results, labels_file, share_weak_stages)
+        store.add(record)
     return record, True
 
 

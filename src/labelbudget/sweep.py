@@ -32,6 +32,7 @@ from labelbudget.config import (
     config_hash,
 )
 from labelbudget.errors import PoolTooSmall, UserError
+from labelbudget.store import Claims, Store
 
 PAPER_TASKS = ("hellaswag", "social_i_qa", "cosmos_qa")
 """Table 1 and Figure 5 average these three (PROTOCOL, "The paper's numbers")."""
@@ -293,25 +294,40 @@ def _load_yaml(text: str) -> Any:
 class SweepReport:
     total: int
     already: int
+    """Runs stored before this sweep started or, meanwhile, by another process."""
     ran: int
+    """Runs this process trained and stored."""
     seconds: float
     skipped: int = 0
     """Runs whose allocation the task's pool cannot supply (with `skip_unsupplied`)."""
+    busy: int = 0
+    """Runs another process was training when this one reached them (left to it)."""
 
     @property
     def notes(self) -> tuple[str, ...]:
-        if not self.skipped:
-            return ()
+        notes = []
+        if self.skipped:
+            notes.append(
+                f"{self.skipped} of the grid's {self.total} runs were skipped: the pool cannot supply "
+                "their allocation"
+            )
+        if self.busy:
+            notes.append(
+                f"{self.busy} runs were left to another process that was training them; rerun the "
+                "sweep after it ends to confirm they are stored"
+            )
+        return tuple(notes)
+
+    def summary(self, results: Path) -> str:
         return (
-            f"{self.skipped} of the grid's {self.total} runs were skipped: the pool cannot supply "
-            "their allocation",
+            f"sweep: {self.ran} runs done now by this process, {self.already} already stored, "
+            f"{self.busy} left to another process running them, {self.skipped} skipped (pool too "
+            f"small); {self.total} in all ({self.seconds:.0f} s); results in {results}"
         )
 
 
 def pending(configs: list[RunConfig], results: Path) -> Iterator[RunConfig]:
     """The configs whose run (by identity, `budget.run_key`) the store lacks."""
-    from labelbudget.store import Store
-
     done = Store(results).run_keys()
     return (c for c in configs if run_key(c) not in done)
 
@@ -379,6 +395,8 @@ def run_sweep(
 
     results = Path(results)
     start = time.perf_counter()
+    store = Store(results)
+    store.check()
     todo = list(pending(configs, results))
     refuse_invalid(todo)  # bad input anywhere stops the sweep before it writes anything
     supplied = []
@@ -394,18 +412,67 @@ def run_sweep(
     bar = tqdm(
         total=len(configs), initial=len(configs) - len(todo), desc="sweep", unit="run", dynamic_ncols=True
     )
+    tally = Tally()
     try:
-        if executor == "local":
-            _run_local(todo, results, share_weak_stages, bar)
-        elif executor == "ray":
-            _run_ray(todo, results, share_weak_stages, bar, ray_address, cpus_per_run, gpus_per_run)
-        else:
-            raise UserError(f"unknown executor {executor!r}", "use --executor local or --executor ray")
+        with Claims(store) as claims:
+            if executor == "local":
+                _run_local(todo, results, share_weak_stages, bar, claims, tally)
+            elif executor == "ray":
+                _run_ray(
+                    todo,
+                    results,
+                    share_weak_stages,
+                    bar,
+                    claims,
+                    tally,
+                    ray_address,
+                    cpus_per_run,
+                    gpus_per_run,
+                )
+            else:
+                raise UserError(f"unknown executor {executor!r}", "use --executor local or --executor ray")
     finally:
         bar.close()
     return SweepReport(
-        len(configs), len(configs) - len(todo) - skipped, len(todo), time.perf_counter() - start, skipped
+        total=len(configs),
+        already=len(configs) - len(todo) - skipped + tally.stored_elsewhere,
+        ran=tally.ran,
+        seconds=time.perf_counter() - start,
+        skipped=skipped,
+        busy=tally.busy,
     )
+
+
+@dataclass
+class Tally:
+    """What happened to the runs this process reached."""
+
+    ran: int = 0
+    stored_elsewhere: int = 0
+    busy: int = 0
+
+    def claim(self, claims: Claims, cfg: RunConfig, bar) -> bool:
+        """Claim `cfg`'s run; False (counted, and said) if another process stored or holds it."""
+        status = claims.take(cfg)
+        if status == "stored":
+            self.stored_elsewhere += 1
+            bar.update()
+        elif status == "busy":
+            self.busy += 1
+            bar.update()
+            bar.write(f"  skipped: {describe(cfg)}: another process is training it")
+        return status == "claimed"
+
+    def stored(self, store: Store, claims: Claims, cfg: RunConfig, record, bar) -> None:
+        added = store.add(record)
+        claims.release(cfg)
+        if added:
+            self.ran += 1
+            _finished(bar, record)
+        else:  # cannot happen while claims hold; said rather than counted twice
+            self.stored_elsewhere += 1
+            bar.update()
+            bar.write(f"  discarded: {describe(cfg)}: another process stored it first")
 
 
 def _finished(bar, record) -> None:
@@ -413,20 +480,23 @@ def _finished(bar, record) -> None:
     bar.write(
         f"  done: {record.method} {record.task} ${record.budget:g} c={record.weak_cost:g} "
         f"f={record.hq_fraction:g} seed {record.seed}: accuracy {record.accuracy:.3f} "
-        f"({record.seconds:.0f} s)"
+        f"({record.seconds:.0f} s) [{record.config_hash}]"
     )
 
 
-def _run_local(todo: list[RunConfig], results: Path, share: bool, bar) -> None:
+def _run_local(todo: list[RunConfig], results: Path, share: bool, bar, claims: Claims, tally: Tally) -> None:
     from labelbudget.run import compute
-    from labelbudget.store import Store
 
-    store = Store(results)
     for cfg in todo:
+        if not tally.claim(claims, cfg, bar):
+            continue
         bar.set_postfix_str(f"running {describe(cfg)}")
-        record = compute(cfg, results, share_weak_stages=share)
-        store.add(record)
-        _finished(bar, record)
+        try:
+            record = compute(cfg, results, share_weak_stages=share)
+        except BaseException:
+            claims.release(cfg)
+            raise
+        tally.stored(claims.store, claims, cfg, record, bar)
 
 
 def _weak_labels_task(config: RunConfig, results: str) -> str:
@@ -443,15 +513,15 @@ def _compute_task(config: RunConfig, results: str, share: bool):
     return compute(config, results, share_weak_stages=share)
 
 
-def _run_ray(todo, results, share, bar, address, cpus, gpus) -> None:
-    """Each run is a Ray task with declared CPU/GPU needs; the driver writes the store. Workers
-    must see `results` (one machine, or a shared filesystem). Weak labels are made first, one
-    task per weak labeler; runs that may share a weak stage are chained so the later ones branch."""
+def _run_ray(todo, results, share, bar, claims, tally, address, cpus, gpus) -> None:
+    """Each run is a Ray task with declared CPU/GPU needs; the driver claims each run before it
+    submits it and writes the store. Workers must see `results` (one machine, or a shared
+    filesystem). Weak labels are made first, one task per weak labeler; runs that may share a
+    weak stage are chained so the later ones branch."""
     try:
         import ray
     except ImportError as e:
         raise UserError("--executor ray needs Ray", "pip install 'labelbudget[ray]'") from e
-    from labelbudget.store import Store
 
     if not ray.is_initialized():
         ray.init(
@@ -470,17 +540,25 @@ def _run_ray(todo, results, share, bar, address, cpus, gpus) -> None:
     groups: dict[tuple, list[RunConfig]] = {}
     for cfg in todo:
         groups.setdefault(share_group(cfg), []).append(cfg)
-    queues = [list(g) for g in groups.values()]
-    in_flight = {}
-    for q in queues:
-        in_flight[run_remote.remote(q.pop(0), results_str, share)] = q
-    store = Store(results)
+    in_flight: dict = {}
+
+    def submit(queue: list[RunConfig]) -> None:
+        while queue:
+            cfg = queue.pop(0)
+            if tally.claim(claims, cfg, bar):
+                in_flight[run_remote.remote(cfg, results_str, share)] = (cfg, queue)
+                return
+
+    for group in groups.values():
+        submit(list(group))
     while in_flight:
         (ready,), _ = ray.wait(list(in_flight), num_returns=1)
-        queue = in_flight.pop(ready)
-        record = ray.get(ready)
-        store.add(record)
-        _finished(bar, record)
-        if queue:
-            in_flight[run_remote.remote(queue.pop(0), results_str, share)] = queue
+        cfg, queue = in_flight.pop(ready)
+        try:
+            record = ray.get(ready)
+        except BaseException:
+            claims.release(cfg)
+            raise
+        tally.stored(claims.store, claims, cfg, record, bar)
+        submit(queue)
         bar.set_postfix_str(f"{len(in_flight)} runs in flight")

@@ -53,18 +53,25 @@ class TaskData:
         return h.hexdigest()[:16]
 
 
-def check_binary(name: str, labels: np.ndarray) -> None:
-    """Refuse empty or one-class data with a message that says what to do."""
+def check_binary(name: str, labels: np.ndarray, notes: list[str] | tuple[str, ...] = ()) -> None:
+    """Refuse empty or one-class data with a message that says what to do (and what was
+    dropped on the way, if anything)."""
+    dropped = f" ({'; '.join(notes)})" if notes else ""
     if len(labels) == 0:
-        raise UserError(f"task {name!r} has no examples", "check the file, columns and label map")
+        raise UserError(f"task {name!r} has no examples{dropped}", "check the file, columns and label map")
     counts = np.bincount(labels.astype(int), minlength=2)
     if counts.min() == 0:
         only = int(np.argmax(counts))
         raise UserError(
-            f"task {name!r} has only class {only} ({counts[only]} examples); binary classification "
-            "needs both",
+            f"task {name!r} has only class {only} ({counts[only]} examples){dropped}; binary "
+            "classification needs both",
             "check the label column and --label-map so that both 0 and 1 occur",
         )
+
+
+MIN_PER_CLASS = 4
+"""Fewest distinct examples per class a task may have: one test example and a pool of 3 per
+class, the least a stage can train on (`budget.MIN_STAGE`)."""
 
 
 def dedup(data: Labeled, rng: np.random.Generator) -> tuple[Labeled, int]:
@@ -97,7 +104,7 @@ def prepare(
     """
     rng = np.random.default_rng(cfg.data_seed)
     notes = list(notes)
-    check_binary(name, train.labels)
+    check_binary(name, train.labels, notes)
     train, n_dup = dedup(train, rng)
     if n_dup:
         notes.append(f"dropped {n_dup} duplicate texts")
@@ -105,11 +112,19 @@ def prepare(
     if test is None:
         balanced = balance(train, rng)
         per_class = len(balanced) // 2
+        if per_class < MIN_PER_CLASS:
+            counts = np.bincount(train.labels, minlength=2)
+            raise UserError(
+                f"task {name!r} has {len(train)} distinct texts ({counts[0]} of class 0, {counts[1]} "
+                f"of class 1) after dropping {n_dup} repeated ones; at least {MIN_PER_CLASS} "
+                "distinct texts of each class are needed",
+                "add distinct labeled examples of both classes to the file",
+            )
         if per_class <= half:
             raise UserError(
                 f"task {name!r} has {per_class} examples per class after balancing, too few for a "
                 f"test set of {cfg.test_size} plus a pool",
-                f"pass a smaller --test-size (at most {max(2, 2 * (per_class // 2))})",
+                f"pass a smaller --test-size (at most {2 * (per_class - 1)})",
             )
         is_test = np.zeros(len(balanced), dtype=bool)
         for c in (0, 1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,16 @@ from labelbudget.config import TaskConfig
 from labelbudget.errors import UserError
 from labelbudget.tasks.data import Labeled
 
+MISSING = {"", "nan", "none", "null", "na", "n/a"}
+"""Cell values that mean "no value" (after stripping, any case): dropped and counted, never kept
+as text or read as a label."""
+
 
 def read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".jsonl":
-            return pd.read_json(path, lines=True, dtype=False)
+            return _read_jsonl(path)
         return pd.read_csv(
             path,
             sep="\t" if suffix == ".tsv" else ",",
@@ -26,9 +31,30 @@ def read_table(path: Path) -> pd.DataFrame:
         )
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise UserError(
-            f"could not parse {path} as {suffix[1:].upper()}: {str(e).splitlines()[0]}",
-            "check that the file is well-formed (one record per line, consistent columns)",
+            f"could not parse {path} as {suffix[1:].upper()}: {' '.join(str(e).split())}",
+            "check that the file is well-formed (UTF-8, one record per line, consistent columns)",
         ) from e
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    """One JSON object per line; an error names its line (pandas gives a character offset)."""
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"line {number}: {e.msg} (column {e.colno})") from e
+            if not isinstance(row, dict):
+                raise ValueError(f"line {number}: expected a JSON object, got {type(row).__name__}")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _missing(values: pd.Series) -> np.ndarray:
+    return (values.isna() | values.astype(str).str.strip().str.lower().isin(MISSING)).to_numpy()
 
 
 def to_binary(raw: pd.Series, label_map: dict[str, int], path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +64,15 @@ def to_binary(raw: pd.Series, label_map: dict[str, int], path: Path) -> tuple[np
     """
     values = raw.astype(str).str.strip()
     if label_map:
+        absent = sorted(set(label_map) - set(values))
+        if absent:
+            seen = sorted(values.unique().tolist())
+            raise UserError(
+                f"--label-map names labels that {path} does not contain: {absent}; its labels are "
+                + ", ".join(repr(v) for v in seen[:8])
+                + (" ..." if len(seen) > 8 else ""),
+                "map the file's own label values (exact spelling and case) to 0 and 1",
+            )
         mapped = values.map(label_map)
         kept = mapped.notna().to_numpy()
         return mapped[kept].to_numpy(dtype=np.int64), kept
@@ -71,13 +106,16 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...]]:
                 f"{path} has no {role} column {column!r}; its columns are {list(map(str, df.columns))}",
                 f"pass --{role}-column with one of those names",
             )
-    df = df[[cfg.text_column, cfg.label_column]].dropna()
-    texts = df[cfg.text_column].astype(str).str.strip()
-    nonempty = (texts != "").to_numpy()
-    labels, kept = to_binary(df[cfg.label_column][nonempty], cfg.label_map, path)
+    df = df[[cfg.text_column, cfg.label_column]]
+    no_text, no_label = _missing(df[cfg.text_column]), _missing(df[cfg.label_column])
+    keep = ~(no_text | no_label)
+    texts = df[cfg.text_column][keep].astype(str).str.strip()
+    labels, kept = to_binary(df[cfg.label_column][keep], cfg.label_map, path)
     notes = []
+    if no_text.any():
+        notes.append(f"dropped {int(no_text.sum())} rows with empty or missing text (e.g. NaN, None)")
+    if (no_label & ~no_text).any():
+        notes.append(f"dropped {int((no_label & ~no_text).sum())} rows with a missing label")
     if (~kept).any():
         notes.append(f"dropped {int((~kept).sum())} rows whose label is not in --label-map")
-    if (~nonempty).any():
-        notes.append(f"dropped {int((~nonempty).sum())} rows with empty text")
-    return Labeled(texts[nonempty][kept].tolist(), labels), tuple(notes)
+    return Labeled(texts[kept].tolist(), labels), tuple(notes)
