@@ -10,6 +10,7 @@ function. Flags come from the config dataclasses' fields and docstrings (tyro).
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import traceback
@@ -298,6 +299,21 @@ Command = (
 )
 
 
+def _unexpected(e: Exception, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(
+        f"labelbudget: error: unexpected {type(e).__name__}: {' '.join(str(e).split())[:300]}\n"
+        "  fix: this is a labelbudget bug; rerun with --debug and report the traceback it prints",
+        file=sys.stderr,
+    )
+    return 1
+
+
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+"""Errors of the machine, not of labelbudget: said in one line like bad input."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done, 2 bad input (one message naming the problem and the fix, nothing
     written), 3 waiting for human labels, 1 an unexpected error (a bug: `--debug` shows where),
@@ -320,18 +336,24 @@ def main(argv: list[str] | None = None) -> int:
     except LabelsNeeded as e:
         print(f"labelbudget: waiting for labels: {e}", file=sys.stderr)
         return 3
+    except OSError as e:
+        if e.errno not in ENVIRONMENT_ERRNOS:
+            return _unexpected(e, debug)
+        if debug:
+            traceback.print_exc()
+        print(
+            f"labelbudget: error: could not write {e.filename or 'a file'}: {e.strerror}; stored "
+            "runs are intact (each is written whole or not at all)\n"
+            "  fix: free disk space or fix the folder's permissions, then rerun: only the missing "
+            "runs run",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print("labelbudget: interrupted; stored runs are kept, rerun to continue", file=sys.stderr)
         return 130
     except Exception as e:
-        if debug:
-            traceback.print_exc()
-        print(
-            f"labelbudget: error: unexpected {type(e).__name__}: {' '.join(str(e).split())[:300]}\n"
-            "  fix: this is a labelbudget bug; rerun with --debug and report the traceback it prints",
-            file=sys.stderr,
-        )
-        return 1
+        return _unexpected(e, debug)
     return 0
 
 

@@ -90,8 +90,8 @@ class StoreError(UserError):
 
 
 class Store:
-    """`results/labelbudget.sqlite`; safe to read while other processes write (WAL), and shared
-    by concurrent sweeps through `Claims`."""
+    """`results/labelbudget.sqlite`; safe to read while other processes write (a reader waits
+    out a write's commit), and shared by concurrent sweeps through `Claims`."""
 
     def __init__(self, results: Path | str):
         self.results = Path(results)
@@ -143,7 +143,10 @@ class Store:
             self.results.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             try:
-                con.execute("PRAGMA journal_mode=WAL")
+                self._check_schema(con, writing=False)  # refuse before changing anything
+                # A rollback journal, not WAL: readers need no side files (a full disk or a
+                # read-only folder can still be read), and writes are one short transaction each.
+                con.execute("PRAGMA journal_mode=DELETE")
                 con.execute("BEGIN IMMEDIATE")
                 try:
                     self._check_schema(con, writing=True)
