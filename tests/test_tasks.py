@@ -101,5 +101,8 @@ def test_embedded_tweets_task():
 
 
 def test_too_small_for_test_set():
-    with pytest.raises(UserError, match="--test-size"):
-        prepare("t", Labeled(["a", "b", "c", "d"], np.array([0, 1, 0, 1])), None, TaskConfig(test_size=4))
+    texts = [f"t{i}" for i in range(8)]
+    with pytest.raises(UserError, match=r"--test-size \(at most 6\)"):
+        prepare("t", Labeled(texts, np.array([0, 1] * 4)), None, TaskConfig(test_size=8))
+    with pytest.raises(UserError, match="at least 4 distinct texts of each class"):
+        prepare("t", Labeled(texts[:4], np.array([0, 1] * 2)), None, TaskConfig(test_size=2))

@@ -116,8 +116,8 @@ def prepare(
             counts = np.bincount(train.labels, minlength=2)
             raise UserError(
                 f"task {name!r} has {len(train)} distinct texts ({counts[0]} of class 0, {counts[1]} "
-                f"of class 1) after dropping {n_dup} repeated ones; at least {MIN_PER_CLASS} "
-                "distinct texts of each class are needed",
+                f"of class 1){f' after dropping {n_dup} repeated ones' if n_dup else ''}; at least "
+                f"{MIN_PER_CLASS} distinct texts of each class are needed",
                 "add distinct labeled examples of both classes to the file",
             )
         if per_class <= half:
