@@ -34,7 +34,7 @@ def check_types(obj: Any) -> None:
         expected = _describe(hints[f.name])
         if not _conforms(value, hints[f.name]):
             raise UserError(
-                f"{f.name}: must be {expected}, got {value!r}",
+                f"{f.name}: must be {expected}, got {list(value) if isinstance(value, tuple) else value!r}",
                 f"give {f.name} (--{f.name.replace('_', '-')}) {expected}",
             )
 
