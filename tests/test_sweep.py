@@ -173,10 +173,11 @@ def small_grid(tiny_config):
 def comparable(record):
     """What must not depend on how a run was executed (timings and dates may)."""
     d = dataclasses.asdict(record)
-    for key in ("seconds", "started_at", "weak_seconds"):
+    for key in ("seconds", "started_at", "weak_seconds", "phases"):
         d.pop(key)
     for stage in d["stages"]:
         stage.pop("seconds")
+        stage.pop("eval_seconds")
     return d
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from labelbudget import train as train_mod
-from labelbudget.batching import collate, micro_batches, random_batches
+from labelbudget.batching import collate, micro_batches, pack, pack_rows, random_batches
 from labelbudget.config import TrainConfig
 from labelbudget.losses import soft_cross_entropy
 from labelbudget.models import build_classifier
@@ -89,46 +89,85 @@ def test_batches_are_uniform_random_draws_not_grouped_by_length():
     assert means.std() < lengths.std() / np.sqrt(32) * 1.5
 
 
-def test_micro_batches_waste_at_most_10_percent_unless_the_loss_needs_the_drawn_order():
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(2, 80, 500)
-    for _ in range(50):
-        batch = rng.choice(500, 32, replace=False)
-        mbs = micro_batches(batch, lengths, 16)
-        assert sorted(np.concatenate(mbs).tolist()) == sorted(batch.tolist())
-        assert all(len(m) <= 16 and lengths[m].sum() / (len(m) * lengths[m].max()) >= 0.9 for m in mbs)
-    lengths = np.array([50, 3, 40, 7, 9, 60, 2, 30])
-    assert [m.tolist() for m in micro_batches(np.arange(8), lengths, 4, keep_order=True)] == [
-        [0, 1, 2, 3],
-        [4, 5, 6, 7],
-    ]
+def test_micro_batches_are_chunks_in_the_drawn_order():
+    """Log-confidence's statistics are per micro-batch: they must be random subsets, never regrouped
+    by length."""
+    batch = np.array([5, 3, 9, 1, 7, 0, 2, 8])
+    assert [m.tolist() for m in micro_batches(batch, 3)] == [[5, 3, 9], [1, 7, 0], [2, 8]]
+    assert [m.tolist() for m in micro_batches(batch, 32)] == [batch.tolist()]
 
 
-def test_accumulated_micro_batches_give_the_padded_batchs_loss_and_gradients(tiny_decoder):
-    """Length-sorted micro-batches with accumulated gradients compute exactly what one padded
-    batch of 32 computes (right padding with a mask; the loss is a mean over examples)."""
-    model = build_classifier(tiny_decoder, lora_rank=4, seed=0)
+@pytest.mark.parametrize("width", [8, 40, 256])
+def test_pack_rows_fit_every_text_once_and_fill_rows(width):
+    rng = np.random.default_rng(width)
+    for _ in range(30):
+        lengths = rng.integers(1, 80, rng.integers(1, 65)).tolist()
+        rows, row_width = pack_rows(lengths, width)
+        assert sorted(i for r in rows for i in r) == list(range(len(lengths)))
+        assert all(sum(lengths[i] for i in r) <= row_width for r in rows)
+        assert max(lengths) <= row_width <= max(width, max(lengths))
+        if width >= 3 * max(lengths) and sum(lengths) >= 2 * width:  # short texts: only row tails pad
+            assert sum(lengths) / (len(rows) * row_width) >= 0.9
+
+
+def test_pack_lays_texts_end_to_end_with_positions_restarting():
+    packed = pack(
+        [[5, 6, 7], [8], [9, 10]], np.array([2, 0, 1]), pad_id=0, device=torch.device("cpu"), width=4
+    )
+    # texts in idx order: [9, 10], [5, 6, 7], [8]; rows of width >= 3
+    for i, text in enumerate([[9, 10], [5, 6, 7], [8]]):
+        r, s, n = int(packed.row[i]), int(packed.start[i]), int(packed.length[i])
+        assert packed.input_ids[r, s : s + n].tolist() == text
+        assert packed.position_ids[r, s : s + n].tolist() == list(range(n))
+        assert (packed.segment[r, s : s + n] == i).all()
+    assert int(packed.real) == 6 and (packed.segment >= 0).sum() == 6
+    assert packed.padded == packed.input_ids.numel()
+
+
+@pytest.mark.parametrize("fixture", ["tiny_decoder", "tiny_encoder"])
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_packed_batch_gives_the_padded_batchs_logits_loss_and_gradients(request, fixture, pooling):
+    """Issue 11: one packed forward pass (texts end to end, positions restarting, attention within
+    each text) computes what one right-padded batch of 32 computes, and so does a packed batch cut
+    into accumulated micro-batches."""
+    model = build_classifier(request.getfixturevalue(fixture), lora_rank=4, seed=0, pooling=pooling)
+    with torch.no_grad():  # a head far from zero, so that the comparison is not trivially small
+        model.head.weight.normal_()
     rng = np.random.default_rng(0)
     ids = [[101, *rng.integers(1000, 3000, rng.integers(1, 40)).tolist(), 102] for _ in range(32)]
     targets = torch.from_numpy(rng.random(32)).float()
-    batch = np.arange(32)
+    batch = rng.permutation(32)
     params = [p for p in model.parameters() if p.requires_grad]
 
+    def grads():
+        out = [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in params]
+        model.zero_grad()
+        return out
+
     input_ids, mask = collate(ids, batch, 0, torch.device("cpu"))
-    full = soft_cross_entropy(model.logits(input_ids, mask), targets)
-    full.backward()
-    full_grads = [p.grad.clone() for p in params]
-    model.zero_grad()
+    padded_logits = model.logits(input_ids, mask)
+    padded = soft_cross_entropy(padded_logits, targets[batch])
+    padded.backward()
+    padded_grads = grads()
+    assert mask.float().mean() < 0.7  # the padded batch really is mostly padding
+
+    logits, real, processed = model.batch_logits(ids, batch)
+    packed = soft_cross_entropy(logits, targets[batch])
+    packed.backward()
+    torch.testing.assert_close(logits, padded_logits, rtol=1e-4, atol=1e-4)
+    assert packed.item() == pytest.approx(padded.item(), rel=1e-5)
+    assert int(real) / processed >= 0.9
+    for p, g in zip(grads(), padded_grads, strict=True):
+        torch.testing.assert_close(p, g, rtol=1e-4, atol=1e-6)
 
     accumulated = 0.0
-    for idx in micro_batches(batch, np.array([len(x) for x in ids]), 5):
-        input_ids, mask = collate(ids, idx, 0, torch.device("cpu"))
-        value = soft_cross_entropy(model.logits(input_ids, mask), targets[idx]) * (len(idx) / 32)
+    for idx in micro_batches(batch, 5):
+        value = soft_cross_entropy(model.batch_logits(ids, idx)[0], targets[idx]) * (len(idx) / 32)
         value.backward()
         accumulated += value.item()
-    assert accumulated == pytest.approx(float(full), rel=1e-5)
-    for p, g in zip(params, full_grads, strict=True):
-        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-6)
+    assert accumulated == pytest.approx(padded.item(), rel=1e-5)
+    for p, g in zip(grads(), padded_grads, strict=True):
+        torch.testing.assert_close(p, g, rtol=1e-4, atol=1e-6)
 
 
 def test_gradient_norm_is_clipped_at_1(tiny_decoder, monkeypatch):
@@ -207,7 +246,7 @@ def test_evaluations_every_eval_every_steps_and_at_the_end_only_on_request(
 
 def test_hq_stage_of_32_sst2_examples_pads_less_than_10_percent(tiny_decoder):
     """Issue 11's case: a random batch of 32 short and long SST-2 phrases (padded to its longest,
-    efficiency ~0.3) is processed in length-sorted micro-batches at >= 0.9 efficiency."""
+    efficiency ~0.3) is packed in rows at >= 0.9 efficiency."""
     import pandas as pd
     from conftest import SST2
 

@@ -277,6 +277,8 @@ def summary(record, ran: bool) -> str:
             f"  {stage['name']} stage: {stage['n_train']} train + {stage['n_val']} val, "
             f"{stage['steps']}/{stage['total_steps']} steps"
             + (", stopped early" if stage["stopped_early"] else "")
+            + f", {stage['seconds']:.0f} s"
+            + (f" ({stage['eval_seconds']:.0f} s validating)" if stage.get("eval_seconds") else "")
             + (
                 f", best val {stage['metric']} {stage['best_metric']:.3f} at step {stage['best_step']}"
                 if stage["best_step"]
@@ -285,6 +287,10 @@ def summary(record, ran: bool) -> str:
         )
     lines += [f"  note: {n}" for n in record.notes]
     lines.append(f"  {record.seconds:.0f} s on {record.device} ({record.dtype})")
+    if record.phases:
+        name, top = max(record.phases.items(), key=lambda kv: kv[1]["peak_rss_gb"])
+        lines[-1] += ": " + ", ".join(f"{k} {v['seconds']:.0f} s" for k, v in record.phases.items())
+        lines[-1] += f"; peak memory {top['peak_rss_gb']:.1f} GB ({name})"
     return "\n".join(lines)
 
 

@@ -115,8 +115,8 @@ def save(acts: Activations, folder: Path, meta: dict) -> None:
 @torch.inference_mode()
 def extract(model_name: str, texts: list[str], pooling: str, batch_size: int) -> np.ndarray:
     """Every layer's pooled hidden state for every text, float16, batched by length."""
-    from labelbudget.batching import Encoder, collate, sorted_batches
-    from labelbudget.models import load_backbone, pick_device, pick_dtype, pool, resolve_pooling
+    from labelbudget.batching import Encoder, pack, sorted_batches
+    from labelbudget.models import forward_packed, load_backbone, pick_device, pick_dtype, resolve_pooling
 
     device = pick_device()
     backbone, tokenizer = load_backbone(model_name, pick_dtype("auto", device))
@@ -129,8 +129,8 @@ def extract(model_name: str, texts: list[str], pooling: str, batch_size: int) ->
     out = np.empty((len(ids), n_layers + 1, hidden), dtype=np.float16)
     log.info("caching %s activations of %d texts (%d tokens), once", model_name, len(ids), lengths.sum())
     for idx in tqdm(sorted_batches(lengths, batch_size), desc="caching activations", disable=None):
-        input_ids, mask = collate(ids, idx, tokenizer.pad_token_id, device)
-        states = backbone(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
-        pooled = pool(torch.stack(states, 1).float(), mask, pooling)  # batch, layers + 1, hidden
+        packed = pack(ids, idx, tokenizer.pad_token_id, device)
+        states = forward_packed(backbone, packed, output_hidden_states=True).hidden_states
+        pooled = packed.pool(torch.stack(states, 1).float(), pooling)  # texts, layers + 1, hidden
         out[idx] = pooled.cpu().numpy().astype(np.float16)
     return out

@@ -1,15 +1,21 @@
-"""Tokenize once, then batch with dynamic padding.
+"""Tokenize once, then lay the texts of a batch end to end in a few rows (sequence packing).
 
-Padding every input to a fixed 128/512 tokens wastes most of the compute on short texts. Training
-batches are uniform random draws (the protocol's; length-grouped batches would make batch
-composition depend on length, which on some tasks correlates with the label); inside a batch the
-forward passes are length-sorted micro-batches whose gradients are accumulated. Scoring sorts
-everything by length. `benchmarks/bench_train.py` measures the padding efficiency.
+Padding every input to a fixed 128/512 tokens wastes most of the compute on short texts, and on a
+CPU so do many small forward passes (each costs a fixed ~0.2 s of per-operator overhead for a
+135M-parameter model, whatever its size). Training batches are uniform random draws (the
+protocol's; length-grouped batches would make batch composition depend on length, which on some
+tasks correlates with the label); a batch (or a micro-batch, where memory or the loss asks for
+one) is one forward pass over its texts packed into rows of about `PACK_WIDTH` tokens, each text's
+positions restarting at 0 and its tokens attending only to each other, so every text is computed
+exactly as it would be alone. Scoring packs length-sorted batches. `benchmarks/bench_train.py`
+measures the padding efficiency.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -65,35 +71,27 @@ def random_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np
     return [order[i : i + batch_size] for i in range(0, n, batch_size)][::-1]
 
 
-def micro_batches(
-    batch: np.ndarray, lengths: np.ndarray, size: int, keep_order: bool = False, min_efficiency: float = 0.9
-) -> list[np.ndarray]:
-    """The forward passes of one optimizer batch.
-
-    By default the batch is sorted by length and cut greedily into micro-batches of at most `size`
-    examples, a new one starting wherever the next (longer) example would pad the current one
-    below `min_efficiency` (real tokens / padded tokens): every micro-batch, hence the batch, is
-    at least that efficient. The batch's loss and gradient are sums over examples, so the grouping
-    does not change them. Where the loss depends on the grouping (`keep_order`), micro-batches of
-    `size` follow the drawn order."""
-    if keep_order:
-        return [batch[i : i + size] for i in range(0, len(batch), size)]
-    batch = batch[np.argsort(lengths[batch], kind="stable")]
-    groups, start, total = [], 0, 0
-    for i, idx in enumerate(batch):
-        n, width = i - start + 1, lengths[idx]
-        if i > start and (n > size or (total + width) / (n * width) < min_efficiency):
-            groups.append(batch[start:i])
-            start, total = i, 0
-        total += lengths[idx]
-    groups.append(batch[start:])
-    return groups
+def micro_batches(batch: np.ndarray, size: int) -> list[np.ndarray]:
+    """The forward passes of one optimizer batch: chunks of at most `size` examples in the drawn
+    order (each is packed, so no order wastes compute on padding). The batch's loss and gradient
+    are sums over examples, so the chunking does not change them, except for losses that depend
+    on the micro-batch (log-confidence), which are defined on these drawn-order chunks."""
+    return [batch[i : i + size] for i in range(0, len(batch), size)]
 
 
-def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """For scoring: everything sorted by length, in batches of at most `batch_size` that each
-    waste at most 10% on padding; callers scatter results back by index."""
-    return micro_batches(np.arange(len(lengths)), lengths, batch_size)
+def sorted_batches(lengths: np.ndarray, batch_size: int, max_tokens: int = 16384) -> list[np.ndarray]:
+    """For scoring: everything in length order, in batches of at most `batch_size` texts and
+    `max_tokens` tokens (a single longer text alone), so similar lengths share a packed forward
+    and memory stays bounded; callers scatter results back by index."""
+    order = np.argsort(lengths, kind="stable")
+    batches, start, tokens = [], 0, 0
+    for i, j in enumerate(order):
+        if i > start and (i - start >= batch_size or tokens + lengths[j] > max_tokens):
+            batches.append(order[start:i])
+            start, tokens = i, 0
+        tokens += lengths[j]
+    batches.append(order[start:])
+    return batches
 
 
 def collate(
@@ -107,3 +105,113 @@ def collate(
         input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
         mask[row, : len(ids[i])] = 1
     return input_ids.to(device), mask.to(device)
+
+
+PACK_WIDTH = 256
+"""Target tokens per packed row. Attention inside a row is computed for all its token pairs (those
+of other texts masked), so its cost grows with the width; 256 keeps that under ~10% of a step for
+models of SmolLM2-135M's shape while filling rows to >= 0.95 on short texts
+(`benchmarks/bench_train.py --pack-widths` compares widths)."""
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Texts laid end to end in rows: `input_ids` and `position_ids` (rows, width), positions
+    restarting at 0 for every text and for the padding at a row's end; `segment` (rows, width) is
+    each token's text (its place in the packed order), -1 for padding; text i is
+    `input_ids[row[i], start[i] : start[i] + length[i]]`."""
+
+    input_ids: torch.Tensor
+    position_ids: torch.Tensor
+    segment: torch.Tensor
+    row: torch.Tensor
+    start: torch.Tensor
+    length: torch.Tensor
+
+    @property
+    def real(self) -> torch.Tensor:
+        """Real tokens, as a device tensor (reading it back would wait for the device)."""
+        return self.length.sum()
+
+    @property
+    def padded(self) -> int:
+        return self.input_ids.numel()
+
+    def same_text(self) -> torch.Tensor:
+        """(rows, 1, width, width) bool: token q may attend token k (both in the same text; the
+        padding attends to itself, so no attention row is empty)."""
+        return (self.segment[:, :, None] == self.segment[:, None, :])[:, None]
+
+    def pool(self, hidden: torch.Tensor, pooling: str) -> torch.Tensor:
+        """(rows, ..., width, hidden) -> (texts, ..., hidden): each text's last token (`last`) or the
+        mean of its tokens (`mean`)."""
+        if pooling == "last":
+            return hidden[self.row, ..., self.start + self.length - 1, :]
+        tokens = hidden.movedim(-2, 1)  # rows, width, ..., hidden
+        flat = tokens.reshape(-1, *tokens.shape[2:])
+        keep = self.segment.reshape(-1) >= 0
+        sums = flat.new_zeros(len(self.length), *tokens.shape[2:])
+        sums.index_add_(0, self.segment.reshape(-1)[keep], flat[keep])
+        return sums / self.length.view(-1, *([1] * (sums.dim() - 1))).to(sums.dtype)
+
+
+def pack_rows(lengths: Sequence[int], width: int = PACK_WIDTH) -> tuple[list[list[int]], int]:
+    """Assign texts (by position) to rows of at most max(`width`, the longest text) tokens:
+    first-fit decreasing into as few rows as the total needs, each row then as narrow as still
+    fits (so only row tails are padding), a row added where none fits. Returns the rows (text
+    positions) and the row width."""
+    lengths = [int(x) for x in lengths]
+    cap = max(width, *lengths)
+    total = sum(lengths)
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    n_rows = math.ceil(total / cap)
+    while True:  # ends by len(lengths) rows at the latest: one text per row always fits
+        row_width = max(math.ceil(total / n_rows), *lengths)
+        while True:
+            rows = _first_fit(lengths, order, n_rows, row_width)
+            if rows is not None:
+                return rows, row_width
+            if row_width == cap:
+                break
+            row_width = min(cap, row_width + max(1, row_width // 64))
+        n_rows += 1
+
+
+def _first_fit(lengths: list[int], order: list[int], n_rows: int, width: int) -> list[list[int]] | None:
+    rows: list[list[int]] = [[] for _ in range(n_rows)]
+    free = [width] * n_rows
+    for i in order:
+        r = next((r for r in range(n_rows) if free[r] >= lengths[i]), None)
+        if r is None:
+            return None
+        rows[r].append(i)
+        free[r] -= lengths[i]
+    return rows
+
+
+def pack(ids: Encoded, idx: np.ndarray, pad_id: int, device: torch.device, width: int = PACK_WIDTH) -> Packed:
+    """Pack the chosen inputs (in `idx` order: output i is text `idx[i]`) into rows."""
+    lengths = [len(ids[i]) for i in idx]
+    rows, row_width = pack_rows(lengths, width)
+    input_ids = torch.full((len(rows), row_width), pad_id, dtype=torch.long)
+    position_ids = torch.zeros((len(rows), row_width), dtype=torch.long)
+    segment = torch.full((len(rows), row_width), -1, dtype=torch.long)
+    where = torch.zeros((len(idx), 2), dtype=torch.long)
+    for r, members in enumerate(rows):
+        col = 0
+        for i in members:
+            n = lengths[i]
+            input_ids[r, col : col + n] = torch.tensor(ids[idx[i]])
+            position_ids[r, col : col + n] = torch.arange(n)
+            segment[r, col : col + n] = i
+            where[i] = torch.tensor([r, col])
+            col += n
+        position_ids[r, col:] = torch.arange(row_width - col)  # padding: a segment of its own
+    return Packed(
+        input_ids.to(device),
+        position_ids.to(device),
+        segment.to(device),
+        where[:, 0].to(device),
+        where[:, 1].to(device),
+        torch.tensor(lengths).to(device),
+    )

@@ -2,7 +2,8 @@
 
 Each is a `Loss`: (logits, soft targets P(1), optimizer step) -> scalar mean over the examples
 given. A loss whose value depends on which examples share a forward pass (log-confidence: its
-prior and quantile are statistics of the micro-batch) says so, and its micro-batch size.
+prior and quantile are statistics of the micro-batch) says its micro-batch size; micro-batches
+are always chunks of the randomly drawn batch in its drawn order.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ class Loss:
     fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
     micro_batch: int | None = None
     """Examples per forward pass this loss needs (None: any)."""
-    per_batch: bool = False
-    """True if the value depends on the micro-batch's composition: micro-batches are then drawn
-    in random order, never regrouped by length."""
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor, step: int) -> torch.Tensor:
         return self.fn(logits, targets, step)
@@ -61,6 +59,5 @@ xent = Loss(lambda logits, targets, step: soft_cross_entropy(logits, targets))
 logconf = Loss(
     lambda logits, targets, step: soft_cross_entropy(logits, logconf_target(logits, targets, step)),
     micro_batch=LOGCONF_MICRO_BATCH,
-    per_batch=True,
 )
 LOSSES: dict[str, Loss] = {"xent": xent, "logconf": logconf}

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from labelbudget.batching import PACK_WIDTH
 from labelbudget.errors import UserError
 from labelbudget.resources import packaged_file
 
@@ -251,6 +252,7 @@ class Classifier(nn.Module):
         self.backbone = backbone
         self.tokenizer = tokenizer
         self.pooling = pooling
+        self.pack_width = PACK_WIDTH
         # No bias, as transformers' score layer for decoders. Initialised as transformers
         # initialises a score layer (normal, std 0.02: `initializer_range`), then x0.01 so the new
         # head starts near zero log-odds (PROTOCOL; the authors' `w2s/model.py`).
@@ -272,13 +274,13 @@ class Classifier(nn.Module):
         return logits[:, 1] - logits[:, 0]
 
     def batch_logits(self, ids: list[list[int]], idx) -> tuple[torch.Tensor, int, int]:
-        """The chosen inputs, right-padded to the longest of them: (logits, real tokens as a device
-        tensor, so that counting them never waits for the device, padded tokens)."""
-        from labelbudget.batching import collate
+        """The chosen inputs in one packed forward pass: (logits in `idx` order, real tokens as a
+        device tensor, so that counting them never waits for the device, processed tokens)."""
+        from labelbudget.batching import pack
 
-        device = self.head.weight.device
-        input_ids, mask = collate(ids, idx, self.tokenizer.pad_token_id, device)
-        return self.logits(input_ids, mask), mask.sum(), mask.numel()
+        packed = pack(ids, idx, self.tokenizer.pad_token_id, self.head.weight.device, self.pack_width)
+        hidden = forward_packed(self.backbone, packed).last_hidden_state
+        return self.head(packed.pool(hidden, self.pooling).float()), packed.real, packed.padded
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """A copy of what training changes (LoRA and head): enough to restore a best state."""
@@ -312,6 +314,35 @@ def resolve_pooling(pooling: str, model_type: str) -> str:
     if pooling != "auto":
         return pooling
     return "mean" if model_type in ENCODER_TYPES else "last"
+
+
+def forward_packed(backbone: nn.Module, packed, **kwargs):
+    """Run a backbone on a `Packed` batch so that every text sees only itself, as if alone.
+
+    Decoders get position ids that restart at every text and no attention mask: transformers then
+    builds a causal mask within each text (`find_packed_sequence_indices` in its `masking_utils`),
+    for every attention implementation, sliding windows included. Encoders, which do not read
+    packing from positions, get a 4D same-text mask built by transformers for their attention
+    implementation."""
+    config = backbone.config
+    mask = None
+    if config.model_type not in ENCODER_TYPES:
+        kwargs["use_cache"] = False  # with a cache, transformers would not read the packing
+    else:
+        from transformers.masking_utils import create_bidirectional_mask
+
+        segment = packed.segment
+        shape_only = torch.empty(*segment.shape, 0, dtype=backbone.dtype, device=segment.device)
+        mask = create_bidirectional_mask(
+            config,
+            shape_only,
+            None,
+            and_mask_function=lambda b, h, q, k: segment[b, q] == segment[b, k],
+            allow_is_bidirectional_skip=False,
+        )
+    return backbone(
+        input_ids=packed.input_ids, position_ids=packed.position_ids, attention_mask=mask, **kwargs
+    )
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:

@@ -27,6 +27,7 @@ from labelbudget.labeling import FileOracle
 from labelbudget.methods import Elicitation, Method, WeakLabelSeller, get_method
 from labelbudget.metrics import evaluate
 from labelbudget.models import check_model
+from labelbudget.profiling import Phases
 from labelbudget.store import Claims, Record, Store
 from labelbudget.tasks import TaskData, load_task
 from labelbudget.weak import weak_labels, weak_split
@@ -164,11 +165,14 @@ def compute(
     caller stores the record)."""
     results = Path(results)
     key = config_hash(config)
-    checked = check(config)
-    method, alloc, task, excluded = checked.method(), checked.allocation, checked.task, checked.excluded
+    phases = Phases()
     started = datetime.datetime.now(datetime.UTC)
     start = time.perf_counter()
-    weak, weak_notes = weak_labels(task, config.task, config.weak, results / "artifacts")
+    with phases("data and checks"):
+        checked = check(config)
+    method, alloc, task, excluded = checked.method(), checked.allocation, checked.task, checked.excluded
+    with phases("weak labels"):
+        weak, weak_notes = weak_labels(task, config.task, config.weak, results / "artifacts")
     rng = np.random.default_rng(config.seed)
     weak_ids, hq_candidates = partition_pool(len(task.pool), alloc, rng, exclude=excluded)
     seller = WeakLabelSeller(weak_ids, weak.pool_probs)
@@ -177,9 +181,12 @@ def compute(
     else:
         oracle = GroundTruthOracle(task.pool.labels, allowance=alloc.n_hq)
     shared = results / "artifacts" / "weak_stages" if share_weak_stages else None
-    ctx = Elicitation(config, task, alloc, seller, oracle, hq_candidates, shared, results / "artifacts")
+    ctx = Elicitation(
+        config, task, alloc, seller, oracle, hq_candidates, shared, results / "artifacts", phases
+    )
     method.fit(ctx)
-    test_scores = method.score(task.test.texts)
+    with phases("test scoring"):
+        test_scores = method.score(task.test.texts)
     metrics = evaluate(test_scores, task.test.labels, weak.test_probs)
 
     spent = seller.count * config.weak_cost + oracle.count
@@ -214,5 +221,6 @@ def compute(
         weak_seconds=weak.seconds,
         versions=versions(),
         git_commit=git_commit(),
+        phases=phases.rows,
     )
     return record

@@ -67,13 +67,16 @@ class Record:
     weak_seconds: float
     versions: dict[str, str]
     git_commit: str | None
+    phases: dict[str, dict[str, float]] | None = None
+    """Seconds and peak resident memory (GB) per phase of the run (`profiling.Phases`); None in
+    records stored before labelbudget recorded them."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
 FIELDS = [f.name for f in dataclasses.fields(Record)]
-JSON_FIELDS = {"config", "stages", "notes", "versions"}
+JSON_FIELDS = {"config", "stages", "notes", "versions", "phases"}
 
 SCHEMA_VERSION = 2
 """The store's layout, in SQLite's `user_version`: 1 (unstamped, version 0 on disk) is the `runs`
@@ -348,4 +351,9 @@ class Claims:
 
 
 def _to_record(row: tuple) -> Record:
-    return Record(**{f: json.loads(v) if f in JSON_FIELDS else v for f, v in zip(FIELDS, row, strict=True)})
+    return Record(
+        **{
+            f: json.loads(v) if f in JSON_FIELDS and v is not None else v
+            for f, v in zip(FIELDS, row, strict=True)
+        }
+    )

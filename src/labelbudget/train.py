@@ -10,10 +10,10 @@ gradient norm is clipped at 1.0, and the early-stopping reference moves only on 
 0.01 (`EarlyStoppingCallback` in `w2s/sft_utils.py`).
 
 Batches are uniform random draws of `batch_size` examples (an epoch is a random permutation).
-Inside a batch the work is split into micro-batches whose gradients are accumulated: sorted by
-length for the plain losses (identical loss and gradients, far less padding), or in the drawn
-order for losses whose value depends on the micro-batch (log-confidence: micro-batches of 8, as
-the authors' 8 x 4 accumulation).
+A batch is one forward pass over its texts packed end to end in rows (`batching.pack`: the same
+loss and gradients as a padded batch, without the padding), or, where `micro_batch` is smaller,
+several whose gradients are accumulated: chunks in the drawn order (log-confidence: micro-batches
+of 8, as the authors' 8 x 4 accumulation).
 """
 
 from __future__ import annotations
@@ -44,10 +44,6 @@ class StageData:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return lengths_of(self.ids)
 
 
 def lengths_of(ids: Encoded | torch.Tensor) -> np.ndarray:
@@ -167,6 +163,8 @@ class StageReport:
     metric: str = "auroc"
     stopped_early: bool = False
     seconds: float = 0.0
+    eval_seconds: float = 0.0
+    """Of `seconds`, the time spent on validation."""
     real_tokens: int = 0
     padded_tokens: int = 0
 
@@ -232,7 +230,6 @@ def train_stage(
     best_state = None
     real_tokens = padded_tokens = 0
     targets = torch.from_numpy(train.targets).float()
-    lengths = train.lengths
     batches: list[np.ndarray] = []
     model.train()
     bar = tqdm(total=schedule.total_steps, desc=f"{name} stage", leave=False, disable=None)
@@ -240,7 +237,7 @@ def train_stage(
         if not batches:
             batches = random_batches(len(train), schedule.batch_size, rng)
         batch = batches.pop()
-        for idx in micro_batches(batch, lengths, micro_batch, keep_order=loss.per_batch):
+        for idx in micro_batches(batch, micro_batch):
             logits, real, padded = model.batch_logits(train.ids, idx)
             value = loss(logits, targets[idx].to(device), step)
             (value * (len(idx) / len(batch))).backward()  # the batch mean, accumulated
@@ -256,7 +253,9 @@ def train_stage(
         last = step == schedule.total_steps
         at_end = last and cfg.eval_last_step
         if schedule.eval_every and val is not None and (step % schedule.eval_every == 0 or at_end):
+            eval_start = time.perf_counter()
             metric, report.metric = validation_metric(model, val, cfg.eval_batch_size)
+            report.eval_seconds += time.perf_counter() - eval_start
             report.evals.append((step, metric))
             is_best, stop = stopper.update(metric)
             if is_best:

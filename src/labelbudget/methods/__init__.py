@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from labelbudget.batching import Encoder
 from labelbudget.budget import Allocation, Oracle, check_stage_sizes
 from labelbudget.config import RunConfig
 from labelbudget.errors import UserError
+from labelbudget.profiling import Phases
 from labelbudget.tasks import TaskData
 
 
@@ -52,6 +53,8 @@ class Elicitation:
     """Folder of saved weak stages that runs with the same weak stage branch from (sweeps)."""
     artifacts: Path | None = None
     """Folder of cached artifacts (weak labels, activations) this run may reuse."""
+    phases: Phases = field(default_factory=Phases)
+    """Where the run's time and memory go (stored with the record)."""
 
     @property
     def hq_left(self) -> int:

@@ -5,7 +5,8 @@ input; the score is logit("1") - logit("0") at the last position of the prompt. 
 shots is therefore set by the budget, never by `--k-shot`.
 
 Only the last position's hidden state meets the LM head, and only its "0" and "1" rows: the full
-vocabulary logits (262k columns for Gemma) are never materialised. Inputs are batched by length.
+vocabulary logits (262k columns for Gemma) are never materialised. Inputs are packed in
+length-sorted batches.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from labelbudget.batching import Encoder, collate, sorted_batches
+from labelbudget.batching import Encoder, pack, sorted_batches
 from labelbudget.budget import Allocation
 from labelbudget.config import RunConfig
 from labelbudget.errors import UserError
 from labelbudget.methods import PURPOSE_PROMPTS, Elicitation, Method, register_method
-from labelbudget.models import load_causal_lm, pick_device, pick_dtype
+from labelbudget.models import forward_packed, load_causal_lm, pick_device, pick_dtype
 from labelbudget.prompts import Demo, harden, prompted
 
 
@@ -39,7 +40,7 @@ def label_token_ids(tokenizer) -> tuple[int, int]:
 
 
 class LabelScorer:
-    """logit("1") - logit("0") at the last real position of right-padded prompts."""
+    """logit("1") - logit("0") at the last position of each prompt (prompts packed in rows)."""
 
     def __init__(self, model, tokenizer):
         self.model, self.tokenizer = model.eval(), tokenizer
@@ -57,9 +58,8 @@ class LabelScorer:
         for idx in tqdm(
             sorted_batches(lengths, batch_size), desc="few-shot scoring", leave=False, disable=None
         ):
-            input_ids, mask = collate(ids, idx, self.tokenizer.pad_token_id, device)
-            hidden = self.body(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            last = hidden[torch.arange(len(idx), device=device), mask.sum(1) - 1].float()
+            packed = pack(ids, idx, self.tokenizer.pad_token_id, device)
+            last = packed.pool(forward_packed(self.body, packed).last_hidden_state, "last").float()
             logits = last @ self.rows.T
             if self.softcap:  # Gemma-2-style final soft-capping, as the LM head applies it
                 logits = self.softcap * torch.tanh(logits / self.softcap)
@@ -88,8 +88,9 @@ class FewShotICL(Method):
         self.demos: list[Demo] = list(zip(ctx.pool_texts(hq_ids), hq_labels.tolist(), strict=True))
         self.demos += list(zip(ctx.pool_texts(weak_ids), harden(weak_probs).tolist(), strict=True))
         device = pick_device()
-        model, tokenizer = load_causal_lm(cfg.strong_model, pick_dtype(cfg.train.dtype, device))
-        self.model = model.to(device)
+        with ctx.phases("strong model load"):
+            model, tokenizer = load_causal_lm(cfg.strong_model, pick_dtype(cfg.train.dtype, device))
+            self.model = model.to(device)
         self.scorer = LabelScorer(self.model, tokenizer)
         self.rng = ctx.rng(PURPOSE_PROMPTS)
         self.batch_size = cfg.train.eval_batch_size

@@ -52,7 +52,8 @@ class Probe:
 
     def setup(self, ctx: Elicitation) -> None:
         cfg = ctx.config
-        acts = activations(ctx.task, cfg.strong_model, "{text}", cfg.pooling, ctx.artifacts)
+        with ctx.phases("activations (cached after the first run)"):
+            acts = activations(ctx.task, cfg.strong_model, "{text}", cfg.pooling, ctx.artifacts)
         pool, test = acts.features(cfg.probe.probe_layer)
         self.pool_rows, self.test_rows = torch.from_numpy(pool), torch.from_numpy(test)
         self.test_texts = ctx.task.test.texts

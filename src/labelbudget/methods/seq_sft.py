@@ -45,9 +45,10 @@ class SequentialSFT(Method):
     def setup(self, ctx: Elicitation) -> None:
         """The model the stages train: LoRA + a new head on the strong model."""
         cfg = ctx.config
-        self.model = build_classifier(
-            cfg.strong_model, cfg.train.lora_rank, cfg.train.dtype, cfg.seed, cfg.pooling
-        )
+        with ctx.phases("strong model load"):
+            self.model = build_classifier(
+                cfg.strong_model, cfg.train.lora_rank, cfg.train.dtype, cfg.seed, cfg.pooling
+            )
         self.encoder = Encoder(self.model.tokenizer, self.model.max_length, cfg.task.truncate)
 
     def features(self, ctx: Elicitation, ids: np.ndarray):
@@ -164,18 +165,19 @@ class SequentialSFT(Method):
             train = StageData(take(encoded, train_pos), targets[train_pos])
             val = StageData(take(encoded, val_pos), targets[val_pos])
             schedule = Schedule.early_stopping(len(train), train_cfg)
-        report = train_stage(
-            self.model,
-            train,
-            val,
-            schedule,
-            train_cfg,
-            lr=self.lr(ctx),
-            seed=int(rng.integers(2**31)),
-            name=name,
-            loss=LOSSES[loss_name],
-            micro_batch=self.micro_batch,
-        )
+        with ctx.phases(f"{name} stage"):
+            report = train_stage(
+                self.model,
+                train,
+                val,
+                schedule,
+                train_cfg,
+                lr=self.lr(ctx),
+                seed=int(rng.integers(2**31)),
+                name=name,
+                loss=LOSSES[loss_name],
+                micro_batch=self.micro_batch,
+            )
         self.stages.append(report)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
