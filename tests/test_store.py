@@ -45,7 +45,7 @@ def test_a_store_from_before_versioning_is_migrated_and_keeps_its_runs(tmp_path)
 
 def test_a_store_missing_a_newer_column_gets_it_and_keeps_its_rows(tmp_path):
     path = tmp_path / "labelbudget.sqlite"
-    legacy = [f for f in FIELDS if f != "git_commit"]
+    legacy = [f for f in FIELDS if f not in ("git_commit", "phases")]
     rec = make_record()
     with closing(sqlite3.connect(path)) as con, con:
         con.execute(f"CREATE TABLE runs ({', '.join(legacy)})")
@@ -56,7 +56,7 @@ def test_a_store_missing_a_newer_column_gets_it_and_keeps_its_rows(tmp_path):
         con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(legacy))})", row)
     store = Store(tmp_path)
     assert store.add(make_record(seed=2))
-    assert {r.seed: r.git_commit for r in store.records()} == {0: None, 2: None}
+    assert {r.seed: (r.git_commit, r.phases) for r in store.records()} == {0: (None, None), 2: (None, None)}
 
 
 def test_corrupt_newer_and_foreign_stores_are_refused_and_left_as_they_are(tmp_path):
