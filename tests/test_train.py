@@ -95,6 +95,25 @@ def test_micro_batches_are_chunks_in_the_drawn_order():
     batch = np.array([5, 3, 9, 1, 7, 0, 2, 8])
     assert [m.tolist() for m in micro_batches(batch, 3)] == [[5, 3, 9], [1, 7, 0], [2, 8]]
     assert [m.tolist() for m in micro_batches(batch, 32)] == [batch.tolist()]
+    lengths = np.array([10, 300, 5000, 10, 10, 10, 10, 10, 10, 10])
+    chunks = micro_batches(batch, 32, lengths, max_tokens=320)  # a token cap bounds memory
+    assert [m.tolist() for m in chunks] == [[5, 3, 9], [1, 7, 0], [2], [8]]
+    assert all(lengths[m].sum() <= 320 or len(m) == 1 for m in chunks)
+
+
+def test_memory_guard_hands_heap_back_only_when_memory_grew(monkeypatch):
+    from labelbudget import profiling
+
+    rss, trims = [1000], []
+    monkeypatch.setattr(profiling, "resident", lambda: rss[0])
+    monkeypatch.setattr(profiling, "trim_heap", lambda: trims.append(rss[0]))
+    guard = profiling.MemoryGuard(slack=500)
+    rss[0] = 1400
+    guard()
+    rss[0] = 1600
+    guard()
+    assert trims == [1600]
+    assert profiling.peak_rss() > 0 and profiling.resident.__name__  # the real readers work here
 
 
 @pytest.mark.parametrize("width", [8, 40, 256])

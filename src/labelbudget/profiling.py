@@ -9,6 +9,8 @@ resettable high-water mark (`/proc/self/clear_refs`); elsewhere it is the proces
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import resource
 import sys
 import time
@@ -30,6 +32,56 @@ def peak_rss() -> int:
         pass
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def resident() -> int:
+    """Bytes of resident memory now (0 where /proc is absent)."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _glibc():
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _glibc()
+
+TRIM_SLACK = 3 << 29
+"""Bytes (1.5 GiB) that resident memory may grow within a stage before freed heap memory is
+handed back to the OS."""
+
+
+def trim_heap() -> None:
+    """Hand freed heap memory back to the OS. glibc keeps what tensors of changing sizes free, so
+    resident memory stays at its high-water mark and fragments upward: Gemma-3-270M LoRA steps on
+    batches of 32 texts of 5-120 tokens held 8.2 GB resident after eight steps, and 1.1 GB with
+    `malloc_trim` after each (peak within a step 3.5 GB). Trimming costs page faults when the
+    memory is needed again (~14% of a step's time if done every step), so `MemoryGuard` does it
+    only when memory has grown."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+class MemoryGuard:
+    """Call after each step: trims the heap when resident memory exceeds what it was at the guard's
+    creation by more than `slack` bytes."""
+
+    def __init__(self, slack: int = TRIM_SLACK):
+        self.limit = resident() + slack
+
+    def __call__(self) -> None:
+        if resident() > self.limit:
+            trim_heap()
 
 
 def reset_peak_rss() -> None:
@@ -56,6 +108,7 @@ class Phases:
             row["seconds"] = round(row["seconds"] + time.perf_counter() - start, 3)
             peak = peak_rss()
             row["peak_rss_gb"] = round(max(row["peak_rss_gb"], peak / 2**30), 3)
+            trim_heap()  # the next phase starts from what is really in use
 
     def table(self) -> str:
         """The breakdown as aligned text lines."""

@@ -31,6 +31,7 @@ from labelbudget.batching import Encoded, micro_batches, random_batches, sorted_
 from labelbudget.config import TrainConfig
 from labelbudget.losses import Loss, soft_cross_entropy, xent
 from labelbudget.metrics import auroc
+from labelbudget.profiling import MemoryGuard
 
 
 @dataclass(frozen=True)
@@ -178,9 +179,11 @@ def predict(
     model.eval()
     out = np.empty(len(ids), dtype=np.float32)
     batches = sorted_batches(lengths_of(ids), batch_size)
+    guard = MemoryGuard()
     for idx in tqdm(batches, desc=desc, leave=False, disable=None if len(batches) > 1 else True):
         logits, _, _ = model.batch_logits(ids, idx)
         out[idx] = (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
+        guard()
     model.train(was_training)
     return out
 
@@ -230,6 +233,9 @@ def train_stage(
     best_state = None
     real_tokens = padded_tokens = 0
     targets = torch.from_numpy(train.targets).float()
+    lengths = lengths_of(train.ids)
+    max_tokens = None if loss.micro_batch else cfg.micro_batch_tokens  # log-confidence: as the authors
+    guard = MemoryGuard()
     batches: list[np.ndarray] = []
     model.train()
     bar = tqdm(total=schedule.total_steps, desc=f"{name} stage", leave=False, disable=None)
@@ -237,7 +243,7 @@ def train_stage(
         if not batches:
             batches = random_batches(len(train), schedule.batch_size, rng)
         batch = batches.pop()
-        for idx in micro_batches(batch, micro_batch):
+        for idx in micro_batches(batch, micro_batch, lengths, max_tokens):
             logits, real, padded = model.batch_logits(train.ids, idx)
             value = loss(logits, targets[idx].to(device), step)
             (value * (len(idx) / len(batch))).backward()  # the batch mean, accumulated
@@ -248,6 +254,7 @@ def train_stage(
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
+        guard()
         report.steps = step
         bar.update()
         last = step == schedule.total_steps
