@@ -288,9 +288,9 @@ def summary(record, ran: bool) -> str:
     lines += [f"  note: {n}" for n in record.notes]
     lines.append(f"  {record.seconds:.0f} s on {record.device} ({record.dtype})")
     if record.phases:
-        name, top = max(record.phases.items(), key=lambda kv: kv[1]["peak_rss_gb"])
-        lines[-1] += ": " + ", ".join(f"{k} {v['seconds']:.0f} s" for k, v in record.phases.items())
-        lines[-1] += f"; peak memory {top['peak_rss_gb']:.1f} GB ({name})"
+        top = max(record.phases, key=lambda row: row["peak_rss_gb"])
+        lines[-1] += ": " + ", ".join(f"{row['phase']} {row['seconds']:.0f} s" for row in record.phases)
+        lines[-1] += f"; peak memory {top['peak_rss_gb']:.1f} GB ({top['phase']})"
     return "\n".join(lines)
 
 

@@ -110,10 +110,6 @@ class Phases:
             row["peak_rss_gb"] = round(max(row["peak_rss_gb"], peak / 2**30), 3)
             trim_heap()  # the next phase starts from what is really in use
 
-    def table(self) -> str:
-        """The breakdown as aligned text lines."""
-        width = max((len(k) for k in self.rows), default=0)
-        return "\n".join(
-            f"{name:<{width}}  {row['seconds']:8.1f} s  {row['peak_rss_gb']:5.2f} GB peak RSS"
-            for name, row in self.rows.items()
-        )
+    def records(self) -> list[dict]:
+        """One row per phase, in the order they first ran: phase, seconds, peak_rss_gb."""
+        return [{"phase": name, **row} for name, row in self.rows.items()]

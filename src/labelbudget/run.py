@@ -221,6 +221,6 @@ def compute(
         weak_seconds=weak.seconds,
         versions=versions(),
         git_commit=git_commit(),
-        phases=phases.rows,
+        phases=phases.records(),
     )
     return record

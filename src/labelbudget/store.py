@@ -67,9 +67,9 @@ class Record:
     weak_seconds: float
     versions: dict[str, str]
     git_commit: str | None
-    phases: dict[str, dict[str, float]] | None = None
-    """Seconds and peak resident memory (GB) per phase of the run (`profiling.Phases`); None in
-    records stored before labelbudget recorded them."""
+    phases: list[dict[str, Any]] | None = None
+    """Per phase of the run, in order: its name, seconds and peak resident memory in GB
+    (`profiling.Phases`); None in records stored before labelbudget recorded them."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
