@@ -1,7 +1,7 @@
 """Probe path vs LoRA path on the embedded default (Gemma-3-270M, the demo's tweets).
 
 Prints one JSON line per figure:
-- activation extraction: examples/s, tokens/s and padding efficiency of the length-sorted batches;
+- activation extraction: examples/s, tokens/s and padding efficiency of the packed length-sorted batches;
 - probe runs per second once the activations are cached (probe_seq_sft, the demo's allocations);
 - the demo's probe grid wall time: extraction + runs, measured;
 - the same grid with LoRA fine-tuning, estimated from measured LoRA steps (seconds per optimizer
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from labelbudget.activations import activations, apply_template, extract
-from labelbudget.batching import Encoder, sorted_batches
+from labelbudget.batching import Encoder, pack_rows, sorted_batches
 from labelbudget.budget import allocation_of, stage_split
 from labelbudget.demo import PROBES, TEMPLATE
 from labelbudget.models import build_classifier, load_backbone
@@ -50,7 +50,8 @@ def main() -> None:
     _, tokenizer = load_backbone(TEMPLATE.strong_model, torch.float32)
     ids = Encoder(tokenizer, 32768)(texts)
     lengths = np.array([len(x) for x in ids])
-    padded = sum(len(b) * lengths[b].max() for b in sorted_batches(lengths, 32))
+    packed = [pack_rows(lengths[b]) for b in sorted_batches(lengths, 32)]  # as `extract` packs
+    padded = sum(len(rows) * width for rows, width in packed)
     start = time.perf_counter()
     extract(TEMPLATE.strong_model, texts, TEMPLATE.pooling, 32)
     seconds = time.perf_counter() - start

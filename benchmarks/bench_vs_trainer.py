@@ -7,7 +7,7 @@ gradient clipping and batch of 32, through:
   (a) transformers' Trainer with micro-batch 1 x 32 gradient accumulation (the authors' setting
       was 2 x 16; 1 x 32 is the slowest reading of it),
   (b) Trainer with one padded batch of 32,
-  (c) labelbudget's `train_stage`: a random batch of 32 in length-sorted micro-batches.
+  (c) labelbudget's `train_stage`: a random batch of 32 packed in rows, one forward pass.
 
 Interleaved (a, b, c, a, b, c, ...) for a weak stage (batches drawn from 2,000 examples) and an HQ
 stage (n = 32), reporting seconds per optimizer step (median over the timed steps) and the ratios
