@@ -113,7 +113,8 @@ def test_memory_guard_hands_heap_back_only_when_memory_grew(monkeypatch):
     rss[0] = 1600
     guard()
     assert trims == [1600]
-    assert profiling.peak_rss() > 0 and profiling.resident.__name__  # the real readers work here
+    monkeypatch.undo()
+    assert 0 < profiling.resident() <= profiling.peak_rss()  # the real readers, on this OS
 
 
 @pytest.mark.parametrize("width", [8, 40, 256])

@@ -150,11 +150,6 @@ class Packed:
     def padded(self) -> int:
         return self.input_ids.numel()
 
-    def same_text(self) -> torch.Tensor:
-        """(rows, 1, width, width) bool: token q may attend token k (both in the same text; the
-        padding attends to itself, so no attention row is empty)."""
-        return (self.segment[:, :, None] == self.segment[:, None, :])[:, None]
-
     def pool(self, hidden: torch.Tensor, pooling: str) -> torch.Tensor:
         """(rows, ..., width, hidden) -> (texts, ..., hidden): each text's last token (`last`) or the
         mean of its tokens (`mean`)."""

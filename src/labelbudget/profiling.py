@@ -22,27 +22,29 @@ _STATUS = Path("/proc/self/status")
 _CLEAR = Path("/proc/self/clear_refs")
 
 
-def peak_rss() -> int:
-    """Bytes: the resident-memory high-water mark since the last reset (or since start)."""
+def _status_bytes(field: str) -> int | None:
+    """A memory field of /proc/self/status (`VmRSS`, `VmHWM`) in bytes; None where absent."""
     try:
         for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def peak_rss() -> int:
+    """Bytes: the resident-memory high-water mark since the last reset (or since start)."""
+    peak = _status_bytes("VmHWM")
+    if peak is not None:
+        return peak
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def resident() -> int:
     """Bytes of resident memory now (0 where /proc is absent)."""
-    try:
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _status_bytes("VmRSS") or 0
 
 
 def _glibc():
