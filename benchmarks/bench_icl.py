@@ -16,10 +16,10 @@ import time
 import numpy as np
 import torch
 
-from labelbudget.batching import Encoder
 from labelbudget.config import TaskConfig
 from labelbudget.methods.icl import LabelScorer
-from labelbudget.models import load_causal_lm, pick_device, pick_dtype
+from labelbudget.models.backbone import load_causal_lm, pick_device, pick_dtype
+from labelbudget.models.packing import Encoder
 from labelbudget.prompts import harden, prompted
 from labelbudget.tasks import load_task
 

@@ -22,15 +22,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labelbudget.activations import activations, apply_template, extract
-from labelbudget.batching import Encoder, pack_rows, sorted_batches
-from labelbudget.budget import allocation_of, stage_split
-from labelbudget.demo import PROBES, TEMPLATE
-from labelbudget.models import build_classifier, load_backbone
-from labelbudget.run import compute, refusal
-from labelbudget.sweep import expand
+from labelbudget.labels.budget import allocation_of, stage_split
+from labelbudget.models.activations import activations, apply_template, extract
+from labelbudget.models.backbone import load_backbone
+from labelbudget.models.classifier import build_classifier
+from labelbudget.models.packing import Encoder, pack_rows, sorted_batches
+from labelbudget.runs.run import compute, refusal
+from labelbudget.sweeps.grid import expand
+from labelbudget.sweeps.presets import PROBES, TEMPLATE
 from labelbudget.tasks import load_task
-from labelbudget.train import Schedule, StageData, train_stage
+from labelbudget.training.schedule import Schedule
+from labelbudget.training.stage import StageData, train_stage
 
 
 def emit(**row) -> None:
@@ -78,7 +80,7 @@ def main() -> None:
         load_seconds=round(load_seconds, 3),
     )
     grid = [c for c in expand(TEMPLATE, PROBES) if refusal(c) is None]
-    probe_grid = [c for c in grid if c.method == "probe_seq_sft"]
+    probe_grid = [c for c in grid if (c.method, c.learner) == ("seq_sft", "probe")]
     sample = probe_grid[:: max(1, len(probe_grid) // args.probe_runs)][: args.probe_runs]
     compute(sample[0], results)  # weak labels cached outside the timing
     start = time.perf_counter()
@@ -111,7 +113,7 @@ def main() -> None:
     train_stage(model, data, None, schedule, cfg, 5e-4, 0, "timed")
     step = (time.perf_counter() - start) / 3
     start = time.perf_counter()
-    from labelbudget.train import predict
+    from labelbudget.training.stage import predict
 
     predict(model, encoded[:128], 64)
     score_per_example = (time.perf_counter() - start) / 128
@@ -121,7 +123,7 @@ def main() -> None:
         seconds_per_step=round(step, 2),
         scoring_seconds_per_example=round(score_per_example, 4),
     )
-    from labelbudget.store import Store
+    from labelbudget.runs.store import Store
 
     scheduled = stopped = 0
     rng = np.random.default_rng(0)
@@ -133,7 +135,10 @@ def main() -> None:
                 scheduled += Schedule.early_stopping(len(train_pos), cfg).total_steps
     # the steps the same protocol actually took before early stopping, in the stored probe runs
     stopped = sum(
-        s["steps"] for r in Store(results).records() if r.method.startswith("probe_") for s in r.stages
+        s["steps"]
+        for r in Store(results).records()
+        if r.method.startswith("probe_")  # records name the probe learner's runs probe_*
+        for s in r.stages
     )
     scoring = len(grid) * len(task.test) * score_per_example
     for name, steps in (("scheduled", scheduled), ("as_the_probes_stopped", stopped)):

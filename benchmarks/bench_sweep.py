@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 from labelbudget.config import MethodOptions, RunConfig, TaskConfig, TrainConfig, WeakConfig
-from labelbudget.store import Store
-from labelbudget.sweep import Grid, expand, run_sweep
+from labelbudget.labels.trained import weak_labels
+from labelbudget.runs.store import Store
+from labelbudget.sweeps.grid import Grid, expand
+from labelbudget.sweeps.sweep import run_sweep
 from labelbudget.tasks import load_task
-from labelbudget.weak import weak_labels
 
 TEMPLATE = RunConfig(
     task=TaskConfig(test_size=500, max_pool=3000),

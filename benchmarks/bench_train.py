@@ -37,11 +37,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from labelbudget.batching import PACK_WIDTH, encode, pack_rows, random_batches
 from labelbudget.config import TaskConfig
-from labelbudget.losses import soft_cross_entropy
-from labelbudget.models import build_classifier, pick_device
+from labelbudget.models.backbone import pick_device
+from labelbudget.models.classifier import build_classifier
+from labelbudget.models.packing import PACK_WIDTH, Encoder, pack_rows, random_batches
 from labelbudget.tasks import load_task
+from labelbudget.training.losses import soft_cross_entropy
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
@@ -89,7 +90,7 @@ def bench(name: str, texts: list[str], steps: int, width: int, batch_size: int =
     device = pick_device()
     model = build_classifier(name, lora_rank=8)
     dtype = next(model.backbone.parameters()).dtype
-    ids = encode(model.tokenizer, texts, model.max_length)
+    ids = Encoder(model.tokenizer, model.max_length)(texts)
     lengths = np.array([len(x) for x in ids])
     epoch = random_batches(len(ids), batch_size, np.random.default_rng(0))
     rows = [pack_rows(lengths[b], width) for b in epoch]
@@ -102,7 +103,9 @@ def bench(name: str, texts: list[str], steps: int, width: int, batch_size: int =
     def step(batch) -> tuple[float, int, float]:
         """One optimizer step as `train_stage` takes it: the batch in one packed forward pass."""
         rows = pack_rows(lengths[batch], width)
-        logits, real, processed = model.batch_logits(ids, batch)
+        model.token_counts()
+        logits = model.batch_logits(ids, batch)
+        real, processed = model.token_counts()
         soft_cross_entropy(logits, targets[batch].to(device)).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()

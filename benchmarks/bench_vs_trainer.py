@@ -32,9 +32,10 @@ import pandas as pd
 import torch
 
 from labelbudget.config import TrainConfig
-from labelbudget.losses import soft_cross_entropy
-from labelbudget.models import build_classifier
-from labelbudget.train import Schedule, StageData, predict, train_stage
+from labelbudget.models.classifier import build_classifier
+from labelbudget.training.losses import soft_cross_entropy
+from labelbudget.training.schedule import Schedule
+from labelbudget.training.stage import StageData, predict, train_stage
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"
 

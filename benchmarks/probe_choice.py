@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from labelbudget.activations import activations
-from labelbudget.demo import TEMPLATE
+from labelbudget.models.activations import activations
+from labelbudget.sweeps.presets import TEMPLATE
 from labelbudget.tasks import load_task
 
 

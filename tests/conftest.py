@@ -15,6 +15,13 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+if os.environ.get("LABELBUDGET_TEST_BF16") == "1":
+    # Run the suite as on a CPU with native bf16 (`dtype="auto"` then picks bf16), to prove it
+    # passes on both kinds of machine: LABELBUDGET_TEST_BF16=1 python -m pytest
+    from labelbudget.models import backbone as _backbone
+
+    _backbone.native_bf16 = lambda device: True
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SST2 = SHARED / "data" / "sst2"
 
@@ -64,9 +71,10 @@ def make_record(
     **config_changes,
 ):
     """A stored run as a real sweep writes it: its whole config, and what that config buys."""
-    from labelbudget.budget import allocate
-    from labelbudget.config import RunConfig, TaskConfig, config_hash, to_dict
-    from labelbudget.store import Record
+    from labelbudget.config import RunConfig, TaskConfig, to_dict
+    from labelbudget.labels.budget import allocate
+    from labelbudget.runs.identity import config_hash
+    from labelbudget.runs.record import Record
 
     config = RunConfig(
         task=TaskConfig(task=task),
@@ -119,7 +127,7 @@ def make_record(
 
 @pytest.fixture(scope="session")
 def tokenizer_dir() -> Path:
-    from labelbudget.models import EMBEDDED
+    from labelbudget.models.backbone import EMBEDDED
 
     return EMBEDDED["minilm-l6"].locate()
 
@@ -195,21 +203,16 @@ def tiny_config(synthetic_csv, tiny_decoder, tiny_encoder):
 
 @pytest.fixture
 def spy(monkeypatch):
-    """Records every weak id sold and every id the oracle labeled."""
-    from labelbudget import budget, methods
+    """Records every weak id sold and every id the oracle labeled (every label source meters
+    through `PoolSource.label`)."""
+    from labelbudget.labels.sources import PoolSource
 
     seen = {"weak": [], "hq": []}
-    buy, label = methods.WeakLabelSeller.buy, budget.GroundTruthOracle.label
-
-    def spy_buy(self, n):
-        ids, probs = buy(self, n)
-        seen["weak"].append(ids.copy())
-        return ids, probs
+    label = PoolSource.label
 
     def spy_label(self, ids):
-        seen["hq"].append(np.asarray(ids).copy())
+        seen[self.name].append(np.asarray(ids).copy())
         return label(self, ids)
 
-    monkeypatch.setattr(methods.WeakLabelSeller, "buy", spy_buy)
-    monkeypatch.setattr(budget.GroundTruthOracle, "label", spy_label)
+    monkeypatch.setattr(PoolSource, "label", spy_label)
     return seen

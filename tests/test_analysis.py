@@ -8,10 +8,13 @@ import pandas as pd
 import pytest
 from conftest import make_record as record
 
-from labelbudget.analysis import average, frame, pareto_frontier, plan, points, regimes, table1
+from labelbudget.analysis.plan import plan
+from labelbudget.analysis.points import average, frame, points
+from labelbudget.analysis.regimes import regimes
+from labelbudget.analysis.tables import pareto_frontier, table1
 from labelbudget.config import MethodOptions, RunConfig
-from labelbudget.errors import UserError
-from labelbudget.store import Store
+from labelbudget.runs.store import Store
+from labelbudget.util.errors import UserError
 
 
 def test_average_over_seeds_then_tasks():
@@ -131,7 +134,7 @@ def test_regimes(accs, expected):
 def test_16_dollars_with_the_papers_fractions_is_quantity_dominant():
     """At $16 and $0.10, HQ fraction 0.05 buys 0 HQ labels: the all-weak allocation, one run
     (a sweep runs it once), never a "mix" that ties with all-weak."""
-    from labelbudget.sweep import Grid, expand
+    from labelbudget.sweeps.grid import Grid, expand
 
     grid = Grid(budgets=(16,), hq_fractions=(0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0), seeds=(0, 1, 2))
     configs = expand(RunConfig(), grid)
@@ -209,7 +212,8 @@ def test_plan_refuses_extrapolation_and_infeasible_allocations():
 
 
 def test_answer_in_plain_words_and_probe_vs_finetuning():
-    from labelbudget.analysis import answer, probe_vs_finetuning
+    from labelbudget.analysis.regimes import answer
+    from labelbudget.analysis.tables import probe_vs_finetuning
 
     recs = []
     for seed in range(3):
@@ -229,7 +233,7 @@ def test_answer_in_plain_words_and_probe_vs_finetuning():
 
 
 def test_report_renders_every_section(tmp_path):
-    from labelbudget.report import write_report
+    from labelbudget.analysis.report import write_report
 
     store = Store(tmp_path)
     for seed in (0, 1):

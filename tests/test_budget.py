@@ -5,15 +5,15 @@ import itertools
 import numpy as np
 import pytest
 
-from labelbudget.budget import (
+from labelbudget.labels.budget import (
     Allocation,
-    GroundTruthOracle,
     allocate,
     check_stage_sizes,
     partition_pool,
     stage_split,
 )
-from labelbudget.errors import UserError
+from labelbudget.labels.sources import Fixed, Ledger
+from labelbudget.util.errors import UserError
 
 
 @pytest.mark.parametrize(
@@ -78,15 +78,36 @@ def test_partition_is_disjoint_proportional_and_respects_exclusion():
 
 def test_oracle_counts_and_refuses_repeats_and_overspending():
     labels = np.array([0, 1, 1, 0, 1, 0])
-    oracle = GroundTruthOracle(labels, allowance=4)
+    oracle = Fixed("hq", 1.0, 4, labels)
     assert oracle.label(np.array([1, 3])).tolist() == [1, 0]
-    assert oracle.count == 2
-    with pytest.raises(RuntimeError, match="already-labeled"):
+    assert oracle.sold == 2
+    with pytest.raises(RuntimeError, match="asked again"):
         oracle.label(np.array([3]))
-    with pytest.raises(RuntimeError, match="already-labeled"):
+    with pytest.raises(RuntimeError, match="asked again"):
         oracle.label(np.array([4, 4]))
-    with pytest.raises(RuntimeError, match="allowance"):
+    with pytest.raises(RuntimeError, match="limit"):
         oracle.label(np.array([0, 2, 4]))
-    assert oracle.count == 2  # refused requests are not charged
+    assert oracle.sold == 2  # refused requests are not charged
     assert oracle.label(np.array([0, 2])).tolist() == [0, 1]
-    assert oracle.count == 4
+    assert oracle.sold == 4
+
+
+def test_sources_sell_by_count_and_by_id_and_the_ledger_sums_their_prices():
+    """Buying by count takes the offered ids in order, skipping any sold by id; the spend is what
+    the sources metered at their prices, for any number of sources."""
+    weak = Fixed("weak", 0.1, 5, np.linspace(0, 1, 10), offer=np.array([9, 8, 7, 6, 5, 4]))
+    hq = Fixed("hq", 1.0, 2, np.arange(10) % 2)
+    crowd = Fixed("crowd", 0.3, 3, np.ones(10))
+    assert weak.label(np.array([8])).tolist() == [pytest.approx(8 / 9)]
+    ids, probs = weak.buy(3)
+    assert ids.tolist() == [9, 7, 6] and probs.tolist() == pytest.approx([1, 7 / 9, 6 / 9])
+    hq.label(np.array([0, 1]))
+    crowd.buy(0)
+    crowd.label(np.array([2, 3]))
+    ledger = Ledger({"weak": weak, "hq": hq, "crowd": crowd})
+    assert ledger.counts == {"weak": 4, "hq": 2, "crowd": 2}
+    assert ledger.spent == pytest.approx(4 * 0.1 + 2 + 2 * 0.3)
+    with pytest.raises(RuntimeError, match="on offer"):
+        weak.buy(3)  # 2 offered ids left
+    alloc = Allocation(4, 2, others=(("crowd", 2),))
+    assert alloc.cost({"weak": 0.1, "hq": 1.0, "crowd": 0.3}) == pytest.approx(ledger.spent)

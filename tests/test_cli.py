@@ -21,7 +21,7 @@ import pytest
 from conftest import make_record, synthetic_texts
 
 from labelbudget.__main__ import main
-from labelbudget.store import Store
+from labelbudget.runs.store import Store
 
 
 def _csv(path: Path, texts, labels) -> None:
@@ -252,7 +252,7 @@ def snapshot(root: Path) -> dict[str, str]:
     }
     for store in root.rglob("labelbudget.sqlite"):
         try:
-            out[f"rows of {store}"] = str(sorted(Store(store.parent).hashes()))
+            out[f"rows of {store}"] = str(sorted(Store(store.parent).run_keys().values()))
         except Exception as e:  # a corrupt store stays exactly as corrupt
             out[f"rows of {store}"] = type(e).__name__
     return out

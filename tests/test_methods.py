@@ -9,18 +9,19 @@ import pytest
 import torch
 
 from labelbudget import methods
-from labelbudget.budget import allocate
 from labelbudget.config import MethodOptions, TrainConfig
-from labelbudget.errors import UserError
-from labelbudget.labeling import LabelsNeeded
-from labelbudget.losses import LOSSES, logconf_target
+from labelbudget.labels.budget import allocate
+from labelbudget.labels.person import LabelsNeeded
 from labelbudget.methods.icl import LabelScorer, label_token_ids
 from labelbudget.methods.uncertainty import binary_entropy, choose_uncertain
 from labelbudget.prompts import few_shot_prompt, prompted
-from labelbudget.run import run
-from labelbudget.store import Store
+from labelbudget.runs.run import run
+from labelbudget.runs.store import Store
 from labelbudget.tasks import load_task
-from labelbudget.train import Schedule, StageData, train_stage
+from labelbudget.training.losses import LOSSES, logconf_target
+from labelbudget.training.schedule import Schedule
+from labelbudget.training.stage import StageData, train_stage
+from labelbudget.util.errors import UserError
 
 
 def with_options(config, **options):
@@ -149,7 +150,7 @@ class StubClassifier(torch.nn.Module):
         self.tokenizer = type("T", (), {"pad_token_id": 0})()
 
     def batch_logits(self, ids, idx):
-        return self.head(self.emb(torch.tensor([ids[i] for i in idx]))), 0, 0
+        return self.head(self.emb(torch.tensor([ids[i] for i in idx])))
 
     def trainable_state(self):
         return {k: v.clone() for k, v in self.state_dict().items()}
@@ -162,7 +163,7 @@ def test_logconf_runs_as_the_authors_8_x_4_accumulation(monkeypatch):
     """8,000 weak training examples: 625 optimizer steps of 32 (2.5 epochs, 20,000 visits), each
     of 4 micro-batches of 8 whose prior and quantile are their own; the coefficient ramp counts
     optimizer steps, reaching 0.5 at step 200."""
-    from labelbudget import losses
+    from labelbudget.training import losses
 
     seen = []
     real = losses.logconf_target
@@ -223,21 +224,23 @@ def test_temperature_sampling_never_repeats_and_favours_uncertainty():
 def test_uncertainty_ranks_only_the_hq_side_of_the_pool(tiny_config, tmp_path, spy, monkeypatch):
     """The HQ side is the pool's share n_hq / (n_weak + n_hq) (the authors' `w2s/utils.py`), and
     the n_hq most uncertain of it get HQ labels."""
-    from labelbudget.methods import uncertainty
+    from labelbudget.learners.lora import LoRALearner
 
     scored = {}
-    predict, pool_texts = uncertainty.predict, methods.Elicitation.pool_texts
+    predict, pool_texts = LoRALearner.predict, methods.Elicitation.pool_texts
 
-    def spy_predict(model, ids, batch_size, desc=""):
-        scored["log_odds"] = predict(model, ids, batch_size, desc)
-        return scored["log_odds"]
+    def spy_predict(self, inputs, desc=""):
+        out = predict(self, inputs, desc)
+        if desc == "scoring HQ candidates":
+            scored["log_odds"] = out
+        return out
 
     def spy_pool_texts(self, ids):
         scored.setdefault("ids", []).append(np.asarray(ids).copy())
-        scored["available"] = len(self.hq_candidates) + len(self.weak._ids)
+        scored["available"] = len(self.hq_candidates) + len(self.weak.offer)
         return pool_texts(self, ids)
 
-    monkeypatch.setattr(uncertainty, "predict", spy_predict)
+    monkeypatch.setattr(LoRALearner, "predict", spy_predict)
     monkeypatch.setattr(methods.Elicitation, "pool_texts", spy_pool_texts)
     cfg = dataclasses.replace(tiny_config, method="uncertainty")
     record, _ = run(cfg, tmp_path)
@@ -274,7 +277,7 @@ def test_openai_schedule_trains_on_every_label(tiny_config, tmp_path):
 
 
 def test_file_oracle_round_trip_and_refusals(tiny_config, tmp_path):
-    cfg = with_options(dataclasses.replace(tiny_config, method="uncertainty"), oracle="file")
+    cfg = dataclasses.replace(tiny_config, method="uncertainty", oracle="file")
     with pytest.raises(LabelsNeeded) as paused:
         run(cfg, tmp_path)
     assert Store(tmp_path).records() == []
@@ -307,7 +310,7 @@ def test_file_oracle_round_trip_and_refusals(tiny_config, tmp_path):
 
 
 def test_labels_file_without_a_paused_run_is_refused(tiny_config, tmp_path):
-    cfg = with_options(tiny_config, oracle="file")
+    cfg = dataclasses.replace(tiny_config, oracle="file")
     labels = tmp_path / "l.csv"
     labels.write_text("id,text,label\n1,x,1\n")
     with pytest.raises(UserError, match="no paused run"):

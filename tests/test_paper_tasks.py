@@ -4,13 +4,13 @@ text and label; binarization is seeded and balanced; offline gives an actionable
 import numpy as np
 import pytest
 
-from labelbudget.batching import Encoder
 from labelbudget.config import TaskConfig
-from labelbudget.errors import UserError
+from labelbudget.models.packing import Encoder
 from labelbudget.tasks import TASKS, load_task
-from labelbudget.tasks.paper import PAPER_TASKS, binarize
+from labelbudget.tasks.paper import HUB_TASKS, binarize
+from labelbudget.util.errors import UserError
 
-FORMAT = {t.name: t.format for t in PAPER_TASKS}
+FORMAT = {t.name: t.format for t in HUB_TASKS}
 
 
 class Gold:

@@ -7,20 +7,21 @@ import numpy as np
 import pytest
 import torch
 
-from labelbudget import train as train_mod
-from labelbudget.activations import activation_key, activations
 from labelbudget.config import TrainConfig
-from labelbudget.losses import LOSSES
-from labelbudget.methods.probe import ProbeHead
-from labelbudget.run import run
+from labelbudget.learners.probe import ProbeHead
+from labelbudget.models.activations import activation_key, activations
+from labelbudget.runs.run import run
 from labelbudget.tasks import load_task
-from labelbudget.train import EarlyStopping, Schedule, StageData, predict, train_stage
+from labelbudget.training import stage as train_mod
+from labelbudget.training.losses import LOSSES
+from labelbudget.training.schedule import EarlyStopping, Schedule
+from labelbudget.training.stage import StageData, predict, train_stage
 
 
 def test_activation_cache_is_reused_and_keyed_by_what_determines_it(
     tiny_config, tiny_encoder, tmp_path, monkeypatch
 ):
-    from labelbudget import activations as acts_mod
+    from labelbudget.models import activations as acts_mod
 
     task = load_task(tiny_config.task)
     calls = []
@@ -47,19 +48,74 @@ def test_activation_cache_is_reused_and_keyed_by_what_determines_it(
 
 
 @pytest.mark.parametrize(
-    ("probe", "lora"), [("probe_seq_sft", "seq_sft"), ("probe_uncertainty", "uncertainty")]
+    ("probe", "lora"),
+    [
+        ("probe_seq_sft", "seq_sft"),
+        ("probe_uncertainty", "uncertainty"),
+        ("probe_logconf", "logconf"),
+        ("prompted_seq_sft --learner probe", "prompted_seq_sft"),
+    ],
 )
 def test_probe_pays_exactly_what_the_lora_method_pays(tiny_config, tmp_path, spy, probe, lora):
+    """Every SFT method on both learners, with no class per pair (prompted inputs are not in the
+    activation cache: the probe computes theirs)."""
     records = {}
     for method in (probe, lora):
-        cfg = dataclasses.replace(tiny_config, method=method)
-        records[method], _ = run(cfg, tmp_path / method)
+        name, *learner = method.replace("--learner ", "").split()
+        cfg = dataclasses.replace(tiny_config, method=name, learner=learner[0] if learner else "lora")
+        if name == "prompted_seq_sft":
+            cfg = dataclasses.replace(cfg, options=dataclasses.replace(cfg.options, k_shot=2))
+        records[method], _ = run(cfg, tmp_path / method.replace(" ", "_"))
     a, b = records[probe], records[lora]
     assert (a.n_weak, a.n_hq, a.spent) == (b.n_weak, b.n_hq, b.spent)
     assert [(s["name"], s["n_train"], s["n_val"]) for s in a.stages] == [
         (s["name"], s["n_train"], s["n_val"]) for s in b.stages
     ]
     assert any("probe on layer" in n for n in a.notes)
+    assert all(s["real_tokens"] is None for s in a.stages)  # a probe reads feature rows, no tokens
+    assert all(s["real_tokens"] > 0 for s in b.stages)
+
+
+def test_probe_logconf_uses_the_authors_micro_batches_of_8(tiny_config, tmp_path, monkeypatch):
+    """PROTOCOL method 5 on the probe learner too: log-confidence statistics over micro-batches of
+    8 in optimizer batches of 32 (the probe mixin used to make them 32)."""
+    from labelbudget.training import losses
+
+    sizes = []
+    real = losses.logconf_target
+    monkeypatch.setattr(
+        losses, "logconf_target", lambda lo, t, step: sizes.append(len(t)) or real(lo, t, step)
+    )
+    cfg = dataclasses.replace(
+        tiny_config,
+        method="probe_logconf",
+        hq_fraction=0.0,
+        train=dataclasses.replace(tiny_config.train, batch_size=32),
+    )
+    record, _ = run(cfg, tmp_path)
+    assert record.stages[0]["n_train"] == 64 and sizes and set(sizes) == {8}
+
+
+def test_probe_scores_texts_outside_the_cache_as_the_cache_would(tiny_config, tmp_path):
+    """A learner scores any text: cached rows for the task's texts, the same extraction (then the
+    pool's standardisation) for new ones."""
+    from labelbudget.learners.probe import ProbeLearner
+    from labelbudget.methods import Elicitation
+    from labelbudget.models.activations import extract
+    from labelbudget.util.profiling import Phases
+
+    task = load_task(tiny_config.task)
+    cfg = dataclasses.replace(tiny_config, learner="probe")
+    ctx = Elicitation(cfg, task, None, None, None, np.zeros(0), None, tmp_path, Phases())
+    learner = ProbeLearner()
+    learner.setup(ctx)
+    cached = learner.encode(task.test.texts[:5])
+    fresh = extract(cfg.strong_model, task.test.texts[:5], cfg.pooling, 32)[:, learner.layer]
+    expected = (np.asarray(fresh, np.float32) - learner.mean) / learner.std
+    np.testing.assert_allclose(cached.numpy(), expected, rtol=1e-5, atol=1e-5)
+    new = learner.encode(["a text no task has", task.test.texts[0]])
+    np.testing.assert_allclose(new[1].numpy(), cached[0].numpy())
+    assert not torch.equal(new[0], new[1])
 
 
 def test_probe_stage_early_stops_and_restores_its_best_state(monkeypatch):
@@ -108,7 +164,6 @@ def test_probe_learns_separable_activations_and_not_shuffled_labels(shuffled, lo
         seed=0,
         name="t",
         loss=LOSSES["xent"],
-        micro_batch=32,
     )
     accuracy = ((predict(model, rows[1000:], 200) > 0) == y[1000:]).mean()
     assert low <= accuracy <= high

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from conftest import SST2
 
-from labelbudget.budget import allocate
 from labelbudget.config import RunConfig, TaskConfig, TrainConfig, WeakConfig
-from labelbudget.run import run
-from labelbudget.store import Store
+from labelbudget.labels.budget import allocate
+from labelbudget.runs.run import run
+from labelbudget.runs.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +30,8 @@ def results(tmp_path_factory):
 
 
 def test_weak_labels_beat_chance_on_the_embedded_default(results):
+    from labelbudget.labels.trained import weak_labels
     from labelbudget.tasks import load_task
-    from labelbudget.weak import weak_labels
 
     task = load_task(SMALL.task)
     weak, notes = weak_labels(task, SMALL.task, SMALL.weak, results / "artifacts")

@@ -5,13 +5,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from labelbudget.budget import allocate
-from labelbudget.config import config_hash
+from labelbudget.labels.budget import allocate
+from labelbudget.labels.trained import weak_split
 from labelbudget.methods.seq_sft import SequentialSFT
-from labelbudget.run import run
-from labelbudget.store import Store
+from labelbudget.runs.identity import config_hash
+from labelbudget.runs.run import run
+from labelbudget.runs.store import Store
 from labelbudget.tasks import load_task
-from labelbudget.weak import weak_split
 
 
 def test_run_spends_exactly_its_allocation_on_disjoint_examples(tiny_config, tmp_path, spy):

@@ -19,7 +19,8 @@ import pytest
 from conftest import make_record
 
 from labelbudget.config import run_config_from_dict, to_dict
-from labelbudget.store import FIELDS, SCHEMA_VERSION, Claims, Store, StoreError
+from labelbudget.runs.claims import Claims
+from labelbudget.runs.store import FIELDS, SCHEMA_VERSION, Store, StoreError
 
 
 def test_a_store_from_before_versioning_is_migrated_and_keeps_its_runs(tmp_path):
@@ -122,7 +123,7 @@ def test_a_full_disk_leaves_the_store_intact_and_says_so(full_disk):
 def test_a_full_disk_in_the_cli_is_one_message(full_disk, capsys, monkeypatch):
     from labelbudget.__main__ import main
 
-    monkeypatch.setattr("labelbudget.report.write_report", _fill_and_write)
+    monkeypatch.setattr("labelbudget.analysis.report.write_report", _fill_and_write)
     assert main(["report", "--results", str(full_disk.results)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "No space left on device" in err and "fix: " in err
@@ -184,7 +185,7 @@ def test_two_sweeps_on_one_folder_train_every_run_exactly_once(tiny_config, tmp_
     outputs = [p.communicate(timeout=900)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     done = [set(re.findall(r"done: .*\[([0-9a-f]{16})\]", out)) for out in outputs]
-    stored = Store(results).hashes()
+    stored = set(Store(results).run_keys().values())
     assert len(stored) == 6
     assert done[0] | done[1] == stored and not done[0] & done[1]  # each trained by exactly one
     assert all("discarded" not in out for out in outputs)

@@ -12,13 +12,16 @@ import time
 
 import pytest
 
-from labelbudget import train as train_mod
-from labelbudget.budget import allocation_of, run_key
-from labelbudget.config import config_hash, to_dict
-from labelbudget.demo import demo_configs
-from labelbudget.errors import UserError
-from labelbudget.store import Store
-from labelbudget.sweep import PAPER_SFT, PRESETS, Grid, expand, read_sweep, run_sweep
+from labelbudget.config import to_dict
+from labelbudget.labels.budget import allocation_of
+from labelbudget.runs.identity import config_hash, display_method, run_key
+from labelbudget.runs.store import Store
+from labelbudget.sweeps.files import read_sweep
+from labelbudget.sweeps.grid import Grid, expand
+from labelbudget.sweeps.presets import PAPER_SFT, PRESETS, demo_configs
+from labelbudget.sweeps.sweep import run_sweep
+from labelbudget.training import stage as train_mod
+from labelbudget.util.errors import UserError
 
 
 def test_paper_preset_is_the_papers_grid_with_its_seeds():
@@ -46,7 +49,7 @@ def test_paper_preset_is_the_papers_grid_with_its_seeds():
 
 def test_paper_preset_every_config_validates_and_dry_run_catches_a_refused_one(tmp_path, capsys):
     from labelbudget.__main__ import main
-    from labelbudget.sweep import invalid
+    from labelbudget.sweeps.sweep import invalid
 
     assert invalid(PRESETS["paper"]()) == []  # all-HQ prompted runs take HQ demonstrations
     assert main(["sweep", "--preset", "paper", "--dry-run", "--results", str(tmp_path)]) == 0
@@ -64,10 +67,18 @@ def test_recosting_and_deduplication_cut_the_paper_grid():
     paper's grid with its seeds names 4,440 fine-tuning configs at 3 weak costs (3,972 distinct
     allocations); run once at $0.10 and re-costed it is 1,452 runs."""
     from labelbudget.config import RunConfig
-    from labelbudget.sweep import PAPER_GRID_ALL_COSTS, count_configs
+    from labelbudget.labels.budget import allocate
+    from labelbudget.sweeps.grid import _points
 
-    assert count_configs(RunConfig(), PAPER_GRID_ALL_COSTS) == 4440
-    assert len(expand(RunConfig(), PAPER_GRID_ALL_COSTS)) == 3972
+    all_costs = dataclasses.replace(PAPER_SFT, weak_costs=(0.5, 0.1, 0.01))  # run, not re-costed
+    named = sum(
+        len(all_costs.seeds_for(allocate(b, c, f)))
+        for _ in all_costs.tasks
+        for m in all_costs.methods
+        for b, c, f in _points(all_costs, m)
+    )
+    assert named == 4440
+    assert len(expand(RunConfig(), all_costs)) == 3972
     assert len(expand(RunConfig(), PAPER_SFT)) == 1452
 
 
@@ -94,12 +105,12 @@ def test_no_two_runs_share_an_allocation_and_stored_allocations_are_not_rerun(ti
 
 
 def test_demo_preset_is_the_papers_grid_on_gemma_probes_plus_icl_and_lora():
-    from labelbudget.demo import LORA_TRAIN, PROBE_LAYER
+    from labelbudget.sweeps.presets import LORA_TRAIN, PROBE_LAYER
 
     configs = PRESETS["demo"]()
     assert configs == demo_configs()
     assert len({run_key(c) for c in configs}) == len(configs)
-    methods = collections.Counter(c.method for c in configs)
+    methods = collections.Counter(display_method(c) for c in configs)
     assert methods == {
         "probe_seq_sft": 270,
         "probe_uncertainty": 270,
@@ -109,7 +120,7 @@ def test_demo_preset_is_the_papers_grid_on_gemma_probes_plus_icl_and_lora():
     }
     assert {c.strong_model for c in configs} == {"gemma-3-270m"} and {c.pooling for c in configs} == {"mean"}
     assert {c.probe.probe_layer for c in configs} == {PROBE_LAYER}
-    probes = [c for c in configs if c.method.startswith("probe_")]
+    probes = [c for c in configs if c.learner == "probe"]
     assert {c.budget for c in probes} == {16, 64, 256, 1024}
     assert {c.hq_fraction for c in probes} == set(PAPER_SFT.hq_fractions)
     assert {c.seed for c in probes} == set(range(10)) and {c.weak_cost for c in configs} == {0.1}
@@ -117,7 +128,7 @@ def test_demo_preset_is_the_papers_grid_on_gemma_probes_plus_icl_and_lora():
         (3, 0),
         (0, 3),
     }
-    lora = [c for c in configs if c.method == "seq_sft"]
+    lora = [c for c in configs if c.method == "seq_sft" and c.learner == "lora"]
     assert {(allocation_of(c).n_weak, allocation_of(c).n_hq) for c in lora} == {(160, 0), (0, 64)}
     assert {c.train for c in lora} == {LORA_TRAIN}
 

@@ -8,10 +8,10 @@ import pytest
 from conftest import synthetic_texts
 
 from labelbudget.config import TaskConfig, WeakConfig
-from labelbudget.errors import UserError
+from labelbudget.labels.trained import weak_split
 from labelbudget.tasks import load_task
-from labelbudget.tasks.data import Labeled, prepare
-from labelbudget.weak import weak_split
+from labelbudget.tasks.prepare import Labeled, prepare
+from labelbudget.util.errors import UserError
 
 
 def write(df: pd.DataFrame, path):

@@ -1,85 +1,20 @@
 """Frozen, typed configs: one per concept, each field documented, validated on construction.
 
-A run's identity is the hash of its `RunConfig` (canonical JSON), so the same config is never run
-twice and a stored record says exactly what produced it. Defaults reproduce the paper's protocol
-(../shared/PROTOCOL.md); departures are named in the field docs.
+A run's identity is the hash of what its `RunConfig` says that the run reads
+(`runs.identity`), so the same run is never run twice and a stored record says exactly what
+produced it. Defaults reproduce the paper's protocol (../shared/PROTOCOL.md); departures are
+named in the field docs. `run_config_from_dict` reads every config labelbudget ever stored.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import math
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from labelbudget.errors import UserError
-
-
-def _check(ok: bool, name: str, problem: str, fix: str) -> None:
-    if not ok:
-        raise UserError(f"{name}: {problem}", fix)
-
-
-def check_types(obj: Any) -> None:
-    """Every field of a config dataclass holds a value of its annotated type (YAML/JSON sweep
-    files and Python callers bypass the CLI's parsing): ints are not bools or 0.5, floats are
-    finite numbers, strings are strings, a `Literal` is one of its choices."""
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        expected = _describe(hints[f.name])
-        if not _conforms(value, hints[f.name]):
-            raise UserError(
-                f"{f.name}: must be {expected}, got {list(value) if isinstance(value, tuple) else value!r}",
-                f"give {f.name} (--{f.name.replace('_', '-')}) {expected}",
-            )
-
-
-def _conforms(value: Any, hint: Any) -> bool:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is Literal:
-        return value in args
-    if origin in (typing.Union, types.UnionType):
-        return any(_conforms(value, a) for a in args)
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if hint is str:
-        return isinstance(value, str)
-    if origin is tuple:
-        return isinstance(value, tuple) and all(_conforms(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(
-            _conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items()
-        )
-    if dataclasses.is_dataclass(hint):
-        return isinstance(value, hint)
-    return True
-
-
-def _describe(hint: Any) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in args)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
-    if origin is tuple:
-        plural = {int: "integers", float: "finite numbers", str: "strings"}.get(args[0], _describe(args[0]))
-        return f"a list of {plural}"
-    if origin is dict:
-        return f"a mapping of {_describe(args[0])} to {_describe(args[1])}"
-    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}.get(
-        hint, "None" if hint is type(None) else getattr(hint, "__name__", str(hint))
-    )
+from labelbudget.util.checks import _check, check_types
+from labelbudget.util.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -98,14 +33,13 @@ class TaskConfig:
     test_size: int = 1000
     """Size of the balanced held-out test set (PROTOCOL: 1000 in the sweeps)."""
     max_pool: int | None = None
-    """Cap on the pool size (None: all remaining examples, as the paper). Smaller pools make the
-    weak labeler's pass over the pool cheaper."""
+    """Cap on the pool size (None: all remaining examples, as the paper)."""
     data_seed: int = 0
     """Seed of deduplication order, balancing, binarization and the test split; fixed across a
     sweep's seeds."""
     truncate: bool = False
-    """Texts longer than a model's context: an error (the paper's behaviour), or, with this flag,
-    cut to fit (keeping their end, where the templates put the question); counted in the notes."""
+    """Texts longer than a model's context: an error (the paper's), or cut to fit, keeping their
+    end, where the templates put the question (counted in the notes)."""
     data_dir: str | None = None
     """For the paper's tasks: a local copy (a `save_to_disk` folder or a clone of the hub
     repository) instead of downloading from the Hugging Face hub."""
@@ -273,8 +207,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class MethodOptions:
-    """Options of the elicitation methods (PROTOCOL, "Elicitation methods"); each method reads the
-    ones it needs and ignores the rest."""
+    """Options of the elicitation methods (PROTOCOL, "Elicitation methods"). Each method declares
+    the ones it reads (`register_method(..., reads=...)`); the others are no part of its identity."""
 
     k_shot: int | None = None
     """`prompted_seq_sft`: demonstrations prefixed to every input (default 2, as the paper).
@@ -284,16 +218,9 @@ class MethodOptions:
     samples without replacement with weights entropy**(1/T)."""
     max_candidates: int | None = None
     """Uncertainty sampling: score at most this many HQ candidates (None: all, as the paper)."""
-    oracle: Literal["ground-truth", "file"] = "ground-truth"
-    """Where HQ labels chosen between stages come from: the dataset's labels (a counting oracle),
-    or a CSV a person labels (the run stops, and resumes with `--labels-file`)."""
     schedule: Literal["early-stopping", "openai"] = "early-stopping"
     """SFT stages: the paper's early-stopping schedule, or the OpenAI-API-like one (no validation
     split, no early stopping, batch and epochs from n)."""
-    weak_loss: Literal["xent", "logconf"] = "xent"
-    """Loss of the weak stage: soft cross-entropy, or with the log-confidence auxiliary loss."""
-    hq_loss: Literal["xent", "logconf"] = "xent"
-    """Loss of the HQ stage (the paper uses log-confidence in the weak stage only)."""
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -319,9 +246,10 @@ class MethodOptions:
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """The probe methods (`probe_*`): the paper's protocol with a new linear head trained on the
-    frozen strong model's cached activations (`activations.py`) instead of LoRA fine-tuning. Every
-    other setting (stages, early stopping, budget) is the run's own."""
+    """The probe learner (`--learner probe`, or the `probe_*` method names): the paper's protocol
+    with a new linear head trained on the frozen strong model's cached activations
+    (`models/activations.py`) instead of LoRA fine-tuning. Every other setting (stages, early
+    stopping, budget) is the run's own."""
 
     probe_layer: float = 0.5
     """Which hidden state is probed, as a depth: 0 the embeddings, 1 the last layer (rounded to
@@ -361,7 +289,17 @@ class RunConfig:
     probes alike): `auto` is the last real token for decoders (as transformers'
     *ForSequenceClassification, which the authors used) and the mean for encoders."""
     method: str = "seq_sft"
-    """Elicitation method (`labelbudget list`)."""
+    """Elicitation method (`labelbudget list`). The names `probe_seq_sft`, `probe_uncertainty`
+    and `probe_logconf` are kept as aliases of the method with `--learner probe`."""
+    learner: str = "lora"
+    """What the SFT methods train (`labelbudget list`): `lora` (LoRA + a new head on the strong
+    model, the paper's) or `probe` (a new linear head on its cached activations; fast)."""
+    weak_labels: str = "trained"
+    """Where weak labels come from (`labelbudget list`): `trained` (the paper's; `--weak-*`)."""
+    oracle: str = "ground-truth"
+    """Where HQ labels come from: `ground-truth`, the dataset's labels through a counting oracle
+    (the paper's simulation), or `file`, a person who labels a CSV (the run stops, and resumes
+    with `--labels-file`)."""
     budget: float = 64.0
     """Labeling budget in $, where one high-quality label costs $1."""
     weak_cost: float = 0.1
@@ -397,6 +335,19 @@ class RunConfig:
             f"must be >= 0, got {self.seed}",
             "pass --seed 0 or another non-negative integer",
         )
+        if self.method in METHOD_ALIASES:  # one spelling of each experiment
+            method, learner = METHOD_ALIASES[self.method]
+            object.__setattr__(self, "method", method)
+            object.__setattr__(self, "learner", learner)
+
+
+METHOD_ALIASES = {
+    "probe_seq_sft": ("seq_sft", "probe"),
+    "probe_uncertainty": ("uncertainty", "probe"),
+    "probe_logconf": ("logconf", "probe"),
+}
+"""Method names from before the learner was a field of its own: stored runs, the demo and the
+README keep working, and each names one experiment with its canonical method."""
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -408,22 +359,42 @@ def to_json(config: Any) -> str:
     return json.dumps(to_dict(config), sort_keys=True, separators=(",", ":"))
 
 
-def config_hash(config: Any) -> str:
-    """A run's identity: sha256 of its canonical JSON (first 16 hex digits)."""
-    return hashlib.sha256(to_json(config).encode()).hexdigest()[:16]
-
-
 def run_config_from_json(text: str) -> RunConfig:
     return run_config_from_dict(json.loads(text))
 
 
+SUBCONFIGS = {
+    "task": TaskConfig,
+    "weak": WeakConfig,
+    "train": TrainConfig,
+    "options": MethodOptions,
+    "probe": ProbeConfig,
+}
+
+
 def run_config_from_dict(data: dict[str, Any]) -> RunConfig:
+    """A `RunConfig` from its dict, including every layout labelbudget has stored: fields added
+    since take their defaults, and the layout before the learner and per-method options
+    (`options.oracle`, `options.weak_loss`, `options.hq_loss`) is carried over to today's."""
     data = dict(data)
-    return RunConfig(
-        task=TaskConfig(**data.pop("task")),
-        weak=WeakConfig(**data.pop("weak")),
-        train=TrainConfig(**data.pop("train")),
-        options=MethodOptions(**data.pop("options")),
-        probe=ProbeConfig(**data.pop("probe", {})),
-        **data,
-    )
+    parts = {k: dict(data.pop(k, None) or {}) for k in SUBCONFIGS}
+    options = parts["options"]
+    if "oracle" in options:  # stored before the HQ source was a run-level choice
+        data.setdefault("oracle", options.pop("oracle"))
+    weak_loss, hq_loss = options.pop("weak_loss", "xent"), options.pop("hq_loss", "xent")
+    if hq_loss != "xent":
+        raise UserError(
+            "a config with the log-confidence loss in the HQ stage (options.hq_loss), which "
+            "labelbudget no longer runs",
+            "rerun it as --method logconf (log-confidence in the weak stage, as the paper)",
+        )
+    if weak_loss == "logconf":  # `--weak-loss logconf` was a second spelling of `logconf`
+        spelled = {"seq_sft": "logconf", "probe_seq_sft": "probe_logconf", "logconf": "logconf"}
+        if data.get("method", "seq_sft") not in spelled:
+            raise UserError(
+                f"a {data.get('method')} config with the log-confidence weak loss, which labelbudget "
+                "runs only as the method logconf",
+                "rerun it as --method logconf",
+            )
+        data["method"] = spelled[data.get("method", "seq_sft")]
+    return RunConfig(**{k: cls(**parts[k]) for k, cls in SUBCONFIGS.items()}, **data)

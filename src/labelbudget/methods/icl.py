@@ -17,13 +17,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from labelbudget.batching import Encoder, pack, sorted_batches
-from labelbudget.budget import Allocation
 from labelbudget.config import RunConfig
-from labelbudget.errors import UserError
-from labelbudget.methods import PURPOSE_PROMPTS, Elicitation, Method, register_method
-from labelbudget.models import forward_packed, load_causal_lm, pick_device, pick_dtype
+from labelbudget.labels.budget import Allocation
+from labelbudget.methods.base import PURPOSE_PROMPTS, Elicitation, Method, register_method
+from labelbudget.models.backbone import forward_packed, load_causal_lm, max_length, pick_device, pick_dtype
+from labelbudget.models.packing import Encoder, pack, sorted_batches
 from labelbudget.prompts import Demo, harden, prompted
+from labelbudget.util.errors import UserError
 
 
 def label_token_ids(tokenizer) -> tuple[int, int]:
@@ -94,14 +94,20 @@ class FewShotICL(Method):
         self.scorer = LabelScorer(self.model, tokenizer)
         self.rng = ctx.rng(PURPOSE_PROMPTS)
         self.batch_size = cfg.train.eval_batch_size
-        max_length = int(getattr(model.config, "max_position_embeddings", None) or 2048)
-        self.encoder = Encoder(tokenizer, max_length, cfg.task.truncate)
+        self.encoder = Encoder(tokenizer, max_length(model.config), cfg.task.truncate)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         prompts = prompted(texts, self.demos, self.rng)
         return self.scorer(self.encoder(prompts), self.batch_size)
 
+    @property
+    def notes(self) -> list[str]:
+        return [self.encoder.note] if self.encoder.note else []
+
 
 register_method(
-    "icl", "few-shot in-context learning on a causal LM, no training (--k-shot, default 8)", FewShotICL
+    "icl",
+    "few-shot in-context learning on a causal LM, no training (every label bought is a demonstration)",
+    FewShotICL,
+    learner=False,
 )

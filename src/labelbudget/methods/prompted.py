@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelbudget.budget import Allocation, check_stage_sizes
 from labelbudget.config import RunConfig
-from labelbudget.errors import UserError
-from labelbudget.methods import Elicitation, k_shot, register_method
-from labelbudget.methods.seq_sft import SequentialSFT
+from labelbudget.labels.budget import Allocation, check_stage_sizes
+from labelbudget.methods.base import Elicitation, k_shot, register_method
+from labelbudget.methods.seq_sft import SFT_OPTIONS, SequentialSFT
 from labelbudget.prompts import Demo, harden
+from labelbudget.util.errors import UserError
 
 DEFAULT_K = 2
 
@@ -63,4 +63,5 @@ register_method(
     "prompted_seq_sft",
     "sequential SFT on inputs prefixed by k weak-labeled demonstrations (default 2)",
     PromptedSequentialSFT,
+    reads=(*SFT_OPTIONS, "k_shot"),
 )

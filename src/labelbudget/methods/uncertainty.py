@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelbudget.methods import PURPOSE_SELECT, Elicitation, register_method
-from labelbudget.methods.seq_sft import SequentialSFT
-from labelbudget.train import predict
+from labelbudget.methods.base import PURPOSE_SELECT, Elicitation, register_method
+from labelbudget.methods.seq_sft import SFT_OPTIONS, SequentialSFT
 
 
 def binary_entropy(log_odds: np.ndarray) -> np.ndarray:
@@ -38,8 +37,8 @@ class UncertaintySampling(SequentialSFT):
             return ctx.hq_candidates[:0]
         options = ctx.config.options
         candidates = ctx.hq_candidates[: options.max_candidates]  # already in random order
-        encoded = self.features(ctx, candidates)
-        entropy = binary_entropy(predict(self.model, encoded, self.batch_size, desc="scoring HQ candidates"))
+        scores = self.learner.predict(self.features(ctx, candidates), desc="scoring HQ candidates")
+        entropy = binary_entropy(scores)
         return candidates[choose_uncertain(entropy, n_hq, options.temperature, ctx.rng(PURPOSE_SELECT))]
 
 
@@ -47,4 +46,6 @@ register_method(
     "uncertainty",
     "sequential SFT whose HQ examples are the weak-stage model's most uncertain (entropy; --temperature)",
     UncertaintySampling,
+    reads=(*SFT_OPTIONS, "temperature", "max_candidates"),
+    weak_stage_of="seq_sft",  # its weak stage is sequential SFT's: runs of both share it
 )

@@ -1,68 +1,13 @@
-"""Task registry: a name (or a file path) -> `TaskData` (a balanced test set and a pool).
+"""Stage 1, tasks: labeled texts by name or file, made into a balanced test set and a pool.
 
-Adding a task is one module with a loader plus one `register_task` call; nothing else changes.
+- `registry`: names -> loaders, and `load_task` (file paths too);
+- `prepare`: deduplication, balancing and the seeded test/pool split (PROTOCOL, "Data");
+- `files`: the user's CSV/TSV/JSONL files; `tweets`: the embedded offline default;
+- `paper`: the paper's nine Hugging Face tasks with their exact templates.
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-
-from labelbudget.config import TaskConfig, to_json
-from labelbudget.errors import UserError
-from labelbudget.tasks.data import Labeled, TaskData, prepare
-from labelbudget.tasks.files import load_file
-
-Loader = Callable[[TaskConfig], tuple[Labeled, Labeled | None, tuple[str, ...]]]
-"""Returns (train-side examples, the source's own test split or None, notes)."""
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    description: str
-    load: Loader
-
-
-TASKS: dict[str, TaskSpec] = {}
-
-
-def register_task(name: str, description: str, load: Loader) -> None:
-    TASKS[name] = TaskSpec(name, description, load)
-
-
-FILE_SUFFIXES = (".csv", ".tsv", ".jsonl")
-
-
-_LOADED: dict[str, TaskData] = {}
-"""Tasks already prepared in this process (a sweep checks and runs many configs of one task)."""
-
-
-def load_task(cfg: TaskConfig) -> TaskData:
-    """Load, deduplicate, balance and split the task that `cfg.task` names (once per process)."""
-    key = to_json(cfg)
-    if key not in _LOADED:
-        if len(_LOADED) >= 4:
-            _LOADED.pop(next(iter(_LOADED)))
-        _LOADED[key] = _load_task(cfg)
-    return _LOADED[key]
-
-
-def _load_task(cfg: TaskConfig) -> TaskData:
-    spec = TASKS.get(cfg.task)
-    if spec is None:
-        if cfg.task.lower().endswith(FILE_SUFFIXES) or Path(cfg.task).exists():
-            train, notes = load_file(cfg)
-            return prepare(Path(cfg.task).name, train, None, cfg, notes)
-        raise UserError(
-            f"unknown task {cfg.task!r}",
-            f"use one of {', '.join(sorted(TASKS))}, or a path to a {'/'.join(FILE_SUFFIXES)} file",
-        )
-    train, test, notes = spec.load(cfg)
-    return prepare(spec.name, train, test, cfg, notes)
-
-
-from labelbudget.tasks import paper, tweets  # noqa: E402,F401  (each registers its tasks)
+from labelbudget.tasks import paper, tweets  # noqa: F401  (each registers its tasks)
+from labelbudget.tasks.prepare import Labeled, TaskData
+from labelbudget.tasks.registry import TASKS, TaskSpec, load_task, register_task
 
 __all__ = ["TASKS", "Labeled", "TaskData", "TaskSpec", "load_task", "register_task"]

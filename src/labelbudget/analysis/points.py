@@ -1,0 +1,191 @@
+"""Points: stored runs as averaged, re-costed allocations, the input of every answer.
+
+Pure functions of records, following the authors' analysis (`notebooks/figures.ipynb` in
+EleutherAI/scalable-elicitation; PROTOCOL, "Metrics and analysis"):
+
+- A point is a *variant* (a run's whole config minus its seed, task name, budget, weak cost and
+  HQ fraction: method, models, schedule, options, ...) at an *allocation* (n_weak, n_hq). Runs
+  that differ in anything else are never merged.
+- Accuracy is averaged over seeds per task, then over tasks, keeping only allocations present for
+  every task of the variant (what is dropped is listed, never silently averaged over fewer).
+- An allocation's accuracy does not depend on the weak-label price, so every point is re-costed at
+  every weak cost of interest: cost = n_weak * c + n_hq.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from labelbudget.config import RunConfig, run_config_from_dict
+from labelbudget.methods import get_method
+from labelbudget.runs.identity import canonical
+from labelbudget.runs.record import Record
+from labelbudget.util.hashing import stable_hash
+
+TABLE_BUDGETS = (5, 17, 65, 257, 1025, 4097)
+"""PROTOCOL: Table 1 uses budgets 4**i + 1 to absorb rounding."""
+
+WEAK_COSTS = (0.5, 0.1, 0.01)
+"""The paper's weak-label prices; every allocation is re-costed at each (and at any price the
+records were run at)."""
+
+NOT_VARIANT = ("seed", "budget", "weak_cost", "hq_fraction", "task.task")
+"""Config fields that do not make a run a different variant: the seed (averaged over), the task
+name (averaged over), and budget/cost/fraction (replaced by the allocation they buy)."""
+
+EPS = 1e-6
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and key != "label_map":
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = json.dumps(value, sort_keys=True)
+    return out
+
+
+def _variant(config: RunConfig) -> dict:
+    return {k: v for k, v in _flat(canonical(config)).items() if k not in NOT_VARIANT}
+
+
+def frame(records: Iterable[Record]) -> pd.DataFrame:
+    """One row per run, with its variant (id and a readable label: the method, and what differs
+    between that method's variants present) and its allocation. Configs are read as today's
+    (`config.run_config_from_dict`), so runs stored by older versions are the same variants as
+    new runs of the same experiment."""
+    records = list(records)
+    configs = [run_config_from_dict(r.config) for r in records]
+    variants = [_variant(c) for c in configs]
+    varying = {}  # per method: the fields in which its variants differ (they name the variant)
+    for method in {r.method for r in records}:
+        mine = [v for r, v in zip(records, variants, strict=True) if r.method == method]
+        varying[method] = sorted({k for v in mine for k in v if len({w.get(k) for w in mine}) > 1})
+    rows = []
+    for r, c, v in zip(records, configs, variants, strict=True):
+        extra = ", ".join(f"{k.split('.')[-1]}={json.loads(v[k])}" for k in varying[r.method] if k in v)
+        rows.append(
+            {
+                "variant": stable_hash(v, 12),
+                "label": r.method + (f" [{extra}]" if extra else ""),
+                "method": r.method,
+                "base_method": c.method,
+                "learner": c.learner if get_method(c.method).learner else "none",
+                "strong_model": r.strong_model,
+                "weak_model": r.weak_model,
+                "task": r.task,
+                "seed": r.seed,
+                "n_weak": r.n_weak,
+                "n_hq": r.n_hq,
+                "run_budget": r.budget,
+                "run_cost": r.weak_cost,
+                "run_fraction": r.hq_fraction,
+                "accuracy": r.accuracy,
+                "auroc": r.auroc,
+                "n_test": r.n_test,
+                "outcome": _outcome(r),
+                "weak_accuracy": r.weak_accuracy,
+                "config": json.dumps(r.config, sort_keys=True),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _outcome(r: Record) -> str:
+    """What a run produced, to recognise the same runs under two names: its per-example test
+    predictions where stored, else its metrics."""
+    predictions = getattr(r, "predictions", None)
+    if predictions:
+        return stable_hash(predictions["log_odds"])
+    return f"{r.accuracy!r}/{r.auroc!r}/{r.n_test}"
+
+
+POINT = ["variant", "n_weak", "n_hq"]
+DESCRIBE = ["label", "method", "base_method", "learner", "strong_model", "weak_model"]
+
+
+def average(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds per task, then over tasks, per (variant, allocation).
+
+    Columns: `seed_std` (the seeds' standard deviation, averaged over tasks), `task_std` (spread
+    of the task means), `sem` (standard error of the mean accuracy from the seeds; NaN with one
+    seed: the spread is then unknown), `n_seeds` (the fewest of any task). Allocations missing
+    for some task of their variant are dropped and listed in `.attrs["missing"]`."""
+    if df.empty:
+        out = pd.DataFrame(columns=[*POINT, *DESCRIBE, "accuracy", "sem"])
+        out.attrs["missing"] = []
+        return out
+    per_task = df.groupby([*POINT, "task"], as_index=False).agg(
+        accuracy=("accuracy", "mean"),
+        seed_std=("accuracy", "std"),
+        n_seeds=("seed", "nunique"),
+        auroc=("auroc", "mean"),
+        weak_accuracy=("weak_accuracy", "mean"),
+    )
+    per_task["sem"] = per_task["seed_std"] / np.sqrt(per_task["n_seeds"])
+    tasks_of = df.groupby("variant")["task"].agg(lambda s: frozenset(s))
+    have = per_task.groupby(POINT)["task"].agg(lambda s: frozenset(s))
+    labels = df.drop_duplicates("variant").set_index("variant")
+    missing = []
+    for (variant, n_weak, n_hq), tasks in have.items():
+        lacking = tasks_of[variant] - tasks
+        if lacking:
+            missing.append(
+                f"{labels.loc[variant, 'label']}: {n_weak} weak + {n_hq} HQ has no runs on "
+                f"{', '.join(sorted(lacking))}, so it is left out of the averages over tasks"
+            )
+    complete = per_task[
+        [tasks_of[v] == have[(v, w, h)] for v, w, h in per_task[POINT].itertuples(index=False)]
+    ]
+    out = complete.groupby(POINT, as_index=False).agg(
+        accuracy=("accuracy", "mean"),
+        task_std=("accuracy", "std"),
+        seed_std=("seed_std", "mean"),
+        sem_sq=("sem", lambda s: float((s**2).sum())),
+        n_tasks=("task", "nunique"),
+        n_seeds=("n_seeds", "min"),
+        auroc=("auroc", "mean"),
+        weak_accuracy=("weak_accuracy", "mean"),
+    )
+    out["sem"] = np.sqrt(out.pop("sem_sq")) / out["n_tasks"]  # SE of a mean of task means
+    out.loc[out["n_seeds"] < 2, "sem"] = np.nan
+    firsts = df.sort_values("seed").drop_duplicates(POINT)[
+        [*POINT, *DESCRIBE, "run_budget", "run_cost", "run_fraction", "config"]
+    ]
+    out = out.merge(firsts, on=POINT, how="left")
+    out.attrs["missing"] = missing
+    return out.sort_values(["label", "n_hq", "n_weak"], ignore_index=True)
+
+
+def recost(avg: pd.DataFrame, weak_costs: Iterable[float] | None = None) -> pd.DataFrame:
+    """Every averaged allocation at every weak cost: the run costs and the paper's costs unless
+    `weak_costs` is given. Adds `weak_cost`, `cost`, `weak_fraction` (of labels) and
+    `weak_share` (of the money spent)."""
+    if weak_costs is None:
+        weak_costs = sorted(
+            {*WEAK_COSTS, *avg.get("run_cost", pd.Series(dtype=float)).unique()}, reverse=True
+        )
+    frames = []
+    for c in weak_costs:
+        cost = avg["n_weak"] * c + avg["n_hq"]
+        frames.append(
+            avg.assign(
+                weak_cost=float(c),
+                cost=cost,
+                weak_fraction=avg["n_weak"] / (avg["n_weak"] + avg["n_hq"]).clip(lower=1),
+                weak_share=(avg["n_weak"] * c) / cost.where(cost > 0, 1),
+            )
+        )
+    out = pd.concat(frames, ignore_index=True) if frames else avg
+    out.attrs["missing"] = avg.attrs.get("missing", [])
+    return out
+
+
+def points(records: Iterable[Record], weak_costs: Iterable[float] | None = None) -> pd.DataFrame:
+    """Records -> averaged, re-costed points (the input of every table, frontier and plan)."""
+    return recost(average(frame(records)), weak_costs)

@@ -1,0 +1,193 @@
+"""One self-contained HTML report (plots embedded) from the results store, plus the raw records
+as CSV next to it: tables, the Pareto frontier, the regimes, plans for a few budgets, and what
+the stored runs do not cover compared with the paper."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelbudget.analysis.plan import plan
+from labelbudget.analysis.plots import cost_plot, weak_fraction_plot
+from labelbudget.analysis.points import average, frame, points, recost
+from labelbudget.analysis.regimes import answer, regimes
+from labelbudget.analysis.tables import pareto_frontier, probe_vs_finetuning, table1
+from labelbudget.runs.store import Store
+from labelbudget.tasks.paper import TABLE1_TASKS
+from labelbudget.util.errors import UserError
+
+PAPER_METHODS = ("seq_sft", "prompted_seq_sft", "logconf", "uncertainty", "icl")
+PAPER_BUDGETS = (16, 64, 256, 1024, 4096, 8192)
+
+
+def _img(path: Path | None) -> str:
+    if path is None:
+        return "<p><i>not enough data for this plot</i></p>"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="n/a", border=0)
+
+
+def coverage(df: pd.DataFrame) -> list[str]:
+    """What the stored runs leave out, compared with the paper's experiments."""
+    gaps = []
+    fine_tuned = set(df.loc[df["learner"].isin(["lora", "none"]), "base_method"])
+    probed = set(df.loc[df["learner"] == "probe", "base_method"])
+    missing = [m for m in PAPER_METHODS if m not in fine_tuned | probed]
+    if missing:
+        gaps.append(f"methods not run: {', '.join(missing)}")
+    probes_only = [m for m in PAPER_METHODS if m not in fine_tuned and m in probed]
+    if probes_only:
+        gaps.append(f"run as linear probes only, not fine-tuned: {', '.join(probes_only)}")
+    tasks = set(df["task"])
+    if not tasks & set(TABLE1_TASKS):
+        gaps.append(
+            f"none of the paper's Table-1 tasks ({', '.join(TABLE1_TASKS)}); tasks here: "
+            f"{', '.join(sorted(tasks))}"
+        )
+    budgets = set(df["run_budget"])
+    if not set(PAPER_BUDGETS) <= budgets:
+        gaps.append(f"budgets not run: {', '.join(f'${b:g}' for b in PAPER_BUDGETS if b not in budgets)}")
+    models = set(df["strong_model"])
+    gaps.append(
+        f"strong model(s) {', '.join(sorted(models))} instead of the paper's Llama-3-8B; "
+        f"weak model(s) {', '.join(sorted(set(df['weak_model'])))} instead of Qwen1.5-0.5B"
+    )
+    if df["seed"].nunique() < 2:
+        gaps.append("one seed: no spread, so regimes cannot be decided")
+    return gaps
+
+
+def _answers(pts: pd.DataFrame, weak_cost: float = 0.1) -> list[str]:
+    """The plain-language answer at the top: per variant with decided-or-not regimes."""
+    parts = []
+    for label in sorted(pts["label"].unique()):
+        lines = answer(pts, label, weak_cost) if regimes(pts, label, weak_cost) else []
+        if lines:
+            parts.append(f"<p><b>{html.escape(label)}</b>, weak labels at ${weak_cost:g}:</p><ul>")
+            parts += [f"<li>{html.escape(line)}</li>" for line in lines]
+            parts.append("</ul>")
+    if not parts:
+        return []
+    head = (
+        "<h2>The answer</h2><p>What to buy at each budget, judged against the seeds' spread (a regime "
+        "is decided only where the best kind of allocation beats the others by more than 2 "
+        "standard errors):</p>"
+    )
+    return [head, *parts]
+
+
+def write_report(
+    results: Path | str = "results", out: Path | str | None = None, notes: tuple[str, ...] = ()
+) -> Path:
+    results = Path(results)
+    records = Store(results).records()
+    if not records:
+        raise UserError(f"no stored runs in {results}", "run `labelbudget sweep` or `labelbudget demo` first")
+    df = frame(records)
+    pts = points(records)
+    out = Path(out) if out else results / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([r.__dict__ for r in records]).to_csv(out.with_suffix(".csv"), index=False)
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>labelbudget report</title><style>"
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{padding:3px 8px;"
+        "border-bottom:1px solid #ddd;text-align:right}img{max-width:100%}</style></head><body>",
+        "<h1>labelbudget report</h1>",
+        f"<p>{len(records)} runs from <code>{html.escape(str(results))}</code>: tasks "
+        f"{', '.join(sorted(df['task'].unique()))}; methods {', '.join(sorted(df['label'].unique()))}; "
+        f"seeds {df['seed'].nunique()}. Raw records: "
+        f"<code>{html.escape(out.with_suffix('.csv').name)}</code>."
+        " A point is a method variant at an allocation (n_weak, n_hq); accuracies are averaged over "
+        "seeds, then tasks, and every allocation is re-costed at every weak-label price "
+        "(cost = n_weak &times; c + n_hq), as the authors' analysis.</p>",
+    ]
+    parts += _answers(pts)
+    missing = pts.attrs.get("missing", [])
+    parts.append(
+        "<h2>What this report does not cover</h2><ul>"
+        + "".join(f"<li>{html.escape(g)}</li>" for g in (*notes, *coverage(df), *missing))
+        + "</ul>"
+    )
+    compared = probe_vs_finetuning(pts)
+    if not compared.empty:
+        parts.append("<h2>Probe vs fine-tuning at the same allocations</h2>")
+        parts.append(
+            "<p>Each fine-tuned (LoRA) run beside the linear probe of the same method at the same "
+            "allocation: how far the fast probe's answers carry over to full fine-tuning.</p>"
+        )
+        parts.append(_table(compared))
+    parts.append("<h2>Table 1: best accuracy at cost &le; budget (weak fraction of labels)</h2>")
+    parts.append(_table(table1(pts)))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for cost in sorted(pts["weak_cost"].unique(), reverse=True):
+            sub = pts[np.isclose(pts["weak_cost"], cost)]
+            parts.append(f"<h2>Weak labels at ${cost:g}</h2>")
+            parts.append("<h3>Accuracy vs cost, with the Pareto frontier (Figure 5)</h3>")
+            parts.append(_img(cost_plot(pts, tmp / f"cost-{cost}.png", cost)))
+            frontier = pareto_frontier(sub[sub["cost"] > 0])
+            parts.append(
+                _table(frontier[["label", "n_weak", "n_hq", "cost", "accuracy", "weak_fraction", "n_seeds"]])
+            )
+            for label in sorted(sub["label"].unique()):
+                if sub[sub["label"] == label]["method"].iloc[0] == "icl":
+                    continue
+                found = regimes(pts, label, cost)
+                if not found:
+                    continue
+                parts.append(
+                    f"<h3>{html.escape(label)}: accuracy vs weak share of the budget (Figure 1)</h3>"
+                )
+                parts.append(_img(weak_fraction_plot(pts, tmp / f"fig1-{len(parts)}.png", label, cost)))
+                parts.append(
+                    "<p>Regimes (decided only where the best kind of allocation beats the others "
+                    "by more than 2 standard errors of the seeds' spread):</p>"
+                )
+                parts.append(_table(pd.DataFrame([asdict(r) for r in found])))
+            plans = []
+            budgets = sorted(b for b in pts["run_budget"].unique() if b >= sub["cost"][sub["cost"] > 0].min())
+            for b in sorted(
+                {*budgets, *(math.sqrt(x * y) for x, y in zip(budgets, budgets[1:], strict=False))}
+            ):
+                try:
+                    p = plan(pts, float(round(b)), float(cost))
+                except UserError as e:
+                    plans.append({"budget": float(round(b)), "method": "-", "basis": e.problem})
+                    continue
+                plans.append(
+                    {
+                        "budget": p.budget,
+                        "method": p.best.label + (f" (tie with {p.runner_up.label})" if p.tie else ""),
+                        "hq_fraction": p.best.hq_fraction,
+                        "n_weak": p.best.n_weak,
+                        "n_hq": p.best.n_hq,
+                        "expected_accuracy": p.best.expected_accuracy,
+                        "uncertainty (SE)": p.best.uncertainty,
+                        "basis": p.note,
+                    }
+                )
+            parts.append("<h3>Plan: recommended allocation per budget</h3>")
+            parts.append(_table(pd.DataFrame(plans)))
+        if df["task"].nunique() > 1:
+            parts.append("<h2>Per task</h2>")
+            for task, g in df.groupby("task"):
+                parts.append(f"<h3>{html.escape(task)}</h3>")
+                per_task = recost(average(g), [0.1])
+                parts.append(_img(cost_plot(per_task, tmp / f"task-{task}.png", 0.1, title=task)))
+    parts.append("<h2>All averaged points</h2>")
+    parts.append(_table(pts.drop(columns=["strong_model", "weak_model", "config", "variant"])))
+    parts.append("</body></html>")
+    out.write_text("\n".join(parts))
+    return out

@@ -1,0 +1,83 @@
+"""The paper's tables: Table 1 (best accuracy within a budget) and the Pareto frontier of
+accuracy against cost, as the authors computed them (`notebooks/figures.ipynb`), and the probe
+learner's points beside the LoRA learner's."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from labelbudget.analysis.points import EPS, TABLE_BUDGETS
+
+
+def table1(pts: pd.DataFrame, budgets: Iterable[float] = TABLE_BUDGETS) -> pd.DataFrame:
+    """PROTOCOL Table 1: per variant and weak cost, the best average accuracy over all points whose
+    cost <= budget, with the weak fraction of labels that achieved it ("-": nothing fits)."""
+    rows = []
+    for (label, cost), group in pts.groupby(["label", "weak_cost"]):
+        row = {"method": label, "weak_cost": cost}
+        for b in budgets:
+            fits = group[group["cost"] <= b + EPS]
+            if fits.empty:
+                row[f"${b:g}"] = "-"
+            else:
+                best = fits.loc[fits["accuracy"].idxmax()]
+                row[f"${b:g}"] = f"{best['accuracy']:.2f} ({best['weak_fraction']:.2f})"
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["weak_cost", "method"], ascending=[False, True], ignore_index=True)
+
+
+def pareto_frontier(pts: pd.DataFrame, gain: float = 0.002, window: float = 0.05) -> pd.DataFrame:
+    """PROTOCOL: sort points by cost; keep a point if it beats the best accuracy so far by more
+    than 0.002 and no point within +-5% of its cost is better. The cheapest point is always kept
+    (the authors' `notebooks/figures.ipynb`): the frontier starts where spending starts."""
+    pts = pts.sort_values(["cost", "accuracy"], ascending=[True, False], ignore_index=True)
+    costs, accs = pts["cost"].to_numpy(), pts["accuracy"].to_numpy()
+    keep, best = [], -math.inf
+    for i in range(len(pts)):
+        near = (costs >= costs[i] * (1 - window)) & (costs <= costs[i] * (1 + window))
+        if i == 0 or (accs[i] > best + gain and not (accs[near] > accs[i]).any()):
+            keep.append(i)
+            best = max(best, accs[i])
+    return pts.iloc[keep].reset_index(drop=True)
+
+
+def spending(pts: pd.DataFrame, budget: float, weak_cost: float) -> pd.DataFrame:
+    """The points at `weak_cost` that spend `budget` to within one weak label (the paper's
+    rounding leaves less than one weak label's price unspent): B - c < cost <= B."""
+    sub = pts[np.isclose(pts["weak_cost"], weak_cost)]
+    return sub[(sub["cost"] <= budget + EPS) & (sub["cost"] > budget - weak_cost - EPS)]
+
+
+def probe_vs_finetuning(pts: pd.DataFrame) -> pd.DataFrame:
+    """Each fine-tuned (LoRA learner) point beside the probe learner's point of the same method
+    at the same allocation: how far the fast probe agrees with full fine-tuning."""
+    pts = pts.drop_duplicates(["label", "n_weak", "n_hq"])
+    probes = pts[pts["learner"] == "probe"]
+    rows = []
+    for _, ft in pts[pts["learner"] == "lora"].iterrows():
+        twin = probes[
+            (probes["base_method"] == ft["base_method"])
+            & (probes["n_weak"] == ft["n_weak"])
+            & (probes["n_hq"] == ft["n_hq"])
+        ]
+        if twin.empty:
+            continue
+        p = twin.iloc[0]
+        rows.append(
+            {
+                "method": ft["method"],
+                "n_weak": ft["n_weak"],
+                "n_hq": ft["n_hq"],
+                "fine-tuned accuracy": ft["accuracy"],
+                "fine-tuned seeds": ft["n_seeds"],
+                "probe accuracy": p["accuracy"],
+                "probe SE": p["sem"],
+                "probe seeds": p["n_seeds"],
+                "probe - fine-tuned": p["accuracy"] - ft["accuracy"],
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,364 @@
+"""The subcommands: each a dataclass whose `execute()` calls one library function and prints
+its result. Flags come from the config dataclasses' fields and docstrings (tyro); `__main__`
+makes them one command line."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import sys
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
+
+from labelbudget.config import RunConfig, TaskConfig, WeakConfig
+from labelbudget.labels.person import LabelsNeeded
+from labelbudget.sweeps.grid import Grid
+from labelbudget.util.errors import UserError
+
+Flat = tyro.conf.OmitArgPrefixes
+
+
+@dataclass(frozen=True)
+class Run:
+    """Run one budgeted elicitation (skipped if its config is already stored)."""
+
+    config: Annotated[RunConfig, Flat] = field(default_factory=RunConfig)
+    results: Path = Path("results")
+    """Folder holding the results store and cached artifacts (weak labels)."""
+    json: bool = False
+    """Print the stored record as one JSON line at the end."""
+    labels_file: Path | None = None
+    """With `--oracle file`: the CSV of requested examples, labeled by a person, to resume with."""
+
+    def execute(self) -> None:
+        from labelbudget.runs.run import run
+
+        record, ran = run(self.config, self.results, self.labels_file)
+        print(summary(record, ran))
+        if self.json:
+            print(record.to_json())
+
+
+@dataclass(frozen=True)
+class Weak:
+    """Train (or load) the weak labeler for a task and report its accuracy."""
+
+    task: Annotated[TaskConfig, Flat] = field(default_factory=TaskConfig)
+    weak: Annotated[WeakConfig, Flat] = field(default_factory=WeakConfig)
+    results: Path = Path("results")
+    """Folder holding cached artifacts (weak labels)."""
+
+    def execute(self) -> None:
+        from labelbudget.labels.trained import weak_labels
+        from labelbudget.models.backbone import check_model
+        from labelbudget.runs.store import Store
+        from labelbudget.tasks import load_task
+
+        Store(self.results).check()
+        check_model(self.weak.weak_model)
+        task = load_task(self.task)
+        labels, notes = weak_labels(task, self.task, self.weak, self.results / "artifacts")
+        for note in task.notes + notes:
+            print(f"note: {note}")
+        print(
+            f"weak labels {labels.key} ({self.weak.weak_model} on {task.name}): "
+            f"test accuracy {labels.test_accuracy:.3f}, validation accuracy "
+            f"{labels.val_accuracy:.3f}; {len(labels.pool_probs)} pool + "
+            f"{len(labels.test_probs)} test examples labeled"
+        )
+
+
+@dataclass(frozen=True)
+class List:
+    """List the registered tasks, methods, learners, label sources, executors and embedded models."""
+
+    def execute(self) -> None:
+        from labelbudget.config import METHOD_ALIASES
+        from labelbudget.labels import SOURCES
+        from labelbudget.learners import LEARNERS
+        from labelbudget.methods import METHODS
+        from labelbudget.models.backbone import EMBEDDED
+        from labelbudget.sweeps.executors import EXECUTORS
+        from labelbudget.tasks import TASKS
+
+        aliases = {k: f"= --method {m} --learner {learner}" for k, (m, learner) in METHOD_ALIASES.items()}
+        for title, items in (
+            ("tasks", {k: v.description for k, v in TASKS.items()}),
+            ("methods", {k: v.description for k, v in METHODS.items()} | aliases),
+            ("learners (--learner)", {k: v.description for k, v in LEARNERS.items()}),
+            ("label sources (--weak-labels, --oracle)", {k: v.description for k, v in SOURCES.items()}),
+            (
+                "executors (sweep --executor)",
+                {k: (v.__doc__ or k).split(".")[0] for k, v in EXECUTORS.items()},
+            ),
+            ("embedded models", {k: v.description for k, v in EMBEDDED.items()}),
+        ):
+            print(f"{title}:")
+            for name, description in items.items():
+                print(f"  {name:<18} {description}")
+        print(
+            "tasks may also be a path to a .csv, .tsv or .jsonl file (--text-column, "
+            "--label-column, --label-map); models may be any Hugging Face id or local path"
+        )
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Run a grid of configs (resumable: only what the store lacks runs). The grid comes from a
+    YAML/JSON file, a preset, or the flags below (the run flags set the template)."""
+
+    file: Annotated[Path | None, tyro.conf.Positional] = None
+    """A sweep file: `template:` (RunConfig fields, nested as in a record's config) + grid axes."""
+    preset: Literal["paper", "demo"] | None = None
+    """A built-in grid: `paper` (PROTOCOL's) or `demo` (minutes on a laptop CPU)."""
+    template: Annotated[RunConfig, Flat] = field(default_factory=RunConfig)
+    grid: Annotated[Grid, Flat] = field(default_factory=Grid)
+    results: Path = Path("results")
+    """Folder holding the results store and cached artifacts."""
+    executor: str = "local"
+    """A registered executor: `local` (this process) or `ray` (Ray tasks; `pip install
+    'labelbudget[ray]'`)."""
+    ray_address: str | None = None
+    """Address of a running Ray cluster (default: start a local one)."""
+    cpus_per_run: float = 1.0
+    """Ray: CPUs each run declares."""
+    gpus_per_run: float = 0.0
+    """Ray: GPUs each run declares."""
+    share_weak_stages: bool = True
+    """Train a weak stage once for all runs that share it, and branch from its saved state."""
+    dry_run: bool = False
+    """Only list the runs (and how many are already stored)."""
+
+    def configs(self) -> list[RunConfig]:
+        from labelbudget.sweeps.files import read_sweep
+        from labelbudget.sweeps.grid import expand
+        from labelbudget.sweeps.presets import PRESETS
+
+        if self.file is not None:
+            sweep = read_sweep(self.file)
+            return expand(sweep.template, sweep.grid)
+        if self.preset is not None:
+            return PRESETS[self.preset]()
+        return expand(self.template, self.grid)
+
+    def execute(self) -> None:
+        from labelbudget.runs.identity import run_key
+        from labelbudget.runs.store import Store
+        from labelbudget.sweeps.grid import describe
+        from labelbudget.sweeps.sweep import refuse_invalid, run_sweep
+
+        configs = self.configs()
+        Store(self.results).check()
+        if self.dry_run:  # every check a real sweep makes, but loading data and models
+            stored = Store(self.results).run_keys()
+            for cfg in configs:
+                print(("stored  " if run_key(cfg) in stored else "pending ") + describe(cfg))
+            print(f"{len(configs)} runs, {sum(run_key(c) in stored for c in configs)} stored")
+            refuse_invalid(configs)
+            return
+        report = run_sweep(
+            configs,
+            self.results,
+            self.executor,
+            self.ray_address,
+            self.share_weak_stages,
+            self.cpus_per_run,
+            self.gpus_per_run,
+        )
+        print(report.summary(self.results))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Recommend a method and allocation (n_weak, n_hq) for a budget, from stored runs."""
+
+    budget: float
+    """The budget to plan for ($); may lie between measured budgets."""
+    weak_cost: float = 0.1
+    """The price of one weak label ($); any price works, every stored allocation is re-costed."""
+    results: Path = Path("results")
+    extrapolate: bool = False
+    """Allow a budget outside the measured ones (the nearest is used, and the answer says so)."""
+
+    def execute(self) -> None:
+        from labelbudget.analysis.plan import plan
+        from labelbudget.analysis.points import points
+        from labelbudget.runs.store import Store
+
+        records = Store(self.results).records()
+        if not records:
+            raise UserError(
+                f"no stored runs in {self.results} to plan from",
+                "pass --results with a folder a sweep wrote, or run `labelbudget sweep` first",
+            )
+        p = plan(
+            points(records, [self.weak_cost]),
+            self.budget,
+            self.weak_cost,
+            feasible=_refusal,
+            extrapolate=self.extrapolate,
+        )
+        print(
+            f"for ${p.budget:g} with weak labels at ${p.weak_cost:g}"
+            + (" (EXTRAPOLATED beyond the measured budgets)" if p.extrapolated else "")
+            + ":"
+        )
+        choices = [p.best, p.runner_up] if p.tie and p.runner_up else [p.best]
+        if p.tie and p.runner_up:
+            print("  a tie within the measurement noise (2 standard errors); either is sound:")
+        for o in choices:
+            unc = "unknown (one seed)" if o.uncertainty != o.uncertainty else f"+- {o.uncertainty:.3f} (SE)"
+            print(
+                f"  {o.label} with {o.n_weak} weak + {o.n_hq} HQ labels (HQ share {o.hq_fraction:g}): "
+                f"expected accuracy {o.expected_accuracy:.3f} {unc}; {o.basis}"
+            )
+        if not p.tie and p.runner_up:
+            r = p.runner_up
+            print(
+                f"  runner-up: {r.label} at HQ share {r.hq_fraction:g}, {r.expected_accuracy:.3f}, "
+                "more than 2 standard errors behind"
+            )
+        print(f"  note: {p.note}")
+        print("  based on:")
+        print(p.basis.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+def _refusal(config_json: str, budget: float, weak_cost: float, hq_fraction: float) -> str | None:
+    """Why `run` would refuse a planned allocation (its method, or the pool), or None."""
+    import dataclasses
+
+    from labelbudget.config import run_config_from_json
+    from labelbudget.runs.run import refusal
+
+    config = dataclasses.replace(
+        run_config_from_json(config_json), budget=budget, weak_cost=weak_cost, hq_fraction=hq_fraction
+    )
+    return refusal(config)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Write the HTML report (tables, frontier, regimes, plans, plots) and the records as CSV."""
+
+    results: Path = Path("results")
+    out: Path | None = None
+    """Where to write the HTML (default: RESULTS/report.html)."""
+
+    def execute(self) -> None:
+        from labelbudget.analysis.report import write_report
+
+        print(f"report: {write_report(self.results, self.out)}")
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The main job: a sweep on the embedded default with real models, ending in the report."""
+
+    results: Path = Path("results/demo")
+    executor: str = "local"
+
+    def execute(self) -> None:
+        from labelbudget.analysis.report import write_report
+        from labelbudget.sweeps.presets import NOTES, demo_configs
+        from labelbudget.sweeps.sweep import run_sweep
+
+        report = run_sweep(demo_configs(), self.results, self.executor, skip_unsupplied=True)
+        print(f"report: {write_report(self.results, notes=(*NOTES, *report.notes))}")
+
+
+def summary(record, ran: bool) -> str:
+    """A short human summary of a stored record."""
+    head = "ran" if ran else "already stored, not run again:"
+    lines = [
+        f"{head} {record.method} on {record.task} with {record.strong_model} "
+        f"(seed {record.seed}, config {record.config_hash})",
+        f"  spent ${record.spent:g} of ${record.budget:g}: {record.n_weak} weak labels at "
+        f"${record.weak_cost:g} + {record.n_hq} HQ labels",
+        f"  test accuracy {record.accuracy:.3f} [{record.accuracy_lo:.3f}, {record.accuracy_hi:.3f}]"
+        f"  AUROC {record.auroc:.3f} [{record.auroc_lo:.3f}, {record.auroc_hi:.3f}]"
+        f"  (n={record.n_test}; weak labels: accuracy {record.weak_accuracy:.3f}"
+        + ("" if record.weak_agreement is None else f", agreement {record.weak_agreement:.3f}")
+        + ")",
+    ]
+    for stage in record.stages:
+        lines.append(
+            f"  {stage['name']} stage: {stage['n_train']} train + {stage['n_val']} val, "
+            f"{stage['steps']}/{stage['total_steps']} steps"
+            + (", stopped early" if stage["stopped_early"] else "")
+            + f", {stage['seconds']:.0f} s"
+            + (f" ({stage['eval_seconds']:.0f} s validating)" if stage.get("eval_seconds") else "")
+            + (
+                f", best val {stage['metric']} {stage['best_metric']:.3f} at step {stage['best_step']}"
+                if stage["best_step"]
+                else ""
+            )
+        )
+    lines += [f"  note: {n}" for n in record.notes]
+    lines.append(f"  {record.seconds:.0f} s on {record.device} ({record.dtype})")
+    if record.phases:
+        top = max(record.phases, key=lambda row: row["peak_rss_gb"])
+        lines[-1] += ": " + ", ".join(f"{row['phase']} {row['seconds']:.0f} s" for row in record.phases)
+        lines[-1] += f"; peak memory {top['peak_rss_gb']:.1f} GB ({top['phase']})"
+    return "\n".join(lines)
+
+
+def _unexpected(e: Exception, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(
+        f"labelbudget: error: unexpected {type(e).__name__}: {' '.join(str(e).split())[:300]}\n"
+        "  fix: this is a labelbudget bug; rerun with --debug and report the traceback it prints",
+        file=sys.stderr,
+    )
+    return 1
+
+
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+"""Errors of the machine, not of labelbudget: said in one line like bad input."""
+
+
+def execute(parse, argv: list[str]) -> int:
+    """Parse and execute one command line. Exit codes: 0 done, 2 bad input (one message naming
+    the problem and the fix, nothing written), 3 waiting for human labels, 1 an unexpected error
+    (a bug: `--debug` shows where), 130 interrupted. No traceback reaches the user without
+    `--debug`."""
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    for noisy in ("transformers", "peft", "httpx", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        parse(argv).execute()
+    except UserError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"labelbudget: error: {e}", file=sys.stderr)
+        return 2
+    except LabelsNeeded as e:
+        print(f"labelbudget: waiting for labels: {e}", file=sys.stderr)
+        return 3
+    except OSError as e:
+        if e.errno not in ENVIRONMENT_ERRNOS:
+            return _unexpected(e, debug)
+        if debug:
+            traceback.print_exc()
+        print(
+            f"labelbudget: error: could not write {e.filename or 'a file'}: {e.strerror}; stored "
+            "runs are intact (each is written whole or not at all)\n"
+            "  fix: free disk space or fix the folder's permissions, then rerun: only the missing "
+            "runs run",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        print("labelbudget: interrupted; stored runs are kept, rerun to continue", file=sys.stderr)
+        return 130
+    except Exception as e:
+        return _unexpected(e, debug)
+    return 0

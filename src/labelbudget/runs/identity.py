@@ -1,0 +1,90 @@
+"""What identifies a run, a variant and a shared weak stage: each derived from the config by one
+rule, never from a hand-kept list of fields.
+
+- `canonical(config)`: the config as the run reads it. Options the method does not declare
+  (`methods.register_method(..., reads=...)`) and sub-configs its learner does not read
+  (`learners.register_learner(..., ignores=...)`) are left out, so setting them never makes a
+  new run or variant.
+- `config_hash`: the hash of that; `run_key`: the same with (budget, weak cost, HQ fraction)
+  replaced by the allocation they buy, since two configs that buy the same labels are one
+  experiment ($16 at HQ fraction 0.05 buys no HQ label, exactly as all-weak; and an allocation's
+  accuracy does not depend on the weak-label price, so it is run once and re-costed at every
+  price, as the authors' `notebooks/figures.ipynb`).
+- `weak_stage_key`: the run key with everything that acts only after the weak stage removed:
+  the HQ count, the method replaced by the method whose weak stage it runs, and the config
+  fields marked `hq_only`. Every other field, present or added later, keeps two weak stages
+  apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelbudget.config import RunConfig, to_dict
+from labelbudget.labels.budget import allocation_of
+from labelbudget.util.hashing import stable_hash
+
+HQ_ONLY = ("oracle", "options.temperature", "options.max_candidates")
+"""Fields read only from the HQ stage on: the HQ source, and how uncertainty sampling chooses
+its HQ examples after the weak stage. Nothing else is left out of `weak_stage_key`."""
+
+
+def canonical(config: RunConfig) -> dict[str, Any]:
+    """The config as its run reads it (JSON-shaped)."""
+    from labelbudget.learners import LEARNERS
+    from labelbudget.methods import METHODS
+
+    data = to_dict(config)
+    spec = METHODS.get_or_fail(config.method)
+    data["options"] = {k: v for k, v in data["options"].items() if k in spec.reads}
+    ignored = LEARNERS.get_or_fail(config.learner).ignores if spec.learner else ("learner", "probe")
+    for dotted in ignored:
+        _drop(data, dotted)
+    return data
+
+
+def display_method(config: RunConfig) -> str:
+    """The method as records and tables name it: `probe_seq_sft` is seq_sft on the probe learner
+    (the LoRA learner, the paper's, goes unsaid)."""
+    from labelbudget.methods import METHODS
+
+    trains = METHODS.get_or_fail(config.method).learner
+    return config.method if not trains or config.learner == "lora" else f"{config.learner}_{config.method}"
+
+
+def _drop(data: dict, dotted: str) -> None:
+    *parents, last = dotted.split(".")
+    for p in parents:
+        data = data.get(p, {})
+    data.pop(last, None)
+
+
+def config_hash(config: RunConfig) -> str:
+    return stable_hash(canonical(config))
+
+
+def run_key_data(config: RunConfig) -> dict[str, Any]:
+    alloc = allocation_of(config)
+    data = canonical(config)
+    for name in ("budget", "weak_cost", "hq_fraction"):
+        del data[name]
+    data["allocation"] = [alloc.n_weak, alloc.n_hq]
+    return data
+
+
+def run_key(config: RunConfig) -> str:
+    return stable_hash(run_key_data(config))
+
+
+def weak_stage_key(config: RunConfig) -> str:
+    """Runs with one key train the same weak stage (same weak ids, labels, model, schedule, seed):
+    a sweep runs them one after another and branches the later ones from the first one's saved
+    weak stage. (The data's fingerprint joins it where the stage is saved: `methods.seq_sft`.)"""
+    from labelbudget.methods import METHODS
+
+    data = run_key_data(config)
+    data["allocation"] = data["allocation"][:1]
+    data["method"] = METHODS.get_or_fail(config.method).weak_stage_of
+    for dotted in HQ_ONLY:
+        _drop(data, dotted)
+    return stable_hash(data)

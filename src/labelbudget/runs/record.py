@@ -1,0 +1,87 @@
+"""A run's record: one flat row with what was asked, what was spent, what came out, and where
+it came from (versions, commit, device, timings)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Record:
+    """Everything about one run: what was asked, what was spent, what came out, and provenance."""
+
+    config_hash: str
+    config: dict[str, Any]
+    task: str
+    method: str
+    strong_model: str
+    weak_model: str
+    budget: float
+    weak_cost: float
+    hq_fraction: float
+    seed: int
+    n_weak: int
+    n_hq: int
+    spent: float
+    """n_weak * weak_cost + n_hq, from the meters: never above the budget."""
+    accuracy: float
+    accuracy_lo: float
+    accuracy_hi: float
+    auroc: float
+    auroc_lo: float
+    auroc_hi: float
+    weak_agreement: float | None
+    n_test: int
+    weak_accuracy: float
+    """The weak labels' accuracy on the same test set."""
+    weak_pool: str
+    data_fingerprint: str
+    weak_key: str
+    stages: list[dict[str, Any]]
+    notes: list[str]
+    device: str
+    dtype: str
+    started_at: str
+    seconds: float
+    weak_seconds: float
+    versions: dict[str, str]
+    git_commit: str | None
+    phases: list[dict[str, Any]] | None = None
+    """Per phase of the run, in order: its name, seconds and peak resident memory in GB
+    (`profiling.Phases`); None in records stored before labelbudget recorded them."""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+VERSIONED = ("labelbudget", "torch", "transformers", "peft", "numpy", "scikit-learn")
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for name in VERSIONED:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None

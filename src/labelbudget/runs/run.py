@@ -1,0 +1,229 @@
+"""One budgeted elicitation run, end to end:
+
+    task -> weak labels -> allocation -> method.fit (buying labels) -> test metrics -> record
+
+Everything a user can get wrong is checked before any training starts, and the record is
+written in one transaction at the very end, so a failed or killed run leaves no row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from labelbudget.config import MethodOptions, RunConfig
+from labelbudget.labels.budget import Allocation, allocate, partition_pool
+from labelbudget.labels.sources import Ledger, Setup, source_for
+from labelbudget.learners import LEARNERS
+from labelbudget.methods import Elicitation, Method, get_method
+from labelbudget.metrics import evaluate
+from labelbudget.models.backbone import check_model
+from labelbudget.runs.claims import Claims
+from labelbudget.runs.identity import canonical, config_hash, display_method, weak_stage_key
+from labelbudget.runs.record import Record, git_commit, versions
+from labelbudget.runs.store import Store
+from labelbudget.tasks import TaskData, load_task
+from labelbudget.util.errors import PoolTooSmall, UserError
+from labelbudget.util.hashing import stable_hash
+from labelbudget.util.profiling import Phases
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    config: RunConfig,
+    results: Path | str = "results",
+    labels_file: Path | str | None = None,
+    share_weak_stages: bool = False,
+) -> tuple[Record, bool]:
+    """Run `config` unless its record, or that of a config buying the same allocation
+    (`runs.identity.run_key`), is already stored. Returns (record, whether it ran now).
+
+    With `--oracle file` the run stops (`LabelsNeeded`) once it knows which examples need HQ
+    labels; call again with `labels_file` (that CSV, labeled) to resume and finish.
+    """
+    refuse_unread(config)
+    store = Store(results)
+    store.check()
+    if (done := store.find(config)) is not None:
+        return done, False
+    check(config)  # before the claim: bad input writes nothing
+    with Claims(store) as claims:
+        status = claims.take(config)
+        if status == "stored":  # by another process since the lookup above
+            return store.find(config), False
+        if status == "busy":
+            raise UserError(
+                f"another process is training this run now (config {config_hash(config)}) in {results}",
+                "wait for it to finish, then rerun: its record will be found and shown",
+            )
+        record = compute(config, results, labels_file, share_weak_stages)
+        store.add(record)
+    return record, True
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A config that passed every check, with what the checks computed."""
+
+    method: type[Method]
+    allocation: Allocation
+    task: TaskData
+    excluded: np.ndarray | None
+    """Pool ids kept out of the elicitation pool (the weak model's own examples), or None."""
+
+
+def refuse_unread(config: RunConfig) -> None:
+    """A single run refuses an option its method does not read (it would change nothing). In a
+    sweep, a template's options apply to the methods that read them."""
+    spec = get_method(config.method)
+    defaults = MethodOptions()
+    unread = [
+        f.name
+        for f in dataclasses.fields(MethodOptions)
+        if f.name not in spec.reads and getattr(config.options, f.name) != getattr(defaults, f.name)
+    ]
+    if not spec.learner and config.learner != "lora":
+        unread.append("learner")
+    if unread:
+        flags = " ".join(f"--{n.replace('_', '-')}" for n in unread)
+        reads = ", ".join(f"--{n.replace('_', '-')}" for n in spec.reads) or "none"
+        raise UserError(
+            f"{flags} does not apply to --method {config.method} (it reads: {reads})",
+            f"omit {flags}, or choose a method that reads it (`labelbudget list`)",
+        )
+
+
+def validate(config: RunConfig) -> tuple[type[Method], Allocation]:
+    """Every check that needs neither data nor models: the method, learner and label sources
+    exist, and the method can use what the budget buys (a sweep's `--dry-run` runs exactly this
+    on every config)."""
+    spec = get_method(config.method)
+    if spec.learner:
+        LEARNERS.get_or_fail(config.learner)
+    source_for(config, "weak")
+    source_for(config, "hq")
+    method_cls = spec.cls
+    alloc = allocate(config.budget, config.weak_cost, config.hq_fraction)
+    method_cls.validate(config, alloc)
+    return method_cls, alloc
+
+
+def check(config: RunConfig) -> Checked:
+    """Everything a user can get wrong, checked before any training (UserError with a fix)."""
+    method_cls, alloc = validate(config)
+    check_model(config.strong_model)
+    check_model(config.weak.weak_model)
+    task = load_task(config.task)
+    excluded = _check_pool(config, alloc, task)
+    return Checked(method_cls, alloc, task, excluded)
+
+
+def _check_pool(config: RunConfig, alloc: Allocation, task: TaskData) -> np.ndarray | None:
+    """The pool can supply the allocation; returns the ids kept out of it (or None)."""
+    excluded = source_for(config, "weak").reserved(config, task)
+    available = len(task.pool) - (0 if excluded is None else len(excluded))
+    if alloc.n_weak + alloc.n_hq > available:
+        raise PoolTooSmall(
+            f"the allocation needs {alloc.n_weak} weak + {alloc.n_hq} HQ examples but the pool of "
+            f"{task.name!r} has {available} (weak pool: {config.weak.weak_pool})",
+            "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $), or use "
+            "--weak-pool paper to include the weak model's training examples",
+        )
+    return excluded
+
+
+def refusal(config: RunConfig) -> str | None:
+    """Why `run` would refuse this config (its method, or a pool too small), or None. Where the
+    task's data cannot be loaded here, only the checks that need no data apply."""
+    try:
+        _, alloc = validate(config)
+    except UserError as e:
+        return e.problem
+    try:
+        task = load_task(config.task)
+    except UserError:
+        return None
+    try:
+        _check_pool(config, alloc, task)
+    except UserError as e:
+        return e.problem
+    return None
+
+
+def compute(
+    config: RunConfig,
+    results: Path | str = "results",
+    labels_file: Path | str | None = None,
+    share_weak_stages: bool = False,
+) -> Record:
+    """Do the run and return its record, without touching the store (executors call this; the
+    caller stores the record)."""
+    results = Path(results)
+    key = config_hash(config)
+    phases = Phases()
+    started = datetime.datetime.now(datetime.UTC)
+    start = time.perf_counter()
+    with phases("data and checks"):
+        checked = check(config)
+    method, alloc, task, excluded = checked.method(), checked.allocation, checked.task, checked.excluded
+    rng = np.random.default_rng(config.seed)
+    weak_ids, hq_candidates = partition_pool(len(task.pool), alloc, rng, exclude=excluded)
+    setup = Setup(config, task, weak_ids, alloc.n_weak, results, key, labels_file, phases)
+    weak = source_for(config, "weak").build(setup)
+    oracle = source_for(config, "hq").build(dataclasses.replace(setup, offer=hq_candidates, limit=alloc.n_hq))
+    ledger = Ledger({"weak": weak, "hq": oracle})
+    weak_file = None
+    if share_weak_stages:
+        stage = {"stage": weak_stage_key(config), "data": task.fingerprint, "weak": weak.info.key}
+        weak_file = results / "artifacts" / "weak_stages" / f"{stable_hash(stage)}.safetensors"
+    ctx = Elicitation(
+        config, task, alloc, weak, oracle, hq_candidates, weak_file, results / "artifacts", phases
+    )
+    method.fit(ctx)
+    with phases("test scoring"):
+        test_scores = method.score(task.test.texts)
+    metrics = evaluate(test_scores, task.test.labels, weak.info.test_probs)
+    weak_accuracy = float(((weak.info.test_probs > 0.5) == task.test.labels.astype(bool)).mean())
+
+    assert ledger.spent <= config.budget + 1e-6, (ledger.spent, config.budget)
+    model = getattr(getattr(method, "learner", method), "model", None)
+    params = next(model.parameters()) if model is not None else None
+    return Record(
+        config_hash=key,
+        config=canonical(config),
+        task=task.name,
+        method=display_method(config),
+        strong_model=config.strong_model,
+        weak_model=config.weak.weak_model,
+        budget=config.budget,
+        weak_cost=config.weak_cost,
+        hq_fraction=config.hq_fraction,
+        seed=config.seed,
+        n_weak=weak.sold,
+        n_hq=oracle.sold,
+        spent=round(ledger.spent, 9),
+        **dataclasses.asdict(metrics),
+        weak_accuracy=weak_accuracy,
+        weak_pool=config.weak.weak_pool,
+        data_fingerprint=task.fingerprint,
+        weak_key=weak.info.key,
+        # through JSON, so the record equals what the store gives back (tuples become lists)
+        stages=json.loads(json.dumps([dataclasses.asdict(s) for s in method.stages])),
+        notes=list(task.notes + weak.info.notes) + method.notes,
+        device=str(params.device) if params is not None else "cpu",
+        dtype=str(params.dtype) if params is not None else "n/a",
+        started_at=started.isoformat(timespec="seconds"),
+        seconds=time.perf_counter() - start,
+        weak_seconds=weak.info.seconds,
+        versions=versions(),
+        git_commit=git_commit(),
+        phases=phases.records(),
+    )

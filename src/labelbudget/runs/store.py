@@ -1,0 +1,217 @@
+"""The results store: one SQLite file, one row per completed run, keyed by its config hash.
+
+A row is written in a single transaction after the run finishes, so a killed run (or a full
+disk) leaves nothing behind, and the primary key makes a duplicate impossible. Runs in progress
+are claimed in the same file, so concurrent sweeps never train one run twice. Tables, frontiers
+and plots are pure functions of the rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from labelbudget.runs.record import Record
+from labelbudget.util.errors import UserError
+
+FIELDS = [f.name for f in dataclasses.fields(Record)]
+JSON_FIELDS = {"config", "stages", "notes", "versions", "phases"}
+
+SCHEMA_VERSION = 2
+"""The store's layout, in SQLite's `user_version`: 1 (unstamped, version 0 on disk) is the `runs`
+table alone; 2 adds `claims`, the runs in progress. Opening an older store to write migrates it
+in one transaction; a newer one is refused."""
+
+
+class StoreError(UserError):
+    """The results folder or store cannot be used; nothing was written."""
+
+
+class Store:
+    """`results/labelbudget.sqlite`; safe to read while other processes write (a reader waits
+    out a write's commit), and shared by concurrent sweeps through `Claims`."""
+
+    def __init__(self, results: Path | str):
+        self.results = Path(results)
+        self.path = self.results / "labelbudget.sqlite"
+        self._keys: dict[str, str] = {}
+        """run key -> config hash of the stored rows read so far (`_last_rowid`)."""
+        self._last_rowid = 0
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Fail now, before any work, if runs could not be stored here: the results folder is a
+        file or not writable, or the store file is not a labelbudget store of a known schema."""
+        if self.results.exists() and not self.results.is_dir():
+            raise StoreError(
+                f"the results path {self.results} is a file, not a folder",
+                "pass --results with a folder (it is created if missing)",
+            )
+        folder = self.results
+        while not folder.exists():
+            folder = folder.parent
+        try:
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as e:
+            raise StoreError(
+                f"the results folder {self.results} is not writable ({e.strerror})",
+                "pass --results with a folder you can write to, or fix its permissions",
+            ) from e
+        if self.path.exists():
+            with self._read():
+                pass
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reading (the store must exist)."""
+        with self._errors("read"):
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
+            try:
+                self._check_schema(con, writing=False)
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: committed on exit, rolled back on any error, so a failed
+        write (a full disk, a kill) leaves the store as it was."""
+        with self._errors("write to"):
+            self.results.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            try:
+                self._check_schema(con, writing=False)  # refuse before changing anything
+                # A rollback journal, not WAL: readers need no side files (a full disk or a
+                # read-only folder can still be read), and writes are one short transaction each.
+                con.execute("PRAGMA journal_mode=DELETE")
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    self._check_schema(con, writing=True)
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    if con.in_transaction:  # SQLite may have rolled back already (a full disk)
+                        con.execute("ROLLBACK")
+                    raise
+            finally:
+                con.close()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            raise StoreError(
+                f"could not {doing} the store {self.path}: {e}; the store is unchanged (an "
+                "unfinished write is rolled back)",
+                "free disk space or fix the folder's permissions, then rerun: stored runs are kept "
+                "and only the missing ones run",
+            ) from e
+        except sqlite3.DatabaseError as e:
+            raise StoreError(
+                f"{self.path} is not a labelbudget store ({e})",
+                f"move it aside (mv {self.path} {self.path}.bak) or pass another --results folder",
+            ) from e
+
+    def _check_schema(self, con: sqlite3.Connection, writing: bool) -> None:
+        """Refuse what is not a labelbudget store (or a newer one); migrate an older one when
+        writing. Version history: `SCHEMA_VERSION`."""
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this labelbudget's ({SCHEMA_VERSION})",
+                "upgrade labelbudget (pip install -U labelbudget), or pass another --results folder",
+            )
+        columns = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+        if (tables and "runs" not in tables) or ("runs" in tables and "config_hash" not in columns):
+            raise sqlite3.DatabaseError(f"its tables are {sorted(tables)}, not labelbudget's `runs`")
+        if writing and version < SCHEMA_VERSION:
+            cols = ", ".join(f"{n} TEXT PRIMARY KEY" if n == "config_hash" else n for n in FIELDS)
+            con.execute(f"CREATE TABLE IF NOT EXISTS runs ({cols})")
+            for name in FIELDS:  # fields added since the store was made: NULL in older rows
+                if name not in columns | {"config_hash"} and columns:
+                    con.execute(f"ALTER TABLE runs ADD COLUMN {name}")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS claims "
+                "(run_key TEXT PRIMARY KEY, owner TEXT, host TEXT, pid INTEGER, expires REAL)"
+            )
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    def get(self, config_hash: str) -> Record | None:
+        if not self.path.exists():
+            return None
+        with self._read() as con:
+            row = con.execute(
+                f"SELECT {', '.join(FIELDS)} FROM runs WHERE config_hash = ?", (config_hash,)
+            ).fetchone()
+        return None if row is None else _to_record(row)
+
+    def add(self, record: Record) -> bool:
+        """Insert atomically; False (and nothing written) if this config is already stored."""
+        values = [json.dumps(getattr(record, f)) if f in JSON_FIELDS else getattr(record, f) for f in FIELDS]
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM runs WHERE config_hash = ?", (record.config_hash,)).fetchone():
+                return False
+            con.execute(
+                f"INSERT INTO runs ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})", values
+            )
+        return True
+
+    def run_keys(self) -> dict[str, str]:
+        """Run identity (`runs.identity.run_key`: config with its allocation instead of budget, cost
+        and fraction) -> config hash, for every stored run."""
+        if self.path.exists():
+            with self._read() as con:
+                self._read_keys(con)
+        return dict(self._keys)
+
+    def _read_keys(self, con: sqlite3.Connection) -> None:
+        """Add the rows stored since the last call to the run-key index (configs are parsed
+        once per process: a key is computed with this version's defaults for newer fields)."""
+        from labelbudget.config import run_config_from_dict
+        from labelbudget.runs.identity import run_key
+
+        if "runs" not in {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+            return
+        rows = con.execute(
+            "SELECT rowid, config_hash, config FROM runs WHERE rowid > ? ORDER BY rowid", (self._last_rowid,)
+        ).fetchall()
+        for rowid, h, c in rows:
+            self._keys[run_key(run_config_from_dict(json.loads(c)))] = h
+            self._last_rowid = rowid
+
+    def find(self, config) -> Record | None:
+        """The stored run of this config, or of another config that buys the same allocation."""
+        from labelbudget.runs.identity import config_hash, run_key
+
+        found = self.get(config_hash(config))
+        if found is None and (other := self.run_keys().get(run_key(config))) is not None:
+            found = self.get(other)
+        return found
+
+    def records(self) -> list[Record]:
+        if not self.path.exists():
+            return []
+        with self._read() as con:
+            if "runs" not in {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+                return []
+            rows = con.execute(f"SELECT {', '.join(FIELDS)} FROM runs ORDER BY started_at").fetchall()
+        return [_to_record(r) for r in rows]
+
+
+def _to_record(row: tuple) -> Record:
+    return Record(
+        **{
+            f: json.loads(v) if f in JSON_FIELDS and v is not None else v
+            for f, v in zip(FIELDS, row, strict=True)
+        }
+    )

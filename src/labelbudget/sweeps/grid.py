@@ -1,0 +1,136 @@
+"""A sweep's grid: a run template plus axes, expanded into run configs (a sweep is a template
+plus `dataclasses.replace`, as elk's, never shell strings)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import tyro
+
+from labelbudget.config import SUBCONFIGS, RunConfig
+from labelbudget.labels.budget import Allocation, allocation_of
+from labelbudget.runs.identity import run_key, weak_stage_key
+from labelbudget.util.checks import check_types
+from labelbudget.util.errors import UserError
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The axes of a sweep; every combination is one run of the template, unless it buys the
+    same allocation (n_weak, n_hq) as another (then it is that run: see `budget.run_key`)."""
+
+    tasks: tuple[str, ...] = ("tweet-sentiment",)
+    methods: tuple[str, ...] = ("seq_sft",)
+    budgets: tuple[float, ...] = (16, 64, 256, 1024, 4096)
+    weak_costs: tuple[float, ...] = (0.1,)
+    """Weak-label prices at which (budget, HQ fraction) become allocations. Every allocation is
+    re-costed at every price in the analysis (its accuracy does not depend on the price), so one
+    price suffices, as the authors ran it (all at $0.10); more prices add more allocations."""
+    hq_fractions: tuple[float, ...] = (0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """The paper's 3 seeds."""
+    small_stage_seeds: tuple[int, ...] = ()
+    """Seeds for allocations whose smaller non-empty stage has at most `SMALL_STAGE` examples,
+    where results are noisier (the paper: 7 seeds). Empty: `seeds` everywhere."""
+    hq_only_budgets: tuple[float, ...] = ()
+    """Budgets run only with hq_fraction 1 (the paper adds $8192 HQ-only)."""
+    method_fractions: Annotated[dict[str, tuple[float, ...]], tyro.conf.Suppress] = field(
+        default_factory=dict
+    )
+    """Per-method HQ fractions overriding `hq_fractions` (e.g. a cheaper method subset)."""
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        for axis in ("tasks", "methods", "budgets", "weak_costs", "hq_fractions", "seeds"):
+            if not getattr(self, axis):
+                raise UserError(
+                    f"the sweep's {axis} is empty: the grid has no runs",
+                    f"give {axis} at least one value (--{axis.replace('_', '-')} ...)",
+                )
+        _values("budgets", self.budgets + self.hq_only_budgets, lambda b: b > 0, "positive $ amounts")
+        _values("weak_costs", self.weak_costs, lambda c: 0 < c <= 1, "prices in (0, 1]")
+        fractions = self.hq_fractions + tuple(f for fs in self.method_fractions.values() for f in fs)
+        _values("hq_fractions", fractions, lambda f: 0 <= f <= 1, "fractions in [0, 1]")
+        _values("seeds", self.seeds + self.small_stage_seeds, lambda s: s >= 0, "non-negative integers")
+
+    def seeds_for(self, alloc: Allocation) -> tuple[int, ...]:
+        smaller = min(n for n in (alloc.n_weak, alloc.n_hq) if n > 0) if alloc.n_weak + alloc.n_hq else 0
+        return self.small_stage_seeds if self.small_stage_seeds and smaller <= SMALL_STAGE else self.seeds
+
+
+def _values(axis: str, values: tuple, ok: Callable[[Any], bool], expected: str) -> None:
+    bad = [v for v in values if not ok(v)]
+    if bad:
+        raise UserError(f"{axis} must be {expected}, got {bad}", f"fix {axis} in the sweep file or flags")
+
+
+SMALL_STAGE = 10
+"""PROTOCOL, "What the authors' code did": 7 seeds where the smaller stage has <= 10 examples."""
+
+
+def merge(template: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """A config from the template with nested fields overridden (JSON/YAML shaped)."""
+    nested = SUBCONFIGS
+    kwargs = {}
+    if not isinstance(overrides, dict):
+        raise UserError(
+            f"template must be a mapping, got {overrides!r}", "write `template:` with RunConfig fields"
+        )
+    for key, value in overrides.items():
+        if key in nested:
+            known = {f.name for f in dataclasses.fields(nested[key])}
+            if not isinstance(value, dict) or set(value) - known:
+                raise UserError(
+                    f"template.{key} must be a mapping of its fields, got {value!r}",
+                    f"use fields of {nested[key].__name__}: {', '.join(sorted(known))}",
+                )
+            kwargs[key] = dataclasses.replace(getattr(template, key), **value)
+        elif key in {f.name for f in dataclasses.fields(RunConfig)}:
+            kwargs[key] = value
+        else:
+            raise UserError(
+                f"unknown template field {key!r}",
+                f"use fields of RunConfig: {', '.join(f.name for f in dataclasses.fields(RunConfig))}",
+            )
+    return dataclasses.replace(template, **kwargs)
+
+
+def _points(grid: Grid, method: str) -> Iterator[tuple[float, float, float]]:
+    """(budget, weak cost, HQ fraction) of one method, in the grid's order."""
+    fractions = grid.method_fractions.get(method, grid.hq_fractions)
+    for budget in grid.budgets:
+        for cost in grid.weak_costs:
+            for f in fractions:
+                yield float(budget), float(cost), float(f)
+    for budget in grid.hq_only_budgets:
+        yield float(budget), float(grid.weak_costs[0]), 1.0
+
+
+def expand(template: RunConfig, grid: Grid) -> list[RunConfig]:
+    """Every run of the grid, one per run identity (`runs.identity.run_key`: the first config in
+    grid order that buys an allocation stands for all that buy it), ordered so that runs sharing
+    a weak stage (`runs.identity.weak_stage_key`) are adjacent."""
+    configs: dict[str, RunConfig] = {}
+    for task in grid.tasks:
+        base = dataclasses.replace(template, task=dataclasses.replace(template.task, task=task))
+        for method in grid.methods:
+            for budget, cost, f in _points(grid, method):
+                cfg = dataclasses.replace(base, method=method, budget=budget, weak_cost=cost, hq_fraction=f)
+                for seed in grid.seeds_for(allocation_of(cfg)):
+                    seeded = dataclasses.replace(cfg, seed=seed)
+                    configs.setdefault(run_key(seeded), seeded)
+    keys = {id(c): weak_stage_key(c) for c in configs.values()}
+    return sorted(
+        configs.values(), key=lambda c: (c.task.task, c.seed, keys[id(c)], c.method, c.budget, c.hq_fraction)
+    )
+
+
+def describe(cfg: RunConfig) -> str:
+    alloc = allocation_of(cfg)
+    return (
+        f"{cfg.method} {cfg.task.task} ${cfg.budget:g} c={cfg.weak_cost:g} f={cfg.hq_fraction:g} "
+        f"({alloc.n_weak} weak + {alloc.n_hq} HQ) seed {cfg.seed}"
+    )

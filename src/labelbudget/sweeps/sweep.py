@@ -1,0 +1,145 @@
+"""Sweeps: a run template plus a grid, expanded into run configs, run resumably.
+
+    labelbudget sweep --preset demo
+    labelbudget sweep grid.yaml            # {"template": {...RunConfig fields...}, "budgets": [...], ...}
+
+Rerunning a sweep runs only what the store lacks: each record is one SQLite transaction keyed by
+its config hash, so killing a sweep (even with SIGKILL) loses at most the run in flight and never
+duplicates a row. Runs that share a weak stage train it once and branch from its saved state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelbudget.config import RunConfig
+from labelbudget.runs.claims import Claims
+from labelbudget.runs.identity import run_key
+from labelbudget.runs.store import Store
+from labelbudget.sweeps.executors import EXECUTORS, ExecutorOptions, Progress, Tally
+from labelbudget.sweeps.grid import describe
+from labelbudget.util.errors import PoolTooSmall, UserError
+
+
+@dataclass
+class SweepReport:
+    total: int
+    already: int
+    """Runs stored before this sweep started or, meanwhile, by another process."""
+    ran: int
+    """Runs this process trained and stored."""
+    seconds: float
+    skipped: int = 0
+    """Runs whose allocation the task's pool cannot supply (with `skip_unsupplied`)."""
+    busy: int = 0
+    """Runs another process was training when this one reached them (left to it)."""
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        notes = []
+        if self.skipped:
+            notes.append(
+                f"{self.skipped} of the grid's {self.total} runs were skipped: the pool cannot supply "
+                "their allocation"
+            )
+        if self.busy:
+            notes.append(
+                f"{self.busy} runs were left to another process that was training them; rerun the "
+                "sweep after it ends to confirm they are stored"
+            )
+        return tuple(notes)
+
+    def summary(self, results: Path) -> str:
+        return (
+            f"sweep: {self.ran} runs done now by this process, {self.already} already stored, "
+            f"{self.busy} left to another process running them, {self.skipped} skipped (pool too "
+            f"small); {self.total} in all ({self.seconds:.0f} s); results in {results}"
+        )
+
+
+def pending(configs: list[RunConfig], results: Path) -> Iterator[RunConfig]:
+    """The configs whose run (by identity, `runs.identity.run_key`) the store lacks."""
+    done = Store(results).run_keys()
+    return (c for c in configs if run_key(c) not in done)
+
+
+def invalid(configs: list[RunConfig]) -> list[tuple[RunConfig, UserError]]:
+    """The configs that `run.validate` refuses (no data or model is loaded), with why."""
+    from labelbudget.runs.run import validate
+
+    bad = []
+    for cfg in configs:
+        try:
+            validate(cfg)
+        except UserError as e:
+            bad.append((cfg, e))
+    return bad
+
+
+def refuse_invalid(configs: list[RunConfig]) -> None:
+    """One error naming every config the sweep would refuse, before anything runs."""
+    bad = invalid(configs)
+    if bad:
+        listed = "; ".join(f"{describe(c)}: {e.problem}" for c, e in bad[:3])
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise UserError(
+            f"{len(bad)} of the sweep's {len(configs)} runs would be refused: {listed}{more}",
+            bad[0][1].fix,
+        )
+
+
+def run_sweep(
+    configs: list[RunConfig],
+    results: Path | str = "results",
+    executor: str = "local",
+    ray_address: str | None = None,
+    share_weak_stages: bool = True,
+    cpus_per_run: float = 1.0,
+    gpus_per_run: float = 0.0,
+    skip_unsupplied: bool = False,
+) -> SweepReport:
+    """Run every config the store lacks. Every config is checked before anything runs; with
+    `skip_unsupplied`, those whose allocation the pool cannot supply are skipped and counted
+    instead of stopping the sweep."""
+    from tqdm.auto import tqdm
+
+    from labelbudget.runs.run import check
+
+    results = Path(results)
+    start = time.perf_counter()
+    store = Store(results)
+    store.check()
+    todo = list(pending(configs, results))
+    refuse_invalid(todo)  # bad input anywhere stops the sweep before it writes anything
+    supplied = []
+    for cfg in todo:
+        try:
+            check(cfg)
+        except PoolTooSmall:
+            if not skip_unsupplied:
+                raise
+            continue
+        supplied.append(cfg)
+    skipped, todo = len(todo) - len(supplied), supplied
+    execute = EXECUTORS.get_or_fail(executor, f"use --executor with one of {', '.join(sorted(EXECUTORS))}")
+    options = ExecutorOptions(ray_address, cpus_per_run, gpus_per_run)
+    bar = tqdm(
+        total=len(configs), initial=len(configs) - len(todo), desc="sweep", unit="run", dynamic_ncols=True
+    )
+    tally = Tally()
+    try:
+        with Claims(store) as claims:
+            execute(todo, Progress(results, share_weak_stages, bar, claims, tally, options))
+    finally:
+        bar.close()
+    return SweepReport(
+        total=len(configs),
+        already=len(configs) - len(todo) - skipped + tally.stored_elsewhere,
+        ran=tally.ran,
+        seconds=time.perf_counter() - start,
+        skipped=skipped,
+        busy=tally.busy,
+    )
