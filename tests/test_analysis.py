@@ -1,6 +1,7 @@
 """Analysis on hand-made records with known answers: averages, Table 1, the frontier, regimes,
 plans, and the report."""
 
+import json
 import math
 
 import numpy as np
@@ -8,9 +9,8 @@ import pandas as pd
 import pytest
 from conftest import make_record as record
 
-from labelbudget.analysis.plan import plan
+from labelbudget.analysis.answers import Analysis
 from labelbudget.analysis.points import average, frame, points
-from labelbudget.analysis.regimes import regimes
 from labelbudget.analysis.tables import pareto_frontier, table1
 from labelbudget.config import MethodOptions, RunConfig
 from labelbudget.runs.store import Store
@@ -117,18 +117,22 @@ def test_pareto_frontier_rule():
 @pytest.mark.parametrize(
     ("accs", "expected"),
     [
-        ({0.0: [0.70, 0.71], 0.5: [0.65, 0.66], 1.0: [0.55, 0.56]}, "quantity-dominant"),
-        ({0.0: [0.60, 0.61], 0.5: [0.75, 0.76], 1.0: [0.65, 0.66]}, "mixed"),
-        ({0.0: [0.60, 0.61], 0.5: [0.70, 0.71], 1.0: [0.80, 0.81]}, "quality-dominant"),
-        ({0.0: [0.60, 0.70], 0.5: [0.64, 0.66], 1.0: [0.55, 0.75]}, "undetermined"),  # noise
+        ({0.0: [0.70, 0.71, 0.705], 0.5: [0.65, 0.66, 0.655], 1.0: [0.55, 0.56, 0.555]}, "quantity-dominant"),
+        ({0.0: [0.60, 0.61, 0.605], 0.5: [0.75, 0.76, 0.755], 1.0: [0.65, 0.66, 0.655]}, "mixed"),
+        ({0.0: [0.60, 0.61, 0.605], 0.5: [0.70, 0.71, 0.705], 1.0: [0.80, 0.81, 0.805]}, "quality-dominant"),
+        (
+            {0.0: [0.60, 0.70, 0.65], 0.5: [0.64, 0.66, 0.65], 1.0: [0.55, 0.75, 0.65]},
+            "undetermined",
+        ),  # noise
     ],
 )
 def test_regimes(accs, expected):
     recs = [
-        record(budget=256, f=f, seed=s, accuracy=a) for f, pair in accs.items() for s, a in enumerate(pair)
+        record(budget=256, f=f, seed=s, accuracy=a) for f, seeds in accs.items() for s, a in enumerate(seeds)
     ]
-    (r,) = regimes(points(recs), "seq_sft", 0.1)
-    assert r.regime == expected and r.decided == (expected != "undetermined")
+    (a,) = Analysis(recs).answers("seq_sft", 0.1)
+    assert a.regime.regime == expected and a.regime.decided == (expected != "undetermined")
+    assert sum(a.regime.probabilities.values()) == pytest.approx(1.0)
 
 
 def test_16_dollars_with_the_papers_fractions_is_quantity_dominant():
@@ -144,28 +148,19 @@ def test_16_dollars_with_the_papers_fractions_is_quantity_dominant():
         record(budget=16, f=c.hq_fraction, seed=c.seed, accuracy=acc[c.hq_fraction] + 0.005 * c.seed)
         for c in configs
     ]
-    (r,) = regimes(points(recs), "seq_sft", 0.1)
-    assert (r.regime, r.decided, r.best_weak_share) == ("quantity-dominant", True, 1.0)
+    (a,) = Analysis(recs).answers("seq_sft", 0.1)
+    assert (a.regime.regime, a.regime.decided, a.best.n_weak, a.best.n_hq) == (
+        "quantity-dominant",
+        True,
+        160,
+        0,
+    )
 
 
-def test_regime_is_decided_by_which_end_can_be_ruled_out():
-    """A near-all-weak mix that ties all-weak does not make $16 'undetermined': all-HQ is ruled
-    out, all-weak is not: quantity-dominant. An end the pool could not supply leaves it open."""
-    recs = []
-    for seed in range(3):
-        for f, a in ((0.0, 0.68), (0.2, 0.685), (1.0, 0.58)):
-            recs.append(record(budget=16, f=f, seed=seed, accuracy=a + 0.02 * seed))
-        recs.append(record(budget=1024, f=0.8, seed=seed, accuracy=0.86 + 0.003 * seed))
-        recs.append(record(budget=1024, f=1.0, seed=seed, accuracy=0.85 + 0.003 * seed))
-    low, high = regimes(points(recs), "seq_sft", 0.1)
-    assert (low.regime, low.decided) == ("quantity-dominant", True)
-    assert (high.regime, high.decided) == ("undetermined", False) and "all-weak not measured" in high.reason
-
-
-def test_regime_with_one_seed_is_not_decided():
-    recs = [record(budget=16, f=0.0, accuracy=0.7), record(budget=16, f=1.0, accuracy=0.5)]
-    (r,) = regimes(points(recs), "seq_sft", 0.1)
-    assert r.regime == "undetermined" and "one seed" in r.reason and r.best_weak_share == 1.0
+def test_one_seed_gives_probabilities_not_a_verdict_it_cannot_support():
+    recs = [record(budget=16, f=0.0, accuracy=0.7), record(budget=16, f=1.0, accuracy=0.69)]
+    (a,) = Analysis(recs).answers("seq_sft", 0.1)
+    assert a.regime.regime == "undetermined" and 0.05 < a.regime.probabilities["quantity-dominant"] < 0.95
 
 
 def plan_records():
@@ -180,39 +175,40 @@ def plan_records():
     return recs
 
 
-def test_plan_interpolates_in_log_budget_with_its_error():
-    pts = points(plan_records())
-    p = plan(pts, 128, 0.1)  # halfway in log2 between 64 and 256
-    # all-weak: 0.705 -> 0.74 gives 0.7225; all-HQ: 0.60 -> 0.81 gives 0.705
-    assert (p.best.label, p.best.hq_fraction, p.best.n_weak, p.best.n_hq) == ("seq_sft", 0.0, 1280, 0)
-    assert p.best.expected_accuracy == pytest.approx(0.7225)
-    seeds = 0.5 * np.std([0.70, 0.71], ddof=1) / math.sqrt(2)
-    interpolation = 0.5 * (0.74 - 0.705)
-    assert p.best.uncertainty == pytest.approx(math.hypot(seeds, interpolation))
-    assert "interpolated" in p.note and set(p.basis["cost"]) == {64, 256}
-    # the runner-up (all-HQ, 0.705) is within 2 standard errors: a tie, both shown
-    assert p.runner_up.hq_fraction == 1.0 and p.tie
-    measured = plan(pts, 256, 0.1)
-    assert measured.best.hq_fraction == 1.0 and measured.best.expected_accuracy == pytest.approx(0.81)
+def test_plan_between_budgets_from_the_surface():
+    analysis = Analysis(plan_records())
+    p = analysis.plan(128, 0.1)
+    assert (
+        p.best.label == "seq_sft" and p.best.cost <= 128 and p.best.lo < p.best.expected_accuracy < p.best.hi
+    )
+    assert 0 < p.p_best <= 1 and p.runner_up is not None
+    measured = analysis.plan(256, 0.1)
+    assert (measured.best.n_weak, measured.best.n_hq) == (0, 256) and measured.best.distance == 0
+    assert measured.best.expected_accuracy == pytest.approx(0.81, abs=0.01)
 
 
 def test_plan_refuses_extrapolation_and_infeasible_allocations():
-    pts = points(plan_records())
+    analysis = Analysis(plan_records())
     with pytest.raises(UserError, match="outside the measured costs"):
-        plan(pts, 1024, 0.1)
-    far = plan(pts, 1024, 0.1, extrapolate=True)
-    assert far.extrapolated and "EXTRAPOLATED" in far.note
+        analysis.plan(1024, 0.1)
+    far = analysis.plan(1024, 0.1, extrapolate=True)
+    near = analysis.plan(256, 0.1)
+    assert far.extrapolated and "EXTRAPOLATED" in far.note and far.best.cost <= 1024
+    surface = analysis.surfaces[("seq_sft", "mean")]
+    _, lo, hi = surface.interval(np.array([[0, 256], [0, 512], [0, 1024]]))
+    assert list(hi - lo) == sorted(hi - lo) and (hi - lo)[2] > 2 * (hi - lo)[0]  # grows with distance
+    assert list(surface.distance(np.array([[0, 256], [0, 1024]]))) == pytest.approx([0, np.log10(1025 / 257)])
+    assert near.best.distance == 0
     with pytest.raises(UserError, match="positive"):
-        plan(pts, -1, 0.1)
+        analysis.plan(-1, 0.1)
     # a candidate the method or pool would refuse is never recommended
-    p = plan(pts, 128, 0.1, feasible=lambda cfg, b, c, f: "pool too small" if f == 0.0 else None)
-    assert p.best.hq_fraction == 1.0 and "left out" in p.note
+    p = analysis.plan(256, 0.1, feasible=lambda cfg, b, c, f: "pool too small" if f == 1.0 else None)
+    assert p.best.n_hq < 256 and "left out" in p.note
     with pytest.raises(UserError, match="no measured allocation can be run"):
-        plan(pts, 128, 0.1, feasible=lambda *a: "refused")
+        analysis.plan(128, 0.1, feasible=lambda *a: "refused")
 
 
 def test_answer_in_plain_words_and_probe_vs_finetuning():
-    from labelbudget.analysis.regimes import answer
     from labelbudget.analysis.tables import probe_vs_finetuning
 
     recs = []
@@ -221,12 +217,14 @@ def test_answer_in_plain_words_and_probe_vs_finetuning():
             for f, a in accs.items():
                 recs.append(record("probe_seq_sft", budget=budget, f=f, seed=seed, accuracy=a + 0.002 * seed))
     recs.append(record("seq_sft", budget=16, f=0.0, accuracy=0.74))
-    pts = points(recs)
-    lines = answer(pts, "probe_seq_sft")
+    analysis = Analysis(recs)
+    lines = analysis.answer_lines("probe_seq_sft")
     assert lines[0].startswith("at $16: buy only weak labels")
-    assert lines[1].startswith("at $1024: buy only HQ labels")
-    assert "beats its weak labels (0.650 accurate)" in lines[2] and "0 weak + 1024 HQ" in lines[2]
-    (row,) = probe_vs_finetuning(pts).to_dict("records")
+    assert lines[1].startswith("at $1024: buy only HQ labels") and "0 weak + 1024 HQ" in lines[1]
+    assert "weak-to-strong" in lines[2] and "(10240 of them)" in lines[2]
+    assert "beats its weak labels: 0.722 against 0.650" in lines[2]
+    assert "0.862, with 0 weak + 1024 HQ" in lines[3]
+    (row,) = probe_vs_finetuning(analysis.points).to_dict("records")
     assert (row["n_weak"], row["n_hq"]) == (160, 0)
     assert row["fine-tuned accuracy"] == 0.74 and row["probe accuracy"] == pytest.approx(0.702)
     assert row["probe - fine-tuned"] == pytest.approx(-0.038)
@@ -274,7 +272,16 @@ def test_plan_and_report_commands(tmp_path, capsys):
         store.add(record(budget=64, f=1.0, seed=seed, accuracy=0.55))
     assert main(["plan", "--budget", "64", "--weak-cost", "0.1", "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "seq_sft with 640 weak + 0 HQ labels" in out and "expected accuracy 0.705" in out
+    assert "buy 640 weak + 0 HQ labels ($64) for seq_sft" in out and "expected accuracy 0.70" in out
+    assert main(["plan", "--budget", "64", "--results", str(tmp_path), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["variant"], plan["n_weak"], plan["n_hq"]) == ("seq_sft", 640, 0) and plan["lo"] < plan["hi"]
+    assert main(["report", "--results", str(tmp_path), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["budget"] for r in rows if r["weak_cost"] == 0.1} == {64, 256}
+    assert {"regime", "p_quantity", "p_mixed", "p_quality", "decided", "n_weak", "n_hq", "lo", "hi"} <= set(
+        rows[0]
+    )
     assert main(["report", "--results", str(tmp_path)]) == 0
     assert (tmp_path / "report.html").exists() and (tmp_path / "report.csv").exists()
     assert main(["plan", "--budget", "5000", "--weak-cost", "0.1", "--results", str(tmp_path)]) == 2

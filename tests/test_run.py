@@ -78,3 +78,18 @@ def test_a_run_that_dies_leaves_no_row(tiny_config, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run(tiny_config, tmp_path)
     assert Store(tmp_path).records() == []
+
+
+def test_a_record_keeps_every_test_prediction(tiny_config, tmp_path):
+    """Per-example test log-odds and gold labels, stored compactly: every metric can be
+    recomputed and every comparison paired."""
+    from labelbudget.metrics import evaluate
+    from labelbudget.runs.record import decode_predictions
+
+    record, _ = run(tiny_config, tmp_path)
+    log_odds, labels = decode_predictions(Store(tmp_path).get(record.config_hash).predictions)
+    assert len(log_odds) == len(labels) == record.n_test
+    task = load_task(tiny_config.task)
+    assert labels.tolist() == task.test.labels.tolist()
+    again = evaluate(log_odds, labels, None)
+    assert (again.accuracy, again.auroc) == (record.accuracy, record.auroc)

@@ -1,9 +1,10 @@
 """labelbudget: spend a labeling budget on weak and high-quality labels to elicit the most
 accurate classifier from a pretrained language model (Mallen & Belrose, 2024).
 
-    from labelbudget import RunConfig, Grid, run, sweep, Store, points, table1
+    from labelbudget import Analysis, RunConfig, Store, run, table1
     record, ran = run(RunConfig(budget=64, weak_cost=0.1, hq_fraction=0.5), "results")
-    print(table1(points(Store("results").records())))
+    analysis = Analysis(Store("results").records())
+    print(table1(analysis.points), analysis.plan(budget=100, weak_cost=0.1).best)
 
 The package follows the pipeline, one folder per stage: `tasks` -> `labels` -> `models` ->
 `learners` -> `training` -> `methods` -> `runs` -> `sweeps` -> `analysis`. Everything below is
@@ -35,7 +36,8 @@ _API = {
     "points": "labelbudget.analysis.points",
     "table1": "labelbudget.analysis.tables",
     "pareto_frontier": "labelbudget.analysis.tables",
-    "regimes": "labelbudget.analysis.regimes",
+    "Analysis": "labelbudget.analysis.answers",
+    "regime": "labelbudget.analysis.regimes",
     "plan": "labelbudget.analysis.plan",
     "write_report": "labelbudget.analysis.report",
     "register_task": "labelbudget.tasks.registry",

@@ -5,6 +5,7 @@ makes them one command line."""
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import sys
 import traceback
@@ -183,11 +184,12 @@ class Plan:
     """The price of one weak label ($); any price works, every stored allocation is re-costed."""
     results: Path = Path("results")
     extrapolate: bool = False
-    """Allow a budget outside the measured ones (the nearest is used, and the answer says so)."""
+    """Allow a budget outside the measured ones (the answer says how far it extrapolates)."""
+    json: bool = False
+    """Print the plan as one JSON object instead."""
 
     def execute(self) -> None:
-        from labelbudget.analysis.plan import plan
-        from labelbudget.analysis.points import points
+        from labelbudget.analysis.answers import Analysis
         from labelbudget.runs.store import Store
 
         records = Store(self.results).records()
@@ -196,36 +198,31 @@ class Plan:
                 f"no stored runs in {self.results} to plan from",
                 "pass --results with a folder a sweep wrote, or run `labelbudget sweep` first",
             )
-        p = plan(
-            points(records, [self.weak_cost]),
-            self.budget,
-            self.weak_cost,
-            feasible=_refusal,
-            extrapolate=self.extrapolate,
+        p = Analysis(records).plan(
+            self.budget, self.weak_cost, feasible=_refusal, extrapolate=self.extrapolate
         )
+        if self.json:
+            print(json.dumps(p.to_json()))
+            return
+        b = p.best
         print(
             f"for ${p.budget:g} with weak labels at ${p.weak_cost:g}"
-            + (" (EXTRAPOLATED beyond the measured budgets)" if p.extrapolated else "")
+            + (" (EXTRAPOLATED beyond what was measured)" if p.extrapolated else "")
             + ":"
         )
-        choices = [p.best, p.runner_up] if p.tie and p.runner_up else [p.best]
-        if p.tie and p.runner_up:
-            print("  a tie within the measurement noise (2 standard errors); either is sound:")
-        for o in choices:
-            unc = "unknown (one seed)" if o.uncertainty != o.uncertainty else f"+- {o.uncertainty:.3f} (SE)"
-            print(
-                f"  {o.label} with {o.n_weak} weak + {o.n_hq} HQ labels (HQ share {o.hq_fraction:g}): "
-                f"expected accuracy {o.expected_accuracy:.3f} {unc}; {o.basis}"
-            )
-        if not p.tie and p.runner_up:
+        print(
+            f"  buy {b.n_weak} weak + {b.n_hq} HQ labels (${b.cost:.4g}) for {b.label}: expected "
+            f"accuracy {b.expected_accuracy:.3f} [{b.lo:.3f}, {b.hi:.3f}] (95%), the best of "
+            f"{p.candidates} affordable candidates with probability {p.p_best:.2f}"
+        )
+        if p.runner_up is not None:
             r = p.runner_up
             print(
-                f"  runner-up: {r.label} at HQ share {r.hq_fraction:g}, {r.expected_accuracy:.3f}, "
-                "more than 2 standard errors behind"
+                f"  runner-up: {r.label} with {r.n_weak} weak + {r.n_hq} HQ labels: "
+                f"{r.expected_accuracy:.3f} [{r.lo:.3f}, {r.hi:.3f}], the best with probability "
+                f"{p.p_runner_up:.2f}"
             )
         print(f"  note: {p.note}")
-        print("  based on:")
-        print(p.basis.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
 def _refusal(config_json: str, budget: float, weak_cost: float, hq_fraction: float) -> str | None:
@@ -248,8 +245,22 @@ class Report:
     results: Path = Path("results")
     out: Path | None = None
     """Where to write the HTML (default: RESULTS/report.html)."""
+    json: bool = False
+    """Print the answer instead: one JSON object per variant, task (or mean), weak cost and budget
+    (regime, its three probabilities, decided, the recommended n_weak and n_hq, expected accuracy
+    and its interval)."""
 
     def execute(self) -> None:
+        if self.json:
+            from labelbudget.analysis.answers import Analysis
+            from labelbudget.runs.store import Store
+
+            records = Store(self.results).records()
+            if not records:
+                raise UserError(f"no stored runs in {self.results}", "run `labelbudget sweep` first")
+            for row in Analysis(records).json_lines((0.5, 0.1, 0.01)):
+                print(json.dumps(row))
+            return
         from labelbudget.analysis.report import write_report
 
         print(f"report: {write_report(self.results, self.out)}")

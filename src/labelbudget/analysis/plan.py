@@ -1,34 +1,51 @@
-"""A plan: the variant and allocation to buy at a budget, from stored runs."""
+"""A plan: the variant and allocation to buy at a budget, from the accuracy surface.
+
+`plan(B, c)` is the variant and allocation with the highest expected accuracy among everything
+affordable at cost <= B (so a cheaper allocation that is better wins), with its 95% interval,
+the probability that it is the best (joint posterior draws of every candidate), a runner-up that
+is genuinely different (another kind of allocation or another variant, never the same runs under
+another method name), and how far it extrapolates from what was measured (its interval widens
+with the distance, as the posterior's does).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from labelbudget.analysis.points import EPS, POINT, recost
-from labelbudget.labels.budget import allocate
+from labelbudget.analysis.regimes import DRAWS, PAPER_SHARES, kind, line
+from labelbudget.analysis.surface import Surface
 from labelbudget.util.errors import UserError
 
 
 @dataclass(frozen=True)
 class Option:
-    """One candidate answer of `plan`: a variant at a share of the budget spent on HQ labels."""
+    """One candidate of `plan`: a variant at an allocation."""
 
     label: str
-    hq_fraction: float
     n_weak: int
     n_hq: int
+    cost: float
     expected_accuracy: float
-    uncertainty: float
-    """Standard error: the seeds' spread (interpolated) combined with the interpolation's own
-    error (half the accuracy change between the two budgets it lies between, at most); NaN where
-    one seed leaves the spread unknown."""
-    basis: str
-    config: str = field(repr=False, default="")
+    lo: float
+    hi: float
+    """95% interval: the surface's posterior plus the test set's sampling error."""
+    distance: float
+    """Decades of labels to the nearest measured allocation of this variant (0: measured)."""
+    config: str = ""
+
+    @property
+    def hq_fraction(self) -> float:
+        return self.n_hq / self.cost if self.cost else 0.0
+
+
+EXTRAPOLATED = 0.3
+"""Farther than this from every measured allocation (a factor of 2 in labels), a plan says it
+extrapolates."""
 
 
 @dataclass(frozen=True)
@@ -36,119 +53,161 @@ class Plan:
     budget: float
     weak_cost: float
     best: Option
+    p_best: float
+    """Probability that `best` is the best of all candidates (joint posterior draws)."""
     runner_up: Option | None
-    tie: bool
-    """The runner-up is within 2 standard errors of the best: either is a sound choice."""
+    p_runner_up: float
     extrapolated: bool
-    basis: pd.DataFrame
-    """The measurements the recommendation rests on."""
     note: str
+    candidates: int
 
     @property
     def method(self) -> str:
         return self.best.label
 
+    def to_json(self) -> dict:
+        b = self.best
+        out = {
+            "variant": b.label,
+            "budget": self.budget,
+            "weak_cost": self.weak_cost,
+            "n_weak": b.n_weak,
+            "n_hq": b.n_hq,
+            "cost": round(b.cost, 6),
+            "expected_accuracy": round(b.expected_accuracy, 4),
+            "lo": round(b.lo, 4),
+            "hi": round(b.hi, 4),
+            "p_best": round(self.p_best, 4),
+            "extrapolated": self.extrapolated,
+            "distance_decades": round(b.distance, 3),
+        }
+        if self.runner_up is not None:
+            r = self.runner_up
+            out["runner_up"] = {
+                "variant": r.label,
+                "n_weak": r.n_weak,
+                "n_hq": r.n_hq,
+                "expected_accuracy": round(r.expected_accuracy, 4),
+                "p_best": round(self.p_runner_up, 4),
+            }
+        return out
+
 
 def plan(
-    pts: pd.DataFrame,
+    surfaces: dict[str, Surface],
+    measured: pd.DataFrame,
     budget: float,
     weak_cost: float,
     feasible: Callable[[str, float, float, float], str | None] | None = None,
     extrapolate: bool = False,
-    z: float = 2.0,
+    same_runs: Callable[[str, str, int, int], bool] | None = None,
+    seed: int = 0,
 ) -> Plan:
-    """The variant and HQ share of the budget with the highest expected accuracy at `budget`.
-
-    Per (variant, HQ share) measured at `weak_cost` (re-costed), the accuracy is interpolated
-    linearly in log(budget) between the nearest measured budgets around `budget`. Outside the
-    measured budgets it refuses unless `extrapolate`, and then says it is extrapolating (the
-    nearest budget's accuracy is used). `feasible(config_json, budget, weak_cost, hq_fraction)`
-    returns why a candidate cannot be run (the method refuses it, the pool cannot supply it), or
-    None; such candidates are never recommended.
-    """
+    """The variant and allocation with the highest expected accuracy among everything affordable
+    at cost <= `budget` (`surfaces`: one per variant label; `measured`: that variant's measured
+    allocations with columns label, n_weak, n_hq, config). `feasible(config_json, budget,
+    weak_cost, hq_fraction)` says why a candidate cannot be run (None: it can); `same_runs(a, b,
+    n_weak, n_hq)` whether two variants' runs at an allocation are identical (then they are one
+    candidate)."""
     if budget <= 0 or not math.isfinite(budget):
         raise UserError(f"--budget must be a positive number of $, got {budget:g}", "pass e.g. --budget 100")
     if not 0 < weak_cost <= 1:
         raise UserError(f"--weak-cost must be in (0, 1], got {weak_cost:g}", "pass e.g. --weak-cost 0.1")
-    if pts.empty:
+    if measured.empty or not surfaces:
         raise UserError("no stored runs to plan from", "run `labelbudget sweep` or `labelbudget demo` first")
-    sub = recost(pts.drop_duplicates(POINT), [weak_cost])
-    # The HQ share of the budget: the run's own fraction at the price it was run at, else the
-    # share the re-costed allocation spends (rounded, so that budgets line up).
-    designed = sub[sub["cost"] > 0].assign(
-        share=lambda d: np.where(
-            np.isclose(d["run_cost"], weak_cost), d["run_fraction"], (d["n_hq"] / d["cost"]).round(2)
-        )
-    )
-    lo_b, hi_b = designed["cost"].min(), designed["cost"].max()
-    extrapolated = budget > hi_b * (1 + 0.05) or budget < lo_b * (1 - 0.05)
-    if extrapolated and not extrapolate:
+    costs = measured["n_weak"] * weak_cost + measured["n_hq"]
+    lo_b, hi_b = float(costs[costs > 0].min()), float(costs.max())
+    outside = budget > hi_b * 1.05 or budget < lo_b * 0.95
+    if outside and not extrapolate:
         raise UserError(
             f"${budget:g} lies outside the measured costs at weak cost ${weak_cost:g} "
             f"(${lo_b:.3g}-${hi_b:.3g}), so any recommendation would be an extrapolation",
             "plan for a budget inside that range, sweep budgets around this one, or pass "
-            "--extrapolate to use the nearest measured budget (flagged as such)",
+            "--extrapolate (the answer then says how far it extrapolates)",
         )
-    options, refused = [], []
-    for (label, share), g in designed.groupby(["label", "share"]):
-        g = g.sort_values("cost")
-        c = g["cost"].to_numpy(dtype=float)
-        below, above = g[c <= budget * (1 + EPS)], g[c >= budget * (1 - EPS)]
-        if below.empty or above.empty:
-            if not extrapolate:
-                continue
-            lo = hi = (above if below.empty else below).iloc[0 if below.empty else -1]
-            t, note = 0.0, f"extrapolated from ${lo['cost']:.4g} (nearest measured)"
-        else:
-            lo, hi = below.iloc[-1], above.iloc[0]
-            span = math.log(hi["cost"]) - math.log(lo["cost"])
-            t = 0.0 if span <= 0 else (math.log(budget) - math.log(lo["cost"])) / span
-            note = (
-                f"measured at ${lo['cost']:.4g}"
-                if span <= 0 or t in (0.0, 1.0)
-                else f"interpolated between ${lo['cost']:.4g} and ${hi['cost']:.4g} (linear in log budget)"
+    rows: list[Option] = []
+    draws = []
+    rng = np.random.default_rng(seed)
+    for label, surface in surfaces.items():
+        mine = measured[measured["label"] == label]
+        c = mine["n_weak"] * weak_cost + mine["n_hq"]
+        budgets = sorted({budget, *(float(b) for b in c if 0 < b <= budget + 1e-9)})
+        # the HQ shares this variant was measured at (never a share nobody ran), at this budget
+        # and at every cheaper measured cost
+        shares = {*np.round(mine["n_hq"] / c.where(c > 0, 1), 2)} or set(PAPER_SHARES)
+        allocs = np.unique(np.vstack([line(b, weak_cost, shares) for b in budgets]), axis=0)
+        if not len(allocs):
+            continue
+        mean, lo, hi = surface.interval(allocs)
+        distance = surface.distance(allocs)
+        config = mine["config"].iloc[0]
+        for (w, h), m, a, z, d in zip(allocs, mean, lo, hi, distance, strict=True):
+            rows.append(
+                Option(
+                    label,
+                    int(w),
+                    int(h),
+                    float(w * weak_cost + h),
+                    float(m),
+                    float(a),
+                    float(z),
+                    float(d),
+                    config,
+                )
             )
-        acc = (1 - t) * lo["accuracy"] + t * hi["accuracy"]
-        seeds = math.sqrt(((1 - t) * lo["sem"]) ** 2 + (t * hi["sem"]) ** 2)
-        interp = min(t, 1 - t) * abs(hi["accuracy"] - lo["accuracy"])
-        alloc = allocate(budget, weak_cost, float(share))
-        option = Option(
-            label,
-            float(share),
-            alloc.n_weak,
-            alloc.n_hq,
-            float(acc),
-            math.hypot(seeds, interp),
-            note,
-            lo["config"],
+        draws.append(surface.samples(allocs, DRAWS, rng))
+    if not rows:
+        raise UserError(f"no allocation fits ${budget:g} at weak cost ${weak_cost:g}", "raise --budget")
+    draws = np.hstack(draws)
+    order = sorted(range(len(rows)), key=lambda i: (-rows[i].expected_accuracy, rows[i].cost))
+    refused = []
+    ok = []
+    for i in order:
+        o = rows[i]
+        why = feasible(o.config, o.cost, weak_cost, o.hq_fraction) if feasible else None
+        (refused if why else ok).append((i, why))
+        if len(ok) >= 1 and not why and len(ok) > 1 and _different(rows[ok[0][0]], o, same_runs):
+            break
+    if not ok:
+        reasons = "; ".join(
+            f"{rows[i].label} at {rows[i].n_weak} weak + {rows[i].n_hq} HQ: {w}" for i, w in refused[:3]
         )
-        why = feasible(lo["config"], budget, weak_cost, float(share)) if feasible else None
-        (refused if why else options).append((option, why))
-    if not options:
-        reasons = "; ".join(f"{o.label} at HQ share {o.hq_fraction:g}: {why}" for o, why in refused[:3])
         raise UserError(
-            f"no measured allocation can be run at ${budget:g} with weak cost ${weak_cost:g}"
-            + (f" ({reasons})" if reasons else ""),
+            f"no measured allocation can be run at ${budget:g} with weak cost ${weak_cost:g} ({reasons})",
             "plan for a budget inside the measured range, or sweep this budget first",
         )
-    ranked = sorted((o for o, _ in options), key=lambda o: -o.expected_accuracy)
-    best = ranked[0]
-    runner = next((o for o in ranked[1:] if (o.label, o.hq_fraction) != (best.label, best.hq_fraction)), None)
-    tie = False
-    if runner is not None:
-        se = math.hypot(best.uncertainty, runner.uncertainty)
-        tie = math.isnan(se) or best.expected_accuracy - runner.expected_accuracy <= z * se
-    basis = designed[(designed["label"] == best.label) & (designed["share"] == best.hq_fraction)]
-    note = best.basis + (" - EXTRAPOLATED beyond the measured budgets" if extrapolated else "")
+    winners = draws.argmax(1)
+    best_i = ok[0][0]
+    best = rows[best_i]
+    runner_i = next((i for i, _ in ok[1:] if _different(best, rows[i], same_runs)), None)
+    extrapolated = outside or best.distance > EXTRAPOLATED
+    note = (
+        "measured"
+        if best.distance < 1e-9
+        else f"{best.distance:.2f} decades of labels from the nearest measured allocation"
+    )
+    if extrapolated:
+        note += " - EXTRAPOLATED beyond what was measured; the interval widens with the distance"
     if refused:
-        note += f"; {len(refused)} candidate(s) left out because they cannot be run at this budget"
+        note += f"; {len(refused)} better-looking candidate(s) left out because they cannot be run"
     return Plan(
         budget,
         weak_cost,
         best,
-        runner,
-        tie,
+        float(np.mean(winners == best_i)),
+        None if runner_i is None else rows[runner_i],
+        0.0 if runner_i is None else float(np.mean(winners == runner_i)),
         extrapolated,
-        basis[["label", "n_weak", "n_hq", "cost", "accuracy", "sem", "n_seeds", "n_tasks"]],
         note,
+        len(rows),
     )
+
+
+def _different(a: Option, b: Option, same_runs) -> bool:
+    """A runner-up worth naming: another kind of allocation or another variant, and not the same
+    runs under another method name."""
+    if a.label == b.label and kind(a.n_weak, a.n_hq) == kind(b.n_weak, b.n_hq):
+        return False
+    if (a.n_weak, a.n_hq) == (b.n_weak, b.n_hq) and same_runs is not None:
+        return not same_runs(a.label, b.label, a.n_weak, a.n_hq)
+    return True

@@ -8,16 +8,15 @@ import base64
 import html
 import math
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from labelbudget.analysis.plan import plan
+from labelbudget.analysis.answers import Analysis
 from labelbudget.analysis.plots import cost_plot, weak_fraction_plot
-from labelbudget.analysis.points import average, frame, points, recost
-from labelbudget.analysis.regimes import answer, regimes
+from labelbudget.analysis.points import average, recost
+from labelbudget.analysis.regimes import DECIDE
 from labelbudget.analysis.tables import pareto_frontier, probe_vs_finetuning, table1
 from labelbudget.runs.store import Store
 from labelbudget.tasks.paper import TABLE1_TASKS
@@ -68,21 +67,26 @@ def coverage(df: pd.DataFrame) -> list[str]:
     return gaps
 
 
-def _answers(pts: pd.DataFrame, weak_cost: float = 0.1) -> list[str]:
-    """The plain-language answer at the top: per variant with decided-or-not regimes."""
+def _answers(analysis: Analysis, weak_cost: float = 0.1) -> list[str]:
+    """The plain-language answer at the top, per variant, from the accuracy surface."""
     parts = []
-    for label in sorted(pts["label"].unique()):
-        lines = answer(pts, label, weak_cost) if regimes(pts, label, weak_cost) else []
-        if lines:
+    for label in analysis.labels():
+        if analysis.df.loc[analysis.df["label"] == label, "method"].iloc[0] == "icl":
+            continue
+        lines = analysis.answer_lines(label, weak_cost)
+        if analysis.answers(label, weak_cost):
             parts.append(f"<p><b>{html.escape(label)}</b>, weak labels at ${weak_cost:g}:</p><ul>")
             parts += [f"<li>{html.escape(line)}</li>" for line in lines]
             parts.append("</ul>")
     if not parts:
         return []
     head = (
-        "<h2>The answer</h2><p>What to buy at each budget, judged against the seeds' spread (a regime "
-        "is decided only where the best kind of allocation beats the others by more than 2 "
-        "standard errors):</p>"
+        "<h2>The answer</h2><p>What to buy at each budget. One model of accuracy over allocations "
+        "(a Gaussian process on log label counts, fitted to every run and seed) gives every answer "
+        "below: the regime is where the accuracy peak lies along the budget line (all weak, a mix, "
+        f"all HQ), decided where the posterior puts at least {DECIDE:.0%} of its probability there; "
+        "the best buy is the best affordable allocation, with a 95% interval that includes the test "
+        "set's own sampling error.</p>"
     )
     return [head, *parts]
 
@@ -94,8 +98,8 @@ def write_report(
     records = Store(results).records()
     if not records:
         raise UserError(f"no stored runs in {results}", "run `labelbudget sweep` or `labelbudget demo` first")
-    df = frame(records)
-    pts = points(records)
+    analysis = Analysis(records)
+    df, pts = analysis.df, analysis.points
     out = Path(out) if out else results / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame([r.__dict__ for r in records]).to_csv(out.with_suffix(".csv"), index=False)
@@ -113,7 +117,7 @@ def write_report(
         "seeds, then tasks, and every allocation is re-costed at every weak-label price "
         "(cost = n_weak &times; c + n_hq), as the authors' analysis.</p>",
     ]
-    parts += _answers(pts)
+    parts += _answers(analysis)
     missing = pts.attrs.get("missing", [])
     parts.append(
         "<h2>What this report does not cover</h2><ul>"
@@ -144,7 +148,7 @@ def write_report(
             for label in sorted(sub["label"].unique()):
                 if sub[sub["label"] == label]["method"].iloc[0] == "icl":
                     continue
-                found = regimes(pts, label, cost)
+                found = analysis.answers(label, float(cost))
                 if not found:
                     continue
                 parts.append(
@@ -152,33 +156,33 @@ def write_report(
                 )
                 parts.append(_img(weak_fraction_plot(pts, tmp / f"fig1-{len(parts)}.png", label, cost)))
                 parts.append(
-                    "<p>Regimes (decided only where the best kind of allocation beats the others "
-                    "by more than 2 standard errors of the seeds' spread):</p>"
+                    f"<p>Regimes: where the accuracy peak lies along each budget line, with the "
+                    f"posterior's probabilities (decided at {DECIDE:.0%}), and the best affordable buy:</p>"
                 )
-                parts.append(_table(pd.DataFrame([asdict(r) for r in found])))
+                parts.append(_table(pd.DataFrame([a.to_json() for a in found]).drop(columns=["variant"])))
             plans = []
             budgets = sorted(b for b in pts["run_budget"].unique() if b >= sub["cost"][sub["cost"] > 0].min())
             for b in sorted(
                 {*budgets, *(math.sqrt(x * y) for x, y in zip(budgets, budgets[1:], strict=False))}
             ):
                 try:
-                    p = plan(pts, float(round(b)), float(cost))
+                    p = analysis.plan(float(round(b)), float(cost))
                 except UserError as e:
                     plans.append({"budget": float(round(b)), "method": "-", "basis": e.problem})
                     continue
-                plans.append(
-                    {
-                        "budget": p.budget,
-                        "method": p.best.label + (f" (tie with {p.runner_up.label})" if p.tie else ""),
-                        "hq_fraction": p.best.hq_fraction,
-                        "n_weak": p.best.n_weak,
-                        "n_hq": p.best.n_hq,
-                        "expected_accuracy": p.best.expected_accuracy,
-                        "uncertainty (SE)": p.best.uncertainty,
-                        "basis": p.note,
-                    }
+                row = p.to_json()
+                runner = row.pop("runner_up", None)
+                row["runner_up"] = (
+                    "-"
+                    if runner is None
+                    else (
+                        f"{runner['variant']} {runner['n_weak']} weak + {runner['n_hq']} HQ "
+                        f"({runner['expected_accuracy']:.3f}, P best {runner['p_best']:.2f})"
+                    )
                 )
-            parts.append("<h3>Plan: recommended allocation per budget</h3>")
+                row["basis"] = p.note
+                plans.append(row)
+            parts.append("<h3>Plan: recommended allocation per budget (all variants)</h3>")
             parts.append(_table(pd.DataFrame(plans)))
         if df["task"].nunique() > 1:
             parts.append("<h2>Per task</h2>")

@@ -3,6 +3,7 @@ it came from (versions, commit, device, timings)."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import importlib.metadata
 import json
@@ -10,6 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,30 @@ class Record:
     phases: list[dict[str, Any]] | None = None
     """Per phase of the run, in order: its name, seconds and peak resident memory in GB
     (`profiling.Phases`); None in records stored before labelbudget recorded them."""
+    predictions: dict[str, Any] | None = None
+    """The log-odds of every test example and its gold label (`encode_predictions`), so that any
+    comparison can be paired and any metric recomputed; None in records stored before."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+def encode_predictions(log_odds: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """A run's per-example test predictions, compactly (float32 log-odds and bit-packed gold
+    labels, base64): every comparison can be paired and every metric recomputed later."""
+    return {
+        "n": int(len(log_odds)),
+        "log_odds": base64.b64encode(np.asarray(log_odds, "<f4").tobytes()).decode(),
+        "labels": base64.b64encode(np.packbits(np.asarray(labels, bool)).tobytes()).decode(),
+    }
+
+
+def decode_predictions(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(log-odds, gold labels) of `encode_predictions`."""
+    n = int(data["n"])
+    log_odds = np.frombuffer(base64.b64decode(data["log_odds"]), "<f4")
+    labels = np.unpackbits(np.frombuffer(base64.b64decode(data["labels"]), np.uint8))[:n]
+    return log_odds.copy(), labels.astype(np.int64)
 
 
 VERSIONED = ("labelbudget", "torch", "transformers", "peft", "numpy", "scikit-learn")

@@ -27,7 +27,7 @@ from labelbudget.metrics import evaluate
 from labelbudget.models.backbone import check_model
 from labelbudget.runs.claims import Claims
 from labelbudget.runs.identity import canonical, config_hash, display_method, weak_stage_key
-from labelbudget.runs.record import Record, git_commit, versions
+from labelbudget.runs.record import Record, encode_predictions, git_commit, versions
 from labelbudget.runs.store import Store
 from labelbudget.tasks import TaskData, load_task
 from labelbudget.util.errors import PoolTooSmall, UserError
@@ -226,4 +226,5 @@ def compute(
         versions=versions(),
         git_commit=git_commit(),
         phases=phases.records(),
+        predictions=encode_predictions(test_scores, task.test.labels),
     )

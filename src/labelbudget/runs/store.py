@@ -20,12 +20,13 @@ from labelbudget.runs.record import Record
 from labelbudget.util.errors import UserError
 
 FIELDS = [f.name for f in dataclasses.fields(Record)]
-JSON_FIELDS = {"config", "stages", "notes", "versions", "phases"}
+JSON_FIELDS = {"config", "stages", "notes", "versions", "phases", "predictions"}
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The store's layout, in SQLite's `user_version`: 1 (unstamped, version 0 on disk) is the `runs`
-table alone; 2 adds `claims`, the runs in progress. Opening an older store to write migrates it
-in one transaction; a newer one is refused."""
+table alone; 2 adds `claims`, the runs in progress; 3 adds `predictions` to `runs`. Opening an
+older store to write migrates it in one transaction (its rows keep NULL in the new columns, read
+as None); a newer one is refused. Reading never needs a migration."""
 
 
 class StoreError(UserError):
@@ -150,10 +151,11 @@ class Store:
         if not self.path.exists():
             return None
         with self._read() as con:
+            fields = _present(con)
             row = con.execute(
-                f"SELECT {', '.join(FIELDS)} FROM runs WHERE config_hash = ?", (config_hash,)
+                f"SELECT {', '.join(fields)} FROM runs WHERE config_hash = ?", (config_hash,)
             ).fetchone()
-        return None if row is None else _to_record(row)
+        return None if row is None else _to_record(fields, row)
 
     def add(self, record: Record) -> bool:
         """Insert atomically; False (and nothing written) if this config is already stored."""
@@ -204,14 +206,20 @@ class Store:
         with self._read() as con:
             if "runs" not in {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
                 return []
-            rows = con.execute(f"SELECT {', '.join(FIELDS)} FROM runs ORDER BY started_at").fetchall()
-        return [_to_record(r) for r in rows]
+            fields = _present(con)
+            rows = con.execute(f"SELECT {', '.join(fields)} FROM runs ORDER BY started_at").fetchall()
+        return [_to_record(fields, r) for r in rows]
 
 
-def _to_record(row: tuple) -> Record:
-    return Record(
-        **{
-            f: json.loads(v) if f in JSON_FIELDS and v is not None else v
-            for f, v in zip(FIELDS, row, strict=True)
-        }
-    )
+def _present(con: sqlite3.Connection) -> list[str]:
+    """The record fields this store's `runs` table has (an older store lacks the newer ones)."""
+    columns = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+    return [f for f in FIELDS if f in columns]
+
+
+def _to_record(fields: list[str], row: tuple) -> Record:
+    values = {
+        f: json.loads(v) if f in JSON_FIELDS and v is not None else v
+        for f, v in zip(fields, row, strict=True)
+    }
+    return Record(**values)

@@ -1,0 +1,185 @@
+"""The question answered, from one model: what to buy at each budget, in plain words and as JSON.
+
+`Analysis(records)` fits every variant's accuracy surface once (`analysis.surface`); the regimes
+(`analysis.regimes`), the plans (`analysis.plan`), the report's plain-language answer and
+`report --json` all read those surfaces, so they agree with each other by construction. At each
+budget the answer's recommendation is the plan for that variant at that budget: the best
+affordable allocation, which is what Table 1's best measured point estimates (the report checks
+that they agree within the plan's interval).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from labelbudget.analysis.plan import Option, Plan, plan
+from labelbudget.analysis.points import frame, points
+from labelbudget.analysis.regimes import DECIDE, Answer, regime
+from labelbudget.analysis.surface import Surface, fit_surfaces, runs_frame, same_runs
+from labelbudget.runs.record import Record
+from labelbudget.util.errors import UserError
+
+
+@dataclass(frozen=True)
+class BudgetAnswer:
+    """At one budget and weak cost, for one variant: the regime and what to buy."""
+
+    regime: Answer
+    plan: Plan
+
+    @property
+    def best(self) -> Option:
+        return self.plan.best
+
+    def to_json(self) -> dict:
+        out = self.regime.to_json()
+        b = self.best
+        out.update(
+            n_weak=b.n_weak,
+            n_hq=b.n_hq,
+            cost=round(b.cost, 6),
+            expected_accuracy=round(b.expected_accuracy, 4),
+            lo=round(b.lo, 4),
+            hi=round(b.hi, 4),
+            p_best=round(self.plan.p_best, 4),
+            extrapolated=self.plan.extrapolated,
+        )
+        return out
+
+
+class Analysis:
+    """Every answer from stored runs, through one fitted surface per variant and task."""
+
+    def __init__(self, records: Iterable[Record], decide: float = DECIDE):
+        self.records = list(records)
+        if not self.records:
+            raise UserError(
+                "no stored runs to analyse", "run `labelbudget sweep` or `labelbudget demo` first"
+            )
+        self.df = frame(self.records)
+        self.runs = runs_frame(self.df)
+        self.surfaces: dict[tuple[str, str], Surface] = fit_surfaces(self.runs)
+        self.same_runs = same_runs(self.runs)
+        self.decide = decide
+        self._points: pd.DataFrame | None = None
+
+    @property
+    def points(self) -> pd.DataFrame:
+        if self._points is None:
+            self._points = points(self.records)
+        return self._points
+
+    def labels(self, task: str = "mean") -> list[str]:
+        return sorted({label for label, t in self.surfaces if t == task})
+
+    def budgets(self, label: str) -> list[float]:
+        """The budgets a variant was run at."""
+        return sorted(self.df.loc[self.df["label"] == label, "run_budget"].unique())
+
+    def plan(
+        self,
+        budget: float,
+        weak_cost: float,
+        task: str = "mean",
+        labels: Iterable[str] | None = None,
+        feasible=None,
+        extrapolate: bool = False,
+    ) -> Plan:
+        chosen = set(self.labels(task) if labels is None else labels)
+        surfaces = {label: s for (label, t), s in self.surfaces.items() if t == task and label in chosen}
+        measured = self.runs[self.runs["label"].isin(chosen)]
+        if task != "mean":
+            measured = measured[measured["task"] == task]
+        return plan(surfaces, measured, budget, weak_cost, feasible, extrapolate, same_runs=self.same_runs)
+
+    def answers(self, label: str, weak_cost: float, task: str = "mean") -> list[BudgetAnswer]:
+        """At every budget the variant was run at: its regime and its plan."""
+        surface = self.surfaces.get((label, task))
+        if surface is None:
+            return []
+        out = []
+        mine = self.runs[self.runs["label"] == label]
+        for budget in self.budgets(label):
+            cost = mine["n_weak"] * weak_cost + mine["n_hq"]
+            on_line = mine[(cost <= budget + 1e-9) & (cost > budget - weak_cost - 1e-9)]
+            shares = sorted({*np.round(on_line["n_hq"] / budget, 2)}) if len(on_line) else None
+            found = regime(surface, budget, weak_cost, shares or (0.0, 1.0), self.decide)
+            if found is None:
+                continue
+            try:
+                p = self.plan(budget, weak_cost, task, labels=[label], extrapolate=True)
+            except UserError:
+                continue
+            out.append(BudgetAnswer(found, p))
+        return out
+
+    def json_lines(self, weak_costs: Iterable[float] = (0.1,)) -> list[dict]:
+        """`report --json`: one object per variant, task (or mean) and budget."""
+        rows = []
+        for (label, task), _ in sorted(self.surfaces.items()):
+            for c in weak_costs:
+                rows += [a.to_json() for a in self.answers(label, c, task)]
+        return rows
+
+    def answer_lines(self, label: str, weak_cost: float = 0.1) -> list[str]:
+        """The question answered in plain words for one variant (over its tasks' mean)."""
+        lines = []
+        found = self.answers(label, weak_cost)
+        for a in found:
+            r, b = a.regime, a.best
+            probs = ", ".join(f"{k} {v:.0%}" for k, v in r.probabilities.items())
+            if r.regime == "quantity-dominant":
+                what = "buy only weak labels"
+            elif r.regime == "quality-dominant":
+                what = "buy only HQ labels"
+            elif r.regime == "mixed":
+                what = f"buy a mix ({b.n_weak} weak + {b.n_hq} HQ labels)"
+            else:
+                what = f"undetermined: where the peak lies is not yet clear ({probs})"
+            buy = f"{b.n_weak} weak + {b.n_hq} HQ labels (${b.cost:.4g})"
+            lines.append(
+                f"at ${r.budget:g}: {what}; the best buy is {buy}, expected accuracy "
+                f"{b.expected_accuracy:.3f} [{b.lo:.3f}, {b.hi:.3f}]"
+                + ("" if r.regime == "undetermined" else f" (P = {max(r.probabilities.values()):.2f})")
+            )
+        lines += self._weak_to_strong(label, weak_cost)
+        return lines
+
+    def _weak_to_strong(self, label: str, weak_cost: float) -> list[str]:
+        """Whether the strong model beats its weak labels where it learns from them alone (the
+        all-weak allocations: weak-to-strong), and the best accuracy reached at all."""
+        mine = self.df[self.df["label"] == label]
+        if mine.empty:
+            return []
+        weak = float(mine["weak_accuracy"].mean())
+        out = []
+        all_weak = mine[mine["n_hq"] == 0]
+        if len(all_weak):
+            by = all_weak.groupby("n_weak")["accuracy"]
+            n_weak = int(by.mean().idxmax())
+            accs = all_weak[all_weak["n_weak"] == n_weak]["accuracy"]
+            se = float(accs.std(ddof=1) / math.sqrt(len(accs))) if len(accs) > 1 else math.nan
+            n_test = float(mine["n_test"].mean())
+            sd = math.sqrt((se if se == se else 0) ** 2 + weak * (1 - weak) / n_test)
+            gain = accs.mean() - weak
+            verdict = (
+                "beats" if gain > 2 * sd else "does not clearly beat" if gain > -2 * sd else "falls short of"
+            )
+            out.append(
+                f"weak-to-strong: trained on weak labels alone ({n_weak} of them), the strong model "
+                f"{verdict} its weak labels: {accs.mean():.3f} against {weak:.3f}"
+            )
+        top = mine.groupby(["n_weak", "n_hq"])["accuracy"].mean()
+        (nw, nh), best = top.idxmax(), float(top.max())
+        out.append(f"the best accuracy measured is {best:.3f}, with {nw} weak + {nh} HQ labels")
+        if best - weak < 0.02:
+            out.append(
+                f"the weak labels ({weak:.3f} accurate) are about as good as anything these budgets "
+                "bought: buying HQ labels barely pays here"
+            )
+        return out
