@@ -130,7 +130,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     "unknown weak model": (["run", "--task", "{good}", "--weak-model", "nonexistent-weak"], "unknown model"),
     "model directory that cannot load": (
         ["run", "--task", "{good}", "--strong-model", "{bad_model}"],
-        "cannot be loaded",
+        "has no weights",
     ),
     "budget too small for a stage": (
         ["run", "--task", "{good}", "--budget", "2", "--hq-fraction", "0.5"],
@@ -197,7 +197,7 @@ CASES: dict[str, tuple[list[str], str]] = {
             "scalar axis": "budgets must be a list, got 'abc'",
             "empty axis": "the sweep's budgets is empty",
             "fractional seed": "seeds: must be a list of integers",
-            "wrong nested type": "test_size: must be an integer, got 'many'",
+            "wrong nested type": "test_size: must be an integer below 2**63, got 'many'",
             "duplicate key": "the key 'budgets' is given twice (line 2)",
             "python tag": "could not parse",
             "unknown key": "unknown keys ['budget']",

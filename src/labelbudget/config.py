@@ -28,21 +28,18 @@ class TaskConfig:
     label_column: str = "label"
     """For a file task: the column holding the label (0/1 unless `label_map` is given)."""
     label_map: dict[str, int] = field(default_factory=dict)
-    """For a file task: how raw label values map to 0/1, e.g. `--label-map positive 1 negative 0`.
-    Rows whose label is not in the map are dropped (and counted)."""
+    """For a file task: raw labels to 0/1, e.g. `--label-map pos 1 neg 0` (others dropped, counted)."""
     test_size: int = 1000
     """Size of the balanced held-out test set (PROTOCOL: 1000 in the sweeps)."""
     max_pool: int | None = None
     """Cap on the pool size (None: all remaining examples, as the paper)."""
     data_seed: int = 0
-    """Seed of deduplication order, balancing, binarization and the test split; fixed across a
-    sweep's seeds."""
+    """Seed of dedup order, balancing, binarization and the test split (fixed across seeds)."""
     truncate: bool = False
     """Texts longer than a model's context: an error (the paper's), or cut to fit, keeping their
     end, where the templates put the question (counted in the notes)."""
     data_dir: str | None = None
-    """For the paper's tasks: a local copy (a `save_to_disk` folder or a clone of the hub
-    repository) instead of downloading from the Hugging Face hub."""
+    """For the paper's tasks: a local copy (`save_to_disk` folder or hub clone) instead of the hub."""
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -89,7 +86,7 @@ class WeakConfig:
     weak_epochs: float = 3.0
     """Epochs of weak-model training, no early stopping (paper: 3)."""
     weak_lr: float = 5e-4
-    """Learning rate of the weak model (paper: 5e-4 for Qwen1.5-0.5B)."""
+    """Learning rate of the weak model (paper: 5e-4)."""
     weak_pool: Literal["clean", "paper"] = "clean"
     """`clean` (default) keeps the weak model's own training examples out of the elicitation pool;
     `paper` keeps them in, as the original code did (PROTOCOL, "Weak labels")."""
@@ -148,22 +145,19 @@ class TrainConfig:
     """Also evaluate at a stage's last step, so the best-state choice sees the final state. The
     authors' Trainer evaluated only every `eval_every` steps (off by default, as theirs)."""
     max_grad_norm: float | None = 1.0
-    """Gradient-norm clipping (the authors ran transformers' Trainer, whose default is 1.0)."""
+    """Gradient-norm clipping (the authors' Trainer's default, 1.0)."""
     micro_batch: int = 32
-    """At most this many examples per forward pass inside an optimizer batch (packed in rows);
-    smaller micro-batches accumulate their gradients (no effect on results: the plain losses are
-    sums over examples). Log-confidence always uses micro-batches of 8 in the drawn order, as the
-    authors."""
+    """At most this many examples per forward pass inside an optimizer batch (packed in rows; no
+    effect on results). Log-confidence always uses micro-batches of 8, as the authors."""
     micro_batch_tokens: int = 4096
-    """At most this many tokens per training forward pass (a longer text alone): bounds the memory
-    of a backward pass on long texts (Gemma-3-270M in fp32 keeps ~0.6 MB per token). No effect on
-    results."""
+    """At most this many tokens per training forward pass (a longer text alone): bounds a backward
+    pass's memory on long texts (~0.6 MB per token for Gemma-3-270M in fp32). No effect on results."""
     weight_decay: float = 0.01
-    """AdamW weight decay."""
+    """AdamW weight decay (paper: 0.01)."""
     beta2: float = 0.95
-    """AdamW beta2."""
+    """AdamW beta2 (paper: 0.95)."""
     lora_rank: int = 8
-    """LoRA rank on every linear projection of the backbone (alpha = rank, peft's default)."""
+    """LoRA rank on every linear projection (alpha = rank, peft's default)."""
     eval_batch_size: int = 64
     """Batch size for validation and test scoring (no effect on results)."""
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
@@ -322,6 +316,12 @@ class RunConfig:
             "weak_cost",
             f"must be positive and at most 1 (the price of an HQ label), got {self.weak_cost}",
             "pass --weak-cost with the price of one weak label in $, e.g. 0.1",
+        )
+        _check(
+            self.budget / self.weak_cost < 1e12,
+            "budget",
+            f"${self.budget:g} at ${self.weak_cost:g} a label buys {self.budget / self.weak_cost:.3g} labels",
+            "pass a --budget and --weak-cost that buy fewer than 10^12 labels",
         )
         _check(
             0 <= self.hq_fraction <= 1,

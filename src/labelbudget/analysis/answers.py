@@ -47,7 +47,7 @@ class BudgetAnswer:
             lo=round(b.lo, 4),
             hi=round(b.hi, 4),
             p_best=round(self.plan.p_best, 4),
-            extrapolated=self.plan.extrapolated,
+            extrapolated=bool(self.plan.extrapolated),
         )
         return out
 

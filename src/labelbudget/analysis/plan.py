@@ -71,14 +71,14 @@ class Plan:
             "variant": b.label,
             "budget": self.budget,
             "weak_cost": self.weak_cost,
-            "n_weak": b.n_weak,
-            "n_hq": b.n_hq,
+            "n_weak": int(b.n_weak),
+            "n_hq": int(b.n_hq),
             "cost": round(b.cost, 6),
             "expected_accuracy": round(b.expected_accuracy, 4),
             "lo": round(b.lo, 4),
             "hi": round(b.hi, 4),
             "p_best": round(self.p_best, 4),
-            "extrapolated": self.extrapolated,
+            "extrapolated": bool(self.extrapolated),
             "distance_decades": round(b.distance, 3),
         }
         if self.runner_up is not None:
@@ -180,7 +180,7 @@ def plan(
     best_i = ok[0][0]
     best = rows[best_i]
     runner_i = next((i for i, _ in ok[1:] if _different(best, rows[i], same_runs)), None)
-    extrapolated = outside or best.distance > EXTRAPOLATED
+    extrapolated = bool(outside or best.distance > EXTRAPOLATED)
     note = (
         "measured"
         if best.distance < 1e-9

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import json
 import logging
 import os
 import tempfile
@@ -26,6 +27,11 @@ from labelbudget.util.resources import packaged_file
 log = logging.getLogger(__name__)
 # peft calls a transformers method that transformers 5 deprecates; nothing for users to act on.
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+
+
+SAFE = {"trust_remote_code": False}
+"""Passed to every `from_pretrained`: a model folder's own Python never runs, and transformers
+never asks about it in a terminal; such a folder is refused with one message."""
 
 
 def cache_dir() -> Path:
@@ -81,8 +87,8 @@ def dequantised(name: str, gguf: Callable[[Path], Path]) -> Callable[[], Path]:
             file = gguf(Path(tmp))
             log.info("dequantising %s once into %s (later loads take seconds)", file.name, target)
             # With the LM head, so few-shot ICL can use it; AutoModel loads the body alone.
-            model = AutoModelForCausalLM.from_pretrained(str(file.parent), gguf_file=file.name)
-            tokenizer = AutoTokenizer.from_pretrained(str(file.parent), gguf_file=file.name)
+            model = AutoModelForCausalLM.from_pretrained(str(file.parent), gguf_file=file.name, **SAFE)
+            tokenizer = AutoTokenizer.from_pretrained(str(file.parent), gguf_file=file.name, **SAFE)
             # The weights are plain tensors now; drop the GGUF marker so they can be saved.
             del model.config.quantization_config
             model.hf_quantizer, model.is_quantized = None, False
@@ -168,9 +174,11 @@ def check_model(name: str) -> None:
     from transformers import AutoConfig, AutoTokenizer
 
     local = Path(name).exists()
+    if local:
+        _check_folder(Path(name))
     try:
-        AutoConfig.from_pretrained(name)
-        AutoTokenizer.from_pretrained(name)
+        AutoConfig.from_pretrained(name, **SAFE)
+        AutoTokenizer.from_pretrained(name, **SAFE)
     except Exception as e:  # transformers raises OSError, ValueError, KeyError... by cause
         reason = " ".join(str(e).split())[:200]
         if local:
@@ -185,6 +193,39 @@ def check_model(name: str) -> None:
             f"use an embedded model ({', '.join(EMBEDDED)}), a local model directory, or a "
             "Hugging Face id while online (`labelbudget list`)",
         ) from e
+
+
+def _check_folder(folder: Path) -> None:
+    """A local model folder: no code of its own to run, and weights whose header reads."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return  # transformers' own message says what is missing
+    if "auto_map" in config:
+        raise UserError(
+            f"the model directory {folder} ships its own Python code (auto_map in config.json), "
+            "which labelbudget never runs",
+            "use a model whose architecture transformers has built in (save_pretrained of a "
+            "standard model), or an embedded model",
+        )
+    shards = sorted(folder.glob("*.safetensors"))
+    if not shards and not list(folder.glob("*.bin")):
+        raise UserError(
+            f"the model directory {folder} has no weights (*.safetensors or *.bin)",
+            "point the model at a folder written by save_pretrained",
+        )
+    from safetensors import safe_open
+
+    for shard in shards:
+        try:
+            with safe_open(shard, framework="pt") as f:
+                f.keys()
+        except Exception as e:  # safetensors raises its own error types
+            raise UserError(
+                f"the model directory {folder}: its weights {shard.name} cannot be read "
+                f"({' '.join(str(e).split())[:120]})",
+                "replace the folder with one written by save_pretrained",
+            ) from e
 
 
 def max_length(config) -> int:
@@ -222,8 +263,8 @@ def load_backbone(name: str, dtype: torch.dtype, causal_lm: bool = False):
 
     path = resolve(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(path, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(path, **SAFE)
+        model = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(path, dtype=dtype, **SAFE)
     except (OSError, ValueError) as e:
         raise UserError(
             f"cannot load model {name!r}: {str(e).splitlines()[0][:200]}",
@@ -239,7 +280,7 @@ def load_causal_lm(name: str, dtype: torch.dtype):
     """A causal LM with its head, for few-shot ICL; a clear error for encoders."""
     from transformers import AutoConfig
 
-    if AutoConfig.from_pretrained(resolve(name)).model_type in ENCODER_TYPES:
+    if AutoConfig.from_pretrained(resolve(name), **SAFE).model_type in ENCODER_TYPES:
         raise UserError(
             f"model {name!r} is an encoder, not a causal LM, so it cannot continue a few-shot prompt",
             "use a decoder such as gemma-3-270m for --method icl",

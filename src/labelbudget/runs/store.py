@@ -12,6 +12,7 @@ import dataclasses
 import json
 import sqlite3
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,7 +71,10 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        """A connection for reading (the store must exist)."""
+        """A connection for reading (the store must exist). A hot journal (a writer killed inside
+        its transaction) is rolled back first: a read-only connection cannot, and would refuse
+        the store until something opened it to write."""
+        self._recover()
         with self._errors("read"):
             con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
             try:
@@ -78,6 +82,26 @@ class Store:
                 yield con
             finally:
                 con.close()
+
+    def _recover(self) -> None:
+        journal = self.path.with_name(self.path.name + "-journal")
+        if not journal.exists() or journal.stat().st_size == 0:
+            return
+        try:  # a read-write open rolls the unfinished transaction back, restoring the store
+            con = sqlite3.connect(self.path, timeout=60)
+            try:
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                con.close()
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e):
+                return  # a live writer holds it: the read waits for its commit instead
+            raise StoreError(
+                f"{journal} is left from a write that was killed before it finished, and this "
+                f"process cannot roll it back ({e}); every committed run is intact",
+                f'open the store once where its folder is writable: python -c "import sqlite3; '
+                f"sqlite3.connect('{self.path}').execute('select 1')\"",
+            ) from e
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -108,6 +132,13 @@ class Store:
         try:
             yield
         except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise StoreError(
+                    f"the store {self.path} stayed locked by another process for 60 s; the store "
+                    "is unchanged",
+                    "wait for the other labelbudget command using this results folder to finish, then "
+                    "rerun: stored runs are kept and only the missing ones run",
+                ) from e
             raise StoreError(
                 f"could not {doing} the store {self.path}: {e}; the store is unchanged (an "
                 "unfinished write is rolled back)",
@@ -155,7 +186,13 @@ class Store:
             row = con.execute(
                 f"SELECT {', '.join(fields)} FROM runs WHERE config_hash = ?", (config_hash,)
             ).fetchone()
-        return None if row is None else _to_record(fields, row)
+        if row is None:
+            return None
+        try:
+            return _to_record(fields, row)
+        except Exception as e:
+            _skip(config_hash, e)
+            return None
 
     def add(self, record: Record) -> bool:
         """Insert atomically; False (and nothing written) if this config is already stored."""
@@ -188,8 +225,11 @@ class Store:
             "SELECT rowid, config_hash, config FROM runs WHERE rowid > ? ORDER BY rowid", (self._last_rowid,)
         ).fetchall()
         for rowid, h, c in rows:
-            self._keys[run_key(run_config_from_dict(json.loads(c)))] = h
             self._last_rowid = rowid
+            try:
+                self._keys[run_key(run_config_from_dict(json.loads(c)))] = h
+            except Exception as e:  # a corrupt row, or one a newer labelbudget wrote
+                _skip(h, e)
 
     def find(self, config) -> Record | None:
         """The stored run of this config, or of another config that buys the same allocation."""
@@ -208,7 +248,27 @@ class Store:
                 return []
             fields = _present(con)
             rows = con.execute(f"SELECT {', '.join(fields)} FROM runs ORDER BY started_at").fetchall()
-        return [_to_record(fields, r) for r in rows]
+        out = []
+        for row in rows:
+            try:
+                out.append(_to_record(fields, row))
+            except Exception as e:  # one bad row never takes the others down
+                _skip(row[fields.index("config_hash")], e)
+        return out
+
+
+_SKIPPED: set[str] = set()
+
+
+def _skip(config_hash: str, error: Exception) -> None:
+    """Say once per process that a stored row cannot be read, and go on without it."""
+    if config_hash not in _SKIPPED:
+        _SKIPPED.add(config_hash)
+        warnings.warn(
+            f"skipping stored run {config_hash}: its row cannot be read by this labelbudget "
+            f"({type(error).__name__}: {' '.join(str(error).split())[:120]})",
+            stacklevel=3,
+        )
 
 
 def _present(con: sqlite3.Connection) -> list[str]:
@@ -218,8 +278,14 @@ def _present(con: sqlite3.Connection) -> list[str]:
 
 
 def _to_record(fields: list[str], row: tuple) -> Record:
+    """A stored row as a record; raises on a row this version cannot read (its config included)."""
+    from labelbudget.config import run_config_from_dict
+
     values = {
         f: json.loads(v) if f in JSON_FIELDS and v is not None else v
         for f, v in zip(fields, row, strict=True)
     }
+    if not isinstance(values.get("config"), dict):
+        raise ValueError("its config is missing")
+    run_config_from_dict(values["config"])
     return Record(**values)

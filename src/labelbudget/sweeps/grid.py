@@ -14,7 +14,7 @@ from labelbudget.config import SUBCONFIGS, RunConfig
 from labelbudget.labels.budget import Allocation, allocation_of
 from labelbudget.runs.identity import run_key, weak_stage_key
 from labelbudget.util.checks import check_types
-from labelbudget.util.errors import UserError
+from labelbudget.util.errors import UserError, short
 
 
 @dataclass(frozen=True)
@@ -77,14 +77,14 @@ def merge(template: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     kwargs = {}
     if not isinstance(overrides, dict):
         raise UserError(
-            f"template must be a mapping, got {overrides!r}", "write `template:` with RunConfig fields"
+            f"template must be a mapping, got {short(overrides)}", "write `template:` with RunConfig fields"
         )
     for key, value in overrides.items():
         if key in nested:
             known = {f.name for f in dataclasses.fields(nested[key])}
             if not isinstance(value, dict) or set(value) - known:
                 raise UserError(
-                    f"template.{key} must be a mapping of its fields, got {value!r}",
+                    f"template.{key} must be a mapping of its fields, got {short(value)}",
                     f"use fields of {nested[key].__name__}: {', '.join(sorted(known))}",
                 )
             kwargs[key] = dataclasses.replace(getattr(template, key), **value)
@@ -92,7 +92,7 @@ def merge(template: RunConfig, overrides: dict[str, Any]) -> RunConfig:
             kwargs[key] = value
         else:
             raise UserError(
-                f"unknown template field {key!r}",
+                f"unknown template field {short(key)}",
                 f"use fields of RunConfig: {', '.join(f.name for f in dataclasses.fields(RunConfig))}",
             )
     return dataclasses.replace(template, **kwargs)

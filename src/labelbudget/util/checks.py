@@ -9,7 +9,7 @@ import types
 import typing
 from typing import Any, Literal
 
-from labelbudget.util.errors import UserError
+from labelbudget.util.errors import UserError, short
 
 
 def _check(ok: bool, name: str, problem: str, fix: str) -> None:
@@ -27,7 +27,8 @@ def check_types(obj: Any) -> None:
         expected = _describe(hints[f.name])
         if not _conforms(value, hints[f.name]):
             raise UserError(
-                f"{f.name}: must be {expected}, got {list(value) if isinstance(value, tuple) else value!r}",
+                f"{f.name}: must be {expected}, got "
+                + short(list(value) if isinstance(value, tuple) else value),
                 f"give {f.name} (--{f.name.replace('_', '-')}) {expected}",
             )
 
@@ -42,8 +43,8 @@ def _conforms(value: Any, hint: Any) -> bool:
         return value is None
     if hint is bool:
         return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is int:  # what numpy's seeds and SQLite's INTEGER hold
+        return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
     if hint is float:
         return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if hint is str:
@@ -70,6 +71,9 @@ def _describe(hint: Any) -> str:
         return f"a list of {plural}"
     if origin is dict:
         return f"a mapping of {_describe(args[0])} to {_describe(args[1])}"
-    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}.get(
-        hint, "None" if hint is type(None) else getattr(hint, "__name__", str(hint))
-    )
+    return {
+        bool: "true or false",
+        int: "an integer below 2**63",
+        float: "a finite number",
+        str: "a string",
+    }.get(hint, "None" if hint is type(None) else getattr(hint, "__name__", str(hint)))

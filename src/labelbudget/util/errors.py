@@ -19,3 +19,10 @@ class UserError(Exception):
 
 class PoolTooSmall(UserError):
     """The task's pool cannot supply the examples an allocation buys (a sweep may skip these)."""
+
+
+def short(value: object, limit: int = 80) -> str:
+    """`repr(value)` cut to `limit` characters, for messages that quote what a user gave (a
+    sweep file's value may be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

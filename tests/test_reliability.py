@@ -1,0 +1,172 @@
+"""What kills or tricks labelbudget: a writer killed inside its transaction, rows it cannot
+read, state files and model folders that would run code, sweep files that expand, numbers that
+overflow."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_record
+
+from labelbudget.runs.store import Store
+
+WRITER = """
+import json, sys, time
+from labelbudget.runs.record import Record
+from labelbudget.runs.store import Store
+store = Store({results!r})
+store.add(Record(**json.loads(open({record!r}).read())))  # committed
+with store._write() as con:                               # killed inside this transaction
+    con.execute("INSERT INTO runs (config_hash, config) VALUES ('half', '{{}}')")
+    print("in transaction", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_writer_killed_inside_its_transaction_never_locks_the_store_out(tmp_path, capsys):
+    """50 writers SIGKILLed between BEGIN and COMMIT: every committed row is there, the
+    unfinished one is not, and every command opens the store."""
+    from labelbudget.__main__ import main
+
+    results = tmp_path / "results"
+    journals = 0
+    for seed in range(50):
+        record = tmp_path / f"record{seed}.json"
+        record.write_text(make_record(seed=seed).to_json())
+        script = WRITER.format(results=str(results), record=str(record))
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline().strip() == "in transaction"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        journals += (results / "labelbudget.sqlite-journal").exists()
+        if seed % 10 == 0:  # a command between kills finds the store whole
+            assert len(Store(results).records()) == seed + 1
+    assert journals >= 40  # the kill really left a hot journal (almost) every time
+    rows = Store(results).records()
+    assert sorted(r.seed for r in rows) == list(range(50)) and "half" not in {r.config_hash for r in rows}
+    for argv in (["report", "--json"], ["plan", "--budget", "64"], ["sweep", "--dry-run", "--budgets", "64"]):
+        assert main([*argv, "--results", str(results)]) == 0, argv
+    capsys.readouterr()
+
+
+def _insert_raw(results: Path, config_hash: str, config) -> None:
+    con = sqlite3.connect(results / "labelbudget.sqlite")
+    con.execute("INSERT INTO runs (config_hash, config) VALUES (?, ?)", (config_hash, config))
+    con.commit()
+    con.close()
+
+
+def test_a_row_it_cannot_read_is_skipped_with_a_warning_never_the_rest(tmp_path, capsys):
+    """Corrupt JSON, a NULL config, and a config with a field a newer labelbudget added."""
+    from labelbudget.__main__ import main
+
+    store = Store(tmp_path)
+    for seed in range(3):
+        store.add(make_record(seed=seed, f=0.0 if seed < 2 else 1.0))
+    newer = json.loads(store.records()[0].to_json())["config"]
+    newer["field_from_the_future"] = 1
+    _insert_raw(tmp_path, "corrupt", "{not json")
+    _insert_raw(tmp_path, "null", None)
+    _insert_raw(tmp_path, "newer", json.dumps(newer))
+    with pytest.warns(UserWarning, match="skipping stored run"):
+        assert len(Store(tmp_path).records()) == 3
+    assert len(Store(tmp_path).run_keys()) == 3  # said once per process, above
+    for argv in (["report", "--json"], ["plan", "--budget", "64"], ["sweep", "--dry-run", "--budgets", "64"]):
+        assert main([*argv, "--results", str(tmp_path)]) == 0, argv
+    capsys.readouterr()
+
+
+def test_state_files_are_data_a_planted_pickle_runs_nothing(tmp_path):
+    """A paused run's state is safetensors + JSON: a pickle planted in its place is refused
+    without being executed."""
+    import pickle
+
+    from labelbudget.labels.person import Person
+
+    marker = tmp_path / "payload-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    folder = tmp_path / "labeling" / "run"
+    folder.mkdir(parents=True)
+    person = Person(folder, ["a", "b"], 1, labels_file=tmp_path / "labels.csv")
+    person.state_path.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(Exception):  # noqa: B017 (safetensors' own error type)
+        person.saved_state()
+    assert not marker.exists()
+
+
+def test_a_model_folder_with_its_own_code_is_refused_and_never_run(tmp_path, tiny_encoder):
+    import shutil
+
+    from labelbudget.models.backbone import check_model
+    from labelbudget.util.errors import UserError
+
+    folder = tmp_path / "custom"
+    shutil.copytree(tiny_encoder, folder)
+    marker = tmp_path / "payload-ran"
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoConfig": "custom.Config", "AutoModel": "custom.Model"}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "custom.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with pytest.raises(UserError, match="ships its own Python code"):
+        check_model(str(folder))
+    assert not marker.exists()
+
+
+def test_model_weights_are_opened_before_any_work(tmp_path, tiny_encoder):
+    import shutil
+
+    from labelbudget.models.backbone import check_model
+    from labelbudget.util.errors import UserError
+
+    folder = tmp_path / "broken"
+    shutil.copytree(tiny_encoder, folder)
+    (folder / "model.safetensors").write_bytes(b"not safetensors at all")
+    with pytest.raises(UserError, match="weights model.safetensors cannot be read"):
+        check_model(str(folder))
+
+
+def test_yaml_aliases_are_refused_and_messages_stay_short(tmp_path):
+    from labelbudget.sweeps.files import read_sweep
+    from labelbudget.util.errors import UserError
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(
+        'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+        "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nbudgets: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    )
+    start = time.perf_counter()
+    with pytest.raises(UserError, match="aliases"):
+        read_sweep(bomb)
+    assert time.perf_counter() - start < 1
+    wide = tmp_path / "wide.yaml"
+    wide.write_text("budgets: " + "x" * 100_000 + "\n")
+    with pytest.raises(UserError) as e:
+        read_sweep(wide)
+    assert len(str(e.value)) < 400
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"seed": 2**63}, "seed"),
+        ({"seed": 2**64}, "seed"),
+        ({"budget": 1e12, "weak_cost": 1e-300}, "budget"),
+        ({"budget": 1e308}, "budget"),
+    ],
+)
+def test_numbers_that_overflow_are_refused_up_front(kwargs, match):
+    from labelbudget.config import RunConfig
+    from labelbudget.util.errors import UserError
+
+    with pytest.raises(UserError, match=match):
+        RunConfig(**kwargs)
