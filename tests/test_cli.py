@@ -49,6 +49,10 @@ def _files(d: Path) -> dict[str, Path]:
     f["txt"].write_text("hello\n")
     f["nan"] = d / "nan.csv"
     _csv(f["nan"], ["NaN", "nan", "None", "", "  "] * 8, [0, 1] * 20)
+    f["twice_jsonl"] = d / "twice.jsonl"
+    f["twice_jsonl"].write_text('{"text": "a", "label": 0, "label": 1}\n')
+    f["twice_csv"] = d / "twice.csv"
+    f["twice_csv"].write_text("text,label,text\na,0,b\n")
     f["nan_jsonl"] = d / "nan.jsonl"
     f["nan_jsonl"].write_text("".join(json.dumps({"text": None, "label": i % 2}) + "\n" for i in range(20)))
     f["repeated"] = d / "repeated.csv"
@@ -104,7 +108,23 @@ CASES: dict[str, tuple[list[str], str]] = {
     "seed negative": (["run", "--seed", "-1"], "seed: must be >= 0"),
     "seed fractional": (["run", "--seed", "0.5"], "--seed"),
     "data seed negative": (["run", "--data-seed", "-3"], "data_seed: must be >= 0"),
-    "test size one": (["run", "--test-size", "1"], "test_size: must be at least 2"),
+    "test size one": (["run", "--test-size", "1"], "test_size: must be an even number of at least 2"),
+    "odd test size": (["run", "--test-size", "3"], "pass --test-size 4"),
+    "text column is the label column": (
+        ["run", "--task", "{good}", "--text-column", "label", "--label-column", "label"],
+        "is the label column too",
+    ),
+    "labels file without a person as oracle": (
+        ["run", "--task", "{good}", "--labels-file", "{good}"],
+        "add --oracle file",
+    ),
+    "jsonl key given twice": (["run", "--task", "{twice_jsonl}"], "line 1: the key 'label' is given twice"),
+    "csv column given twice": (["run", "--task", "{twice_csv}"], "names the column 'text' twice"),
+    "huge seed": (["run", "--seed", "9223372036854775808"], "seed: must be an integer below 2**63"),
+    "budget that buys too many labels": (
+        ["run", "--budget", "1e12", "--weak-cost", "1e-300"],
+        "fewer than 10^12",
+    ),
     "max pool zero": (["run", "--max-pool", "0"], "max_pool: must be positive"),
     "weak n train one": (["run", "--weak-n-train", "1"], "weak_n_train: must be at least 2"),
     "weak pool fraction zero": (["run", "--weak-max-pool-fraction", "0"], "weak_max_pool_fraction"),

@@ -39,6 +39,11 @@ class Run:
     def execute(self) -> None:
         from labelbudget.runs.run import run
 
+        if self.labels_file is not None and self.config.oracle != "file":
+            raise UserError(
+                "--labels-file is read only when a person supplies the HQ labels",
+                "add --oracle file (the run then resumes from the labels in the file)",
+            )
         record, ran = run(self.config, self.results, self.labels_file)
         print(summary(record, ran))
         if self.json:

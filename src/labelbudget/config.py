@@ -44,10 +44,16 @@ class TaskConfig:
     def __post_init__(self) -> None:
         check_types(self)
         _check(
-            self.test_size >= 2,
+            self.test_size >= 2 and self.test_size % 2 == 0,
             "test_size",
-            f"must be at least 2, got {self.test_size}",
-            "pass --test-size 2 or more (the paper uses 1000)",
+            f"must be an even number of at least 2 (the test set is balanced), got {self.test_size}",
+            f"pass --test-size {max(2, self.test_size + self.test_size % 2)} (the paper uses 1000)",
+        )
+        _check(
+            self.text_column != self.label_column,
+            "text_column",
+            f"is the label column too ({self.text_column!r})",
+            "pass --text-column and --label-column with two different columns",
         )
         _check(
             self.max_pool is None or self.max_pool >= 1,
@@ -93,18 +99,9 @@ class WeakConfig:
 
     def __post_init__(self) -> None:
         check_types(self)
-        _check(
-            self.weak_n_train >= 2,
-            "weak_n_train",
-            f"must be at least 2, got {self.weak_n_train}",
-            "pass --weak-n-train 2 or more",
-        )
-        _check(
-            self.weak_n_val >= 2,
-            "weak_n_val",
-            f"must be at least 2, got {self.weak_n_val}",
-            "pass --weak-n-val 2 or more",
-        )
+        for name in ("weak_n_train", "weak_n_val"):
+            n = getattr(self, name)
+            _check(n >= 2, name, f"must be at least 2, got {n}", f"pass --{name.replace('_', '-')} 2 or more")
         _check(
             0 < self.weak_max_pool_fraction <= 1,
             "weak_max_pool_fraction",

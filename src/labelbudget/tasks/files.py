@@ -22,6 +22,7 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         if suffix == ".jsonl":
             return _read_jsonl(path)
+        _check_header(path, "\t" if suffix == ".tsv" else ",")
         return pd.read_csv(
             path,
             sep="\t" if suffix == ".tsv" else ",",
@@ -36,6 +37,27 @@ def read_table(path: Path) -> pd.DataFrame:
         ) from e
 
 
+def _check_header(path: Path, sep: str) -> None:
+    """Two columns of one name would be read as `name` and `name.1`, the second silently unused."""
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f, delimiter=sep), [])
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise ValueError(f"its header names the column {twice[0]!r} twice; rename one of them")
+
+
+def _unique_keys(number: int):
+    def hook(pairs: list) -> dict:
+        keys = [k for k, _ in pairs]
+        if twice := sorted({k for k in keys if keys.count(k) > 1}):
+            raise ValueError(f"line {number}: the key {twice[0]!r} is given twice")
+        return dict(pairs)
+
+    return hook
+
+
 def _read_jsonl(path: Path) -> pd.DataFrame:
     """One JSON object per line; an error names its line (pandas gives a character offset)."""
     rows = []
@@ -44,9 +66,11 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line, object_pairs_hook=_unique_keys(number))
             except json.JSONDecodeError as e:
                 raise ValueError(f"line {number}: {e.msg} (column {e.colno})") from e
+            except RecursionError as e:
+                raise ValueError(f"line {number}: nested too deeply") from e
             if not isinstance(row, dict):
                 raise ValueError(f"line {number}: expected a JSON object, got {type(row).__name__}")
             rows.append(row)
