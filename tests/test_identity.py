@@ -62,9 +62,14 @@ def _leaves(prefix: str = ""):
             sub = SUBCONFIGS[f.name]()
             for g in dataclasses.fields(sub):
                 value = getattr(sub, g.name)
-                new = {"lr": 1e-4, "k_shot": 3, "max_pool": 99, "max_candidates": 7, "data_dir": "d"}.get(
-                    g.name
-                )
+                new = {
+                    "lr": 1e-4,
+                    "k_shot": 3,
+                    "max_pool": 99,
+                    "max_candidates": 7,
+                    "data_dir": "d",
+                    "test_size": 998,
+                }.get(g.name)
                 if new is None and type(value) in changed:
                     new = changed[type(value)](value)
                 literal = {"schedule": "openai", "early_stopping": "transformers", "dtype": "float32"}
