@@ -139,6 +139,13 @@ class Sweep:
     """Train a weak stage once for all runs that share it, and branch from its saved state."""
     dry_run: bool = False
     """Only list the runs (and how many are already stored)."""
+    adaptive: bool = False
+    """Run only the grid's runs that decide its answer: a small design first, then batches where
+    the regime at a budget is in doubt, until every budget is decided or --max-runs are stored."""
+    max_runs: int | None = None
+    """--adaptive: at most this many of the grid's runs (default: a quarter of the grid)."""
+    batch: int = 8
+    """--adaptive: runs per batch (a Ray cluster runs a batch in parallel)."""
 
     def configs(self) -> list[RunConfig]:
         from labelbudget.sweeps.files import read_sweep
@@ -166,6 +173,27 @@ class Sweep:
                 print(("stored  " if run_key(cfg) in stored else "pending ") + describe(cfg))
             print(f"{len(configs)} runs, {sum(run_key(c) in stored for c in configs)} stored")
             refuse_invalid(configs)
+            return
+        if self.adaptive:
+            from labelbudget.sweeps.adaptive import adaptive_sweep
+
+            states = adaptive_sweep(
+                configs,
+                self.results,
+                self.max_runs or max(1, len(configs) // 4),
+                self.batch,
+                executor=self.executor,
+                ray_address=self.ray_address,
+                share_weak_stages=self.share_weak_stages,
+                cpus_per_run=self.cpus_per_run,
+                gpus_per_run=self.gpus_per_run,
+            )
+            open_ = [s for s in states.values() if not s.settled]
+            print(
+                f"adaptive sweep: {len(states) - len(open_)} of {len(states)} budget lines decided"
+                + (f"; {len(open_)} still open (raise --max-runs to decide them)" if open_ else "")
+                + f"; results in {self.results} (`labelbudget report` reads them)"
+            )
             return
         report = run_sweep(
             configs,

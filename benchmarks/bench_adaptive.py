@@ -1,0 +1,138 @@
+"""How many of a full grid's runs the adaptive sweep needs to reach the grid's decisions, and the
+accuracy it loses against the grid's best (regret) as runs grow.
+
+    python benchmarks/bench_adaptive.py                       # the demo grid + SST-2
+    python benchmarks/bench_adaptive.py --stores results/demo # replay stored grids only
+
+Every run is real: the full grids are run (probe runs on cached activations are cheap; resumable,
+so a stored grid is reused), then the adaptive sweep is replayed on them, a run "executed" by
+revealing its stored record. Its decision at a budget line is compared with the full grid's (the
+same rule, `analysis.regimes`, on every run), and its recommended allocation's accuracy (the full
+grid's mean over seeds there) with the full grid's best on the line. One JSON line per figure.
+Target: the full grid's decisions with at most 25% of its runs, regret at most 0.005.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from labelbudget.config import run_config_from_dict
+from labelbudget.runs.identity import run_key
+from labelbudget.runs.store import Store
+from labelbudget.sweeps.adaptive import Adaptive, run_adaptive
+
+SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"
+
+
+def grids(folder: Path) -> dict[str, Path]:
+    """Run (or resume) the full grids: the demo's probes, and the same probe grid on SST-2."""
+    from labelbudget.sweeps.grid import expand
+    from labelbudget.sweeps.presets import PROBES, TEMPLATE
+    from labelbudget.sweeps.sweep import run_sweep
+
+    out = {"demo": folder / "demo"}
+    run_sweep(expand(TEMPLATE, PROBES), out["demo"], skip_unsupplied=True)
+    if SST2.exists():
+        task = dataclasses.replace(TEMPLATE.task, task=str(SST2), text_column="sentence")
+        template = dataclasses.replace(TEMPLATE, task=task)
+        grid = dataclasses.replace(PROBES, tasks=(str(SST2),), methods=("probe_seq_sft",))
+        out["sst2"] = folder / "sst2"
+        run_sweep(expand(template, grid), out["sst2"], skip_unsupplied=True)
+    return out
+
+
+def replay(name: str, store: Path, emit) -> None:
+    records = [r for r in Store(store).records() if r.config["method"] != "icl"]
+    by_key = {run_key(run_config_from_dict(r.config)): r for r in records}
+    candidates = [run_config_from_dict(r.config) for r in by_key.values()]
+    full_state = Adaptive(candidates).states(list(by_key.values()))
+    acc = pd.DataFrame(
+        [{"key": k, "n_weak": r.n_weak, "n_hq": r.n_hq, "acc": r.accuracy} for k, r in by_key.items()]
+    )
+    adaptive = Adaptive(candidates)
+    line_acc = {}  # per line: the full grid's mean accuracy per allocation
+    for key, configs in adaptive.lines.items():
+        keys = {run_key(c) for c in configs}
+        line_acc[key] = acc[acc["key"].isin(keys)].groupby(["n_weak", "n_hq"])["acc"].mean()
+    revealed: set[str] = set()
+    decided_at: dict = {}
+    start = time.perf_counter()
+
+    def regret(state) -> float:
+        means = line_acc[state.key]
+        return float(means.max() - means.get((state.n_weak, state.n_hq), means.min()))
+
+    def report(round_, states) -> None:
+        agree = [s.regime == full_state[k].regime for k, s in states.items() if full_state[k].decided]
+        for k, s in states.items():
+            if s.decided and k not in decided_at:
+                decided_at[k] = (len(revealed), s.runs)
+        emit(
+            figure="adaptive_curve",
+            grid=name,
+            round=round_,
+            runs=len(revealed),
+            fraction_of_grid=round(len(revealed) / len(by_key), 4),
+            decisions_agreeing=f"{sum(agree)}/{len(agree)}",
+            max_regret=round(max([regret(s) for s in states.values() if s.n_weak + s.n_hq] or [0]), 4),
+        )
+
+    final = run_adaptive(
+        adaptive,
+        lambda configs: revealed.update(run_key(c) for c in configs),
+        lambda: [by_key[k] for k in revealed],
+        max_runs=len(by_key),
+        report=report,
+    )
+    for k, s in sorted(final.items(), key=lambda kv: (kv[1].label, kv[0][2])):
+        f = full_state[k]
+        emit(
+            figure="adaptive_line",
+            grid=name,
+            variant=s.label,
+            budget=k[2],
+            full_regime=f.regime,
+            adaptive_regime=s.regime,
+            agrees=s.regime == f.regime,
+            line_runs=s.runs,
+            decided_with_line_runs=decided_at.get(k, (None, None))[1],
+            decided_with_total_runs=decided_at.get(k, (None, None))[0],
+            full_line_runs=len(adaptive.lines[k]),
+            regret=round(regret(s), 4),
+        )
+    agree = [final[k].regime == f.regime for k, f in full_state.items() if f.decided]
+    emit(
+        figure="adaptive_summary",
+        grid=name,
+        runs=len(revealed),
+        full_runs=len(by_key),
+        fraction_of_grid=round(len(revealed) / len(by_key), 4),
+        decided_lines_in_full_grid=len(agree),
+        decisions_agreeing=sum(agree),
+        max_regret=round(max([regret(s) for s in final.values() if s.n_weak + s.n_hq] or [0]), 4),
+        seconds=round(time.perf_counter() - start, 1),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--results", type=Path, default=Path("results/bench_adaptive"))
+    parser.add_argument("--stores", type=Path, nargs="*", help="replay these stored grids only")
+    args = parser.parse_args()
+    stores = {p.name: p for p in args.stores} if args.stores else grids(args.results)
+
+    def emit(**row) -> None:
+        print(json.dumps(row), flush=True)
+
+    for name, store in stores.items():  # a store's folder name names its grid
+        replay(name, store, emit)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,332 @@
+"""The adaptive sweep: a grid's decisions from a fraction of its runs.
+
+    labelbudget sweep --preset demo --adaptive --max-runs 150
+
+The grid is the set of runs it may choose from. It starts from a small design (per variant, task
+and budget line: all weak, all HQ and the middle mix, `initial_seeds` seeds each), then adds runs
+in batches (so that Ray runs a batch in parallel) where they most reduce the uncertainty of the
+decision at each undecided budget line, until every line's regime is decided (one regime's
+probability at least `decide`, as the report decides it) or `max_runs` are stored.
+
+Following the authors' `bayes_sweep.py` (EleutherAI/scalable-elicitation: a GP over the log label
+counts, batches of 8 allocations where its predictive standard deviation is highest), with one
+departure: a run's value is its posterior standard deviation times the probability that its
+allocation is the peak of its budget line (`analysis.regimes`), so runs go where the answer is in
+doubt, not where the surface is merely unknown (an allocation far below the peak never decides
+anything however uncertain it is). Its runs are ordinary records: a plain sweep or report reads
+them, and rerunning the adaptive sweep resumes from what is stored.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from labelbudget.analysis.points import _variant
+from labelbudget.analysis.regimes import DECIDE, DRAWS, _peaks, kind, line, regime
+from labelbudget.config import RunConfig, run_config_from_dict
+from labelbudget.labels.budget import allocation_of
+from labelbudget.runs.identity import run_key
+from labelbudget.runs.record import Record
+from labelbudget.util.errors import UserError
+from labelbudget.util.hashing import stable_hash
+
+BATCH = 8
+"""Runs added per round (the authors' batch of 8 allocations)."""
+
+INITIAL_SEEDS = 2
+"""Seeds per allocation of the initial design: with one, the GP cannot tell the seeds' spread
+from the surface's shape and decides too early (on the demo grid: a wrong regime, 0.048 of
+regret)."""
+
+PLAN_LOSS = 0.005
+"""A decided line still takes runs until its best allocation is expected to lose at most this
+(half a point of accuracy) against the true peak: the plan decided, not only the regime."""
+
+PER_LINE = 2
+"""At most this many runs of a batch on one budget line."""
+
+TOLERANCE = 0.0
+"""With a tolerance, a line whose regime stays undetermined stops taking runs once its best
+allocation is expected to lose less than this against the true peak ("either is as good"). Off
+by default: on the demo grid, 0.003 stopped four lines the full grid decides before they were
+decided."""
+
+
+def variant_of(config: RunConfig) -> str:
+    """The variant id `analysis.points.frame` gives a run of this config."""
+    return stable_hash(_variant(config), 12)
+
+
+LineKey = tuple[str, str, float, float]
+"""(variant id, task, budget, weak cost)."""
+
+
+def line_of(config: RunConfig) -> LineKey:
+    return variant_of(config), config.task.task, float(config.budget), float(config.weak_cost)
+
+
+@dataclass(frozen=True)
+class LineState:
+    """One budget line's decision now."""
+
+    key: LineKey
+    label: str
+    regime: str
+    """The decided regime, or "undetermined"."""
+    p_top: float
+    n_weak: int
+    n_hq: int
+    """The allocation with the highest expected accuracy on the line."""
+    runs: int
+    expected_loss: float = 0.0
+    """E[max_j f_j - f_best]: the accuracy the line's best allocation is expected to lose
+    against the true peak (the cost of stopping here)."""
+    tolerance: float = 0.0
+    thin: int = 0
+    """Allocations that must be run before the line can settle: the best one's neighbours (and
+    itself) short of the initial seeds, or a measured one whose mean beats the best's."""
+
+    @property
+    def decided(self) -> bool:
+        return self.regime != "undetermined"
+
+    @property
+    def settled(self) -> bool:
+        """No longer worth runs: the regime decided and the plan too (its best allocation is
+        expected to lose at most `PLAN_LOSS` against the true peak), or, with a `tolerance`, the
+        best allocation expected to lose less than that whichever regime the peak is in."""
+        if self.thin:
+            return False
+        return (self.decided and self.expected_loss <= PLAN_LOSS) or self.expected_loss < self.tolerance
+
+    def describe(self) -> str:
+        loss = f"expected loss {self.expected_loss:.4f}"
+        state = (
+            f"{self.regime}, buy {self.n_weak} weak + {self.n_hq} HQ ({loss})"
+            if self.decided
+            else f"undetermined, settled ({loss})"
+            if self.settled
+            else f"undecided (P {self.p_top:.2f}, {loss})"
+        )
+        return f"{self.label} {self.key[1]} ${self.key[2]:g}: {state}"
+
+
+@dataclass
+class Adaptive:
+    """The state of an adaptive sweep over `candidates` (the grid it may run)."""
+
+    candidates: list[RunConfig]
+    decide: float = DECIDE
+    initial_seeds: int = INITIAL_SEEDS
+    batch: int = BATCH
+    tolerance: float = TOLERANCE
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.initial_seeds < 1 or self.batch < 1:
+            raise UserError("the adaptive sweep needs initial_seeds >= 1 and batch >= 1", "raise them")
+        self.keys = {run_key(c): c for c in self.candidates}
+        self.lines: dict[LineKey, list[RunConfig]] = defaultdict(list)
+        for c in self.keys.values():
+            self.lines[line_of(c)].append(c)
+
+    def initial(self) -> list[RunConfig]:
+        """Per line: both ends and the mix nearest half the budget, at the lowest seeds."""
+        design = []
+        for configs in self.lines.values():
+            allocs = sorted({_alloc(c) for c in configs}, key=lambda a: a[1])
+            mixes = [a for a in allocs if kind(*a) == "mixed"]
+            picked = {a for a in allocs if kind(*a) != "mixed"}
+            if mixes:
+                fraction = {_alloc(c): c.hq_fraction for c in configs}
+                picked.add(min(mixes, key=lambda a: abs(fraction[a] - 0.5)))
+            for a in picked:
+                design += _lowest_seeds([c for c in configs if _alloc(c) == a], self.initial_seeds)
+        return design
+
+    def mine(self, records: Iterable[Record]) -> list[Record]:
+        """The stored records of this sweep's candidates."""
+        return [r for r in records if run_key(run_config_from_dict(r.config)) in self.keys]
+
+    def states(self, records: list[Record]) -> dict[LineKey, LineState]:
+        """Every line's decision from these records (and, kept for `next_batch`, the value of a
+        run at each of its allocations)."""
+        from labelbudget.analysis.answers import Analysis
+
+        analysis = Analysis(records, self.decide)
+        label_of = dict(zip(analysis.df["variant"], analysis.df["label"], strict=True))
+        # a task's name as records give it (a file's stem) from the config's (its path)
+        task_of = {run_config_from_dict(r.config).task.task: r.task for r in records}
+        accuracy = {run_key(run_config_from_dict(r.config)): r.accuracy for r in records}
+        stored = set(accuracy)
+        self._value: dict[LineKey, list[tuple[float, RunConfig]]] = {}
+        out = {}
+        for key, configs in self.lines.items():
+            surface = analysis.surfaces.get((label_of.get(key[0]), task_of.get(key[1])))
+            free = [c for c in configs if run_key(c) not in stored]
+            runs = len(configs) - len(free)
+            if surface is None:
+                out[key] = LineState(key, "?", "undetermined", 0.0, 0, 0, runs)
+                self._value[key] = [(1.0, c) for c in _lowest_seeds(free, self.initial_seeds)]
+                continue
+            found = regime(surface, key[2], key[3], _shares(configs), self.decide, self.seed)
+            if found is None:  # one kind of allocation only: nothing to decide
+                out[key] = LineState(key, surface.label, "one kind", 1.0, 0, 0, runs)
+                continue
+            allocs = [tuple(a) for a in line(key[2], key[3], _shares(configs)).astype(int)]
+            kinds = [kind(*a) for a in allocs]
+            draws = surface.samples(np.array(allocs, float), DRAWS, np.random.default_rng(self.seed))
+            best = int(np.argmax(draws.mean(0)))
+            loss = float(np.mean(draws.max(1) - draws[:, best]))
+            peak = np.bincount(_peaks(draws, kinds), minlength=len(allocs)) / len(draws)
+            value = peak * draws.std(0)
+            measured = defaultdict(list)
+            for c in configs:
+                if run_key(c) in stored:
+                    measured[_alloc(c)].append(accuracy[run_key(c)])
+            # not settled while the best allocation or its neighbours along the line have fewer
+            # than initial_seeds runs, or while a measured allocation's mean beats the best's
+            # (the GP, smooth over a quarter of a decade, can be sure of a peak between two
+            # allocations that its own runs do not show): more seeds of both
+            near = [i for i in (best - 1, best, best + 1) if 0 <= i < len(allocs)]
+            thin = {i for i in near if len(measured[allocs[i]]) < self.initial_seeds}
+            means = {a: np.mean(v) for a, v in measured.items() if v}
+            top = max(means, key=means.get) if means else allocs[best]
+            if top != allocs[best]:
+                thin |= {best, allocs.index(top)}
+            self._value[key] = []
+            for i, a in enumerate(allocs):
+                left = [c for c in free if _alloc(c) == a]
+                if left:
+                    self._value[key].append(
+                        (float(value[i]) + (1.0 if i in thin else 0.0), _lowest_seeds(left, 1)[0])
+                    )
+            thin = {i for i in thin if any(_alloc(c) == allocs[i] for c in free)}
+            out[key] = LineState(
+                key,
+                surface.label,
+                found.regime,
+                max(found.probabilities.values()),
+                *allocs[best],
+                runs,
+                loss,
+                self.tolerance,
+                thin=len(thin),
+            )
+        return out
+
+    def next_batch(self, records: list[Record]) -> tuple[list[RunConfig], dict[LineKey, LineState]]:
+        """The runs to add now (empty when every line is settled or nothing is left to run)."""
+        states = self.states(records)
+        scored = [v for key, state in states.items() if not state.settled for v in self._value.get(key, [])]
+        scored.sort(key=lambda t: -t[0])
+        batch, per_line = [], defaultdict(int)
+        for _, c in scored:  # at most PER_LINE runs of a batch on one line: spread the batch
+            if len(batch) < self.batch and per_line[line_of(c)] < PER_LINE:
+                batch.append(c)
+                per_line[line_of(c)] += 1
+        return batch, states
+
+
+def run_adaptive(
+    adaptive: Adaptive,
+    execute: Callable[[list[RunConfig]], None],
+    stored: Callable[[], list[Record]],
+    max_runs: int,
+    report: Callable[[int, dict[LineKey, LineState]], None] = lambda r, s: None,
+) -> dict[LineKey, LineState]:
+    """Run the initial design, then batches until every line is decided or `max_runs` of the
+    candidates are stored (already stored runs count). `execute(configs)` runs and stores configs;
+    `stored()` reads every stored record."""
+    records = adaptive.mine(stored())
+    first = [c for c in adaptive.initial() if run_key(c) not in {_key(r) for r in records}]
+    execute(first[: max(0, max_runs - len(records))])
+    round_ = 0
+    while True:
+        records = adaptive.mine(stored())
+        batch, states = adaptive.next_batch(records)
+        report(round_, states)
+        room = max_runs - len(records)
+        if not batch or room <= 0:
+            return states
+        execute(batch[:room])
+        round_ += 1
+
+
+def _key(r: Record) -> str:
+    return run_key(run_config_from_dict(r.config))
+
+
+def _alloc(c: RunConfig) -> tuple[int, int]:
+    a = allocation_of(c)
+    return a.n_weak, a.n_hq
+
+
+def _shares(configs: list[RunConfig]) -> tuple[float, ...]:
+    return tuple(sorted({c.hq_fraction for c in configs}))
+
+
+def _lowest_seeds(configs: list[RunConfig], n: int) -> list[RunConfig]:
+    return sorted(configs, key=lambda c: c.seed)[:n]
+
+
+def adaptive_sweep(
+    configs: list[RunConfig],
+    results,
+    max_runs: int,
+    batch: int = BATCH,
+    initial_seeds: int = INITIAL_SEEDS,
+    decide: float = DECIDE,
+    tolerance: float = TOLERANCE,
+    say: Callable[[str], None] = print,
+    **sweep_options,
+) -> dict[LineKey, LineState]:
+    """`run_adaptive` over a grid's configs, each batch run by `sweeps.sweep.run_sweep` (any
+    executor) into the store at `results`. Allocations the pool cannot supply are left out of the
+    candidates (counted in what it says)."""
+    from labelbudget.runs.run import check
+    from labelbudget.runs.store import Store
+    from labelbudget.sweeps.sweep import refuse_invalid, run_sweep
+    from labelbudget.util.errors import PoolTooSmall
+
+    if max_runs < 1:
+        raise UserError(f"--max-runs must be at least 1, got {max_runs}", "pass --max-runs 100 (say)")
+    configs = [c for c in configs if c.method != "icl"]  # no allocation surface: nothing to decide
+    if not configs:
+        raise UserError("an adaptive sweep needs a grid of trained methods", "add --methods seq_sft (say)")
+    refuse_invalid(configs)
+    supplied = []
+    for c in configs:
+        try:
+            check(c)
+        except PoolTooSmall:
+            continue
+        supplied.append(c)
+    if len(supplied) < len(configs):
+        left_out = len(configs) - len(supplied)
+        say(f"adaptive: {left_out} of the grid's runs left out (the pool cannot supply them)")
+    store = Store(results)
+    store.check()
+    adaptive = Adaptive(supplied, decide, initial_seeds, batch, tolerance)
+
+    def report(round_: int, states: dict[LineKey, LineState]) -> None:
+        done = [s for s in states.values() if s.settled]
+        say(
+            f"adaptive round {round_}: {sum(s.runs for s in states.values())} of the grid's "
+            f"{len(supplied)} runs stored (at most {max_runs}); {len(done)} of {len(states)} budget "
+            "lines decided"
+        )
+        for s in sorted(states.values(), key=lambda s: (s.label, s.key[1], s.key[2])):
+            say(f"  {s.describe()} ({s.runs} runs)")
+
+    return run_adaptive(
+        adaptive,
+        lambda batch_: run_sweep(batch_, results, **sweep_options),
+        lambda: Store(results).records(),
+        max_runs,
+        report,
+    )

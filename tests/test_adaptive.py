@@ -1,0 +1,124 @@
+"""The adaptive sweep: its initial design, that it reaches a full grid's decisions with a fraction
+of the grid's runs (replayed on hand-made records with a known surface), and the real command."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import make_record
+from test_surface import FIGURE1
+
+from labelbudget.config import RunConfig, TaskConfig, run_config_from_dict
+from labelbudget.labels.budget import allocation_of
+from labelbudget.runs.identity import run_key
+from labelbudget.sweeps.adaptive import Adaptive, run_adaptive
+from labelbudget.sweeps.grid import Grid, expand
+
+BUDGETS = (16, 256, 1024)
+SEEDS = 8
+
+
+def grid_records(sd=0.01, seed=0):
+    """A full grid on FIGURE1's surface at three budgets (quantity-dominant, mixed,
+    quality-dominant), 8 seeds per allocation, keyed by run key."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for budget in BUDGETS:
+        for f, acc in FIGURE1[budget].items():
+            for s in range(SEEDS):
+                r = make_record(budget=budget, f=f, seed=s, accuracy=float(acc + rng.normal(0, sd)))
+                out.setdefault(run_key(run_config_from_dict(r.config)), r)
+    return out
+
+
+def test_initial_design_is_both_ends_and_the_middle_mix_at_two_seeds():
+    configs = expand(
+        RunConfig(task=TaskConfig(task="t")), Grid(tasks=("t",), budgets=(64,), seeds=tuple(range(5)))
+    )
+    design = Adaptive(configs).initial()
+    assert sorted((c.hq_fraction, c.seed) for c in design) == [
+        (0.0, 0),
+        (0.0, 1),
+        (0.4, 0),  # 0.4 and 0.6 are equally near half; the first
+        (0.4, 1),
+        (1.0, 0),
+        (1.0, 1),
+    ] or sorted((c.hq_fraction, c.seed) for c in design) == [
+        (0.0, 0),
+        (0.0, 1),
+        (0.6, 0),
+        (0.6, 1),
+        (1.0, 0),
+        (1.0, 1),
+    ]
+    assert len({allocation_of(c) for c in design}) == 3
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_replayed_adaptive_sweep_reaches_the_full_grids_decisions_with_a_fraction_of_its_runs(seed):
+    """Every line's regime as the full grid decides it, from at most half its runs, and the
+    recommended allocation within 0.01 of the grid's best measured mean."""
+    full = grid_records(seed=seed)
+    candidates = [run_config_from_dict(r.config) for r in full.values()]
+    truth = Adaptive(candidates).states(list(full.values()))
+    assert {k[2]: s.regime for k, s in truth.items()} == {
+        16: "quantity-dominant",
+        256: "mixed",
+        1024: "quality-dominant",
+    }
+    revealed: set[str] = set()
+    batches = []
+    final = run_adaptive(
+        Adaptive(candidates),
+        lambda cs: (batches.append(len(cs)), revealed.update(run_key(c) for c in cs)),
+        lambda: [full[k] for k in revealed],
+        max_runs=len(full),
+    )
+    assert {k[2]: s.regime for k, s in final.items()} == {k[2]: s.regime for k, s in truth.items()}
+    assert len(revealed) <= len(full) / 2, (len(revealed), len(full))
+    assert max(batches[1:], default=0) <= 8  # batches of at most 8 after the initial design
+    for key, state in final.items():
+        means = {}
+        for r in full.values():
+            c = run_config_from_dict(r.config)
+            if c.budget == key[2]:
+                means.setdefault((r.n_weak, r.n_hq), []).append(r.accuracy)
+        best = max(np.mean(v) for v in means.values())
+        assert best - np.mean(means[(state.n_weak, state.n_hq)]) <= 0.01
+
+
+def test_max_runs_caps_the_adaptive_sweep():
+    full = grid_records()
+    candidates = [run_config_from_dict(r.config) for r in full.values()]
+    for cap in (10, 20):  # inside the initial design (18 runs), and a batch cut to what is left
+        revealed: set[str] = set()
+        run_adaptive(
+            Adaptive(candidates),
+            lambda cs, seen=revealed: seen.update(run_key(c) for c in cs),
+            lambda seen=revealed: [full[k] for k in seen],
+            max_runs=cap,
+        )
+        assert len(revealed) == cap
+
+
+def test_sweep_adaptive_runs_real_records_and_resumes(tiny_config, tmp_path, capsys):
+    from labelbudget.runs.store import Store
+    from labelbudget.sweeps.adaptive import adaptive_sweep
+
+    grid = Grid(
+        tasks=(tiny_config.task.task,),
+        methods=("probe_seq_sft",),
+        budgets=(8,),
+        hq_fractions=(0.0, 0.5, 1.0),
+        seeds=(0, 1, 2),
+    )
+    configs = expand(dataclasses.replace(tiny_config, learner="probe"), grid)
+    states = adaptive_sweep(configs, tmp_path, max_runs=7, batch=2)
+    stored = Store(tmp_path).records()
+    assert 6 <= len(stored) <= 7  # the initial design (3 allocations x 2 seeds), then what fits
+    out = capsys.readouterr().out
+    assert "adaptive round 0" in out and "budget lines decided" in out
+    assert len(states) == 1
+    again = adaptive_sweep(configs, tmp_path, max_runs=7, batch=2)  # resumes: nothing past the cap
+    assert len(Store(tmp_path).records()) == len(stored)
+    assert again.keys() == states.keys()
