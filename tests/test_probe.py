@@ -47,6 +47,39 @@ def test_activation_cache_is_reused_and_keyed_by_what_determines_it(
     assert not [p for p in (tmp_path / "activations").iterdir() if p.name.startswith(".tmp")]
 
 
+def test_activation_key_holds_dtype_device_and_the_weights_and_float16_overflow_is_float32(
+    tiny_config, tmp_path, monkeypatch
+):
+    import shutil
+
+    import torch
+
+    from labelbudget.models import activations as acts_mod
+
+    task = load_task(tiny_config.task)
+    model = tmp_path / "model"
+    shutil.copytree(tiny_config.strong_model, model)
+    key = activation_key(task, str(model), "{text}", "auto")
+    monkeypatch.setattr(acts_mod, "extraction_dtype", lambda: (torch.device("cpu"), torch.bfloat16))
+    assert activation_key(task, str(model), "{text}", "auto") != key  # bf16 values are other values
+    monkeypatch.setattr(acts_mod, "extraction_dtype", lambda: (torch.device("cuda"), torch.float32))
+    assert activation_key(task, str(model), "{text}", "auto") != key
+    monkeypatch.undo()
+    assert activation_key(task, str(model), "{text}", "auto") == key
+    (weights,) = [p for p in model.iterdir() if p.suffix == ".safetensors"]
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one changed weight byte: another model under the same path
+    weights.write_bytes(bytes(data))
+    assert activation_key(task, str(model), "{text}", "auto") != key
+    # values beyond float16's range are stored float32, exactly
+    from labelbudget.models import packing
+
+    real_pool = packing.Packed.pool
+    monkeypatch.setattr(packing.Packed, "pool", lambda self, x, how: real_pool(self, x, how) * 1e5)
+    big = acts_mod.extract(tiny_config.strong_model, task.pool.texts[:8], "auto", 4)
+    assert big.dtype == np.float32 and np.isfinite(big).all() and np.abs(big).max() > 65504
+
+
 @pytest.mark.parametrize(
     ("probe", "lora"),
     [

@@ -2,6 +2,7 @@
 read, state files and model folders that would run code, sweep files that expand, numbers that
 overflow."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import make_record
 
+from labelbudget.config import run_config_from_dict
 from labelbudget.runs.store import Store
 
 WRITER = """
@@ -170,3 +172,47 @@ def test_numbers_that_overflow_are_refused_up_front(kwargs, match):
 
     with pytest.raises(UserError, match=match):
         RunConfig(**kwargs)
+
+
+def test_an_edited_task_file_is_a_new_run_never_the_old_record(tiny_config, tmp_path):
+    """Issue 19, item 5: flip the labels of the task file and rerun the same command: it runs
+    again (a new record, from the new data) instead of answering "already stored"; the old
+    record stays, and the store tells them apart by what they read."""
+    import shutil
+
+    import pandas as pd
+
+    from labelbudget.runs.identity import inputs
+    from labelbudget.runs.run import run
+    from labelbudget.runs.store import Store
+    from labelbudget.sweeps.sweep import pending
+
+    data = tmp_path / "task.csv"
+    shutil.copy(tiny_config.task.task, data)
+    cfg = dataclasses.replace(
+        tiny_config, learner="probe", task=dataclasses.replace(tiny_config.task, task=str(data))
+    )
+    first, ran = run(cfg, tmp_path / "results")
+    assert ran and first.inputs == inputs(cfg) and "task_file" in first.inputs
+    assert run(cfg, tmp_path / "results")[1] is False  # unchanged: stored
+    frame = pd.read_csv(data)
+    frame["label"] = 1 - frame["label"]
+    frame.to_csv(data, index=False)
+    assert list(pending([cfg], tmp_path / "results")) == [cfg]
+    second, ran = run(cfg, tmp_path / "results")
+    assert ran and second.config_hash != first.config_hash
+    assert second.inputs["task_file"] != first.inputs["task_file"]
+    assert {r.config_hash for r in Store(tmp_path / "results").records()} == {
+        first.config_hash,
+        second.config_hash,
+    }
+    assert list(pending([cfg], tmp_path / "results")) == []
+
+
+def test_a_record_stored_before_inputs_were_recorded_is_still_found(tiny_config, tmp_path):
+    """The rule for old rows: no inputs stored, matched by config alone (with today's inputs)."""
+    from labelbudget.runs.identity import record_identity, run_identity
+
+    record = make_record()
+    assert record.inputs is None
+    assert record_identity(record) == run_identity(run_config_from_dict(record.config))

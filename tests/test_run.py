@@ -8,7 +8,7 @@ import pytest
 from labelbudget.labels.budget import allocate
 from labelbudget.labels.trained import weak_split
 from labelbudget.methods.seq_sft import SequentialSFT
-from labelbudget.runs.identity import config_hash
+from labelbudget.runs.identity import stored_hash
 from labelbudget.runs.run import run
 from labelbudget.runs.store import Store
 from labelbudget.tasks import load_task
@@ -30,7 +30,7 @@ def test_run_spends_exactly_its_allocation_on_disjoint_examples(tiny_config, tmp
     assert (stages["weak"]["n_train"], stages["weak"]["n_val"]) == (32, 8)  # val is paid for
     assert (stages["hq"]["n_train"], stages["hq"]["n_val"]) == (2, 2)
     assert 0 <= record.auroc <= 1 and record.n_test == 40
-    assert record.config_hash == config_hash(tiny_config)
+    assert record.config_hash == stored_hash(tiny_config)
     assert record.versions["torch"] and record.data_fingerprint == task.fingerprint
     # where the time and memory went, phase by phase, stored with the record
     phases = ["data and checks", "weak labels", "strong model load", "weak stage", "hq stage", "test scoring"]

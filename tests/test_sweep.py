@@ -14,7 +14,7 @@ import pytest
 
 from labelbudget.config import to_dict
 from labelbudget.labels.budget import allocation_of
-from labelbudget.runs.identity import config_hash, display_method, run_key
+from labelbudget.runs.identity import display_method, run_key, stored_hash
 from labelbudget.runs.store import Store
 from labelbudget.sweeps.files import read_sweep
 from labelbudget.sweeps.grid import Grid, expand
@@ -262,7 +262,7 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(tiny_config, 
     report = run_sweep(configs, results)
     assert report.already == len(before) and report.ran == 6 - len(before)
     after = {r.config_hash: r for r in Store(results).records()}
-    assert set(after) == {config_hash(c) for c in configs}
+    assert set(after) == {stored_hash(c) for c in configs}
     assert all(after[k] == v for k, v in before.items())  # stored records untouched
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*), COUNT(DISTINCT config_hash) FROM runs").fetchone() == (6, 6)

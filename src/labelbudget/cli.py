@@ -160,7 +160,7 @@ class Sweep:
         return expand(self.template, self.grid)
 
     def execute(self) -> None:
-        from labelbudget.runs.identity import run_key
+        from labelbudget.runs.identity import run_identity
         from labelbudget.runs.store import Store
         from labelbudget.sweeps.grid import describe
         from labelbudget.sweeps.sweep import refuse_invalid, run_sweep
@@ -170,31 +170,20 @@ class Sweep:
         if self.dry_run:  # every check a real sweep makes, but loading data and models
             stored = Store(self.results).run_keys()
             for cfg in configs:
-                print(("stored  " if run_key(cfg) in stored else "pending ") + describe(cfg))
-            print(f"{len(configs)} runs, {sum(run_key(c) in stored for c in configs)} stored")
+                print(("stored  " if run_identity(cfg) in stored else "pending ") + describe(cfg))
+            print(f"{len(configs)} runs, {sum(run_identity(c) in stored for c in configs)} stored")
             refuse_invalid(configs)
             return
         if self.adaptive:
-            from labelbudget.sweeps.adaptive import adaptive_sweep
+            from labelbudget.sweeps.adaptive import adaptive_sweep, summary
 
-            states = adaptive_sweep(
-                configs,
-                self.results,
-                self.max_runs or max(1, len(configs) // 4),
-                self.batch,
-                executor=self.executor,
-                ray_address=self.ray_address,
-                share_weak_stages=self.share_weak_stages,
-                cpus_per_run=self.cpus_per_run,
-                gpus_per_run=self.gpus_per_run,
+            max_runs = self.max_runs or max(1, len(configs) // 4)
+            options = dict(
+                executor=self.executor, ray_address=self.ray_address, cpus_per_run=self.cpus_per_run
             )
-            open_ = [s for s in states.values() if not s.settled]
-            print(
-                f"adaptive sweep: {len(states) - len(open_)} of {len(states)} budget lines decided"
-                + (f"; {len(open_)} still open (raise --max-runs to decide them)" if open_ else "")
-                + f"; results in {self.results} (`labelbudget report` reads them)"
-            )
-            return
+            options.update(gpus_per_run=self.gpus_per_run, share_weak_stages=self.share_weak_stages)
+            states = adaptive_sweep(configs, self.results, max_runs, self.batch, **options)
+            return print(summary(states, self.results))
         report = run_sweep(
             configs,
             self.results,

@@ -3,9 +3,12 @@
 For a strong model, a task and an input template, every pool and test example goes through the
 frozen backbone (no LoRA, no head) once, batched by length; each layer's hidden state is pooled as
 the classifier pools it (the last real token for decoders, the mean for encoders) and stored, all
-layers, as float16. The artifact is keyed by a hash of everything that determines it (model,
-data, template, pooling, code version), written atomically, and memory-mapped on load, so a probe
-run starts in milliseconds and a changed input is never served stale.
+layers, as float16 where every value fits (|x| < 65,504), else as float32 (layer 17 of
+Gemma-3-270M reaches |x| = 39,584; larger models exceed float16). The artifact is keyed by a
+hash of everything that determines its values (model name and a fingerprint of a local model's
+weight files, data, template, pooling, the extraction's dtype and device kind, code version),
+written atomically, and memory-mapped on load, so a probe run starts in milliseconds and a changed
+input is never served stale.
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ from labelbudget.util.hashing import stable_hash
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
-"""Bumped when the extraction changes, so old artifacts are not reused."""
+VERSION = 2
+"""Bumped whenever the extraction changes values, so old artifacts are not reused (2: the key
+holds dtype, device and the weights' fingerprint; float32 storage where float16 overflows)."""
+
+FLOAT16_MAX = 65504.0
 
 
 def apply_template(template: str, texts: list[str]) -> list[str]:
@@ -68,12 +74,26 @@ class Activations:
         return (pool - mean) / std, (test - mean) / std
 
 
+def extraction_dtype() -> tuple[torch.device, torch.dtype]:
+    """The device and dtype the backbone runs in to extract (the classifier's `auto`)."""
+    from labelbudget.models.backbone import pick_device, pick_dtype
+
+    device = pick_device()
+    return device, pick_dtype("auto", device)
+
+
 def activation_key(task: TaskData, model: str, template: str, pooling: str) -> str:
+    from labelbudget.models.backbone import weights_fingerprint
+
+    device, dtype = extraction_dtype()
     parts = {
         "data": task.fingerprint,
         "model": model,
+        "weights": weights_fingerprint(model),
         "template": template,
         "pooling": pooling,
+        "dtype": str(dtype),
+        "device": device.type,
         "version": VERSION,
     }
     return stable_hash(parts)
@@ -119,19 +139,13 @@ def save(acts: Activations, folder: Path, meta: dict) -> None:
 
 @torch.inference_mode()
 def extract(model_name: str, texts: list[str], pooling: str, batch_size: int) -> np.ndarray:
-    """Every layer's pooled hidden state for every text, float16, batched by length."""
-    from labelbudget.models.backbone import (
-        forward_packed,
-        load_backbone,
-        max_length,
-        pick_device,
-        pick_dtype,
-        resolve_pooling,
-    )
+    """Every layer's pooled hidden state for every text, batched by length: float16, or float32
+    from the first batch whose values float16 cannot hold."""
+    from labelbudget.models.backbone import forward_packed, load_backbone, max_length, resolve_pooling
     from labelbudget.models.packing import Encoder, pack, sorted_batches
 
-    device = pick_device()
-    backbone, tokenizer = load_backbone(model_name, pick_dtype("auto", device))
+    device, dtype = extraction_dtype()
+    backbone, tokenizer = load_backbone(model_name, dtype)
     backbone = backbone.to(device).eval()
     pooling = resolve_pooling(pooling, backbone.config.model_type)
     ids = Encoder(tokenizer, max_length(backbone.config))(texts)
@@ -143,5 +157,9 @@ def extract(model_name: str, texts: list[str], pooling: str, batch_size: int) ->
         packed = pack(ids, idx, tokenizer.pad_token_id, device)
         states = forward_packed(backbone, packed, output_hidden_states=True).hidden_states
         pooled = packed.pool(torch.stack(states, 1).float(), pooling)  # texts, layers + 1, hidden
-        out[idx] = pooled.cpu().numpy().astype(np.float16)
+        pooled = pooled.cpu().numpy()
+        if out.dtype == np.float16 and np.abs(pooled).max() >= FLOAT16_MAX:
+            log.info("activations exceed float16's range (|x| = %.0f): storing float32", np.abs(pooled).max())
+            out = out.astype(np.float32)
+        out[idx] = pooled
     return out

@@ -155,6 +155,37 @@ def resolve(name: str) -> str:
     return name
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth", ".npz")
+
+
+def weights_fingerprint(name: str) -> str | None:
+    """A content fingerprint of a local model's weight files (names, sizes, and the first and last
+    MiB of each: a changed or replaced checkpoint changes it), or None for a hub id, which names
+    its weights itself."""
+    from labelbudget.util.hashing import stable_hash
+
+    if name not in EMBEDDED and not Path(name).exists():
+        return None
+    path = Path(resolve(name))
+    files = sorted(path.rglob("*")) if path.is_dir() else [path]
+    parts = []
+    for f in files:
+        if f.is_file() and f.suffix in WEIGHT_SUFFIXES:
+            size = f.stat().st_size
+            with open(f, "rb") as fh:
+                head = fh.read(1 << 20)
+                fh.seek(max(0, size - (1 << 20)))
+                tail = fh.read(1 << 20)
+            parts.append(
+                [
+                    str(f.relative_to(path)) if path.is_dir() else f.name,
+                    size,
+                    stable_hash([head.hex(), tail.hex()]),
+                ]
+            )
+    return stable_hash(parts)
+
+
 @functools.cache
 def check_model(name: str) -> None:
     """Fail fast, before any training, on a model that cannot be loaded: an embedded model's

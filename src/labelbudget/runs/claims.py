@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Literal
 
-from labelbudget.runs.identity import run_key
+from labelbudget.runs.identity import run_identity
 from labelbudget.runs.store import Store
 from labelbudget.util.errors import UserError
 
@@ -35,7 +35,7 @@ class Claims:
 
     def take(self, config) -> Literal["claimed", "stored", "busy"]:
         """Claim `config`'s run unless it is stored or another live process holds it."""
-        key = run_key(config)
+        key = run_identity(config)
         with self.store._write() as con:
             self.store._read_keys(con)
             if key in self.store._keys:
@@ -52,7 +52,8 @@ class Claims:
 
     def release(self, config) -> None:
         with self.store._write() as con:
-            con.execute("DELETE FROM claims WHERE run_key = ? AND owner = ?", (run_key(config), self.owner))
+            key = run_identity(config)
+            con.execute("DELETE FROM claims WHERE run_key = ? AND owner = ?", (key, self.owner))
 
     def close(self) -> None:
         """Release every claim this process still holds (a run that failed)."""

@@ -10,6 +10,12 @@ rule, never from a hand-kept list of fields.
   experiment ($16 at HQ fraction 0.05 buys no HQ label, exactly as all-weak; and an allocation's
   accuracy does not depend on the weak-label price, so it is run once and re-costed at every
   price, as the authors' `notebooks/figures.ipynb`).
+- `inputs(config)`: what a run reads beyond its config and that changes its results: the task
+  file's content (an edited file is a new run, never an old record served as stored) and the
+  resolved device kind and dtype (bf16 and fp32 runs differ). Stored in the record; the store
+  identifies a run by `run_identity` = (run key, inputs). Rows stored before inputs were recorded
+  carry none and are matched by their config alone, with the inputs of today (so an old store
+  keeps serving its runs; an edit made since then is not detected for them).
 - `weak_stage_key`: the run key with everything that acts only after the weak stage removed:
   the HQ count, the method replaced by the method whose weak stage it runs, and the config
   fields marked `hq_only`. Every other field, present or added later, keeps two weak stages
@@ -18,11 +24,12 @@ rule, never from a hand-kept list of fields.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from labelbudget.config import RunConfig, to_dict
 from labelbudget.labels.budget import allocation_of
-from labelbudget.util.hashing import stable_hash
+from labelbudget.util.hashing import file_digest, stable_hash
 
 HQ_ONLY = ("oracle", "options.temperature", "options.max_candidates")
 """Fields read only from the HQ stage on: the HQ source, and how uncertainty sampling chooses
@@ -74,6 +81,36 @@ def run_key_data(config: RunConfig) -> dict[str, Any]:
 
 def run_key(config: RunConfig) -> str:
     return stable_hash(run_key_data(config))
+
+
+def inputs(config: RunConfig) -> dict[str, str]:
+    """What the run reads beyond its config (see the module docstring)."""
+    from labelbudget.models.backbone import pick_device, pick_dtype
+
+    out = {}
+    path = Path(config.task.task)
+    if path.is_file():
+        out["task_file"] = file_digest(path)
+    device = pick_device()
+    out["compute"] = f"{device.type}/{str(pick_dtype(config.train.dtype, device)).removeprefix('torch.')}"
+    return out
+
+
+def run_identity(config: RunConfig, read: dict[str, str] | None = None) -> str:
+    """The run key with the inputs the run read (`read`, as stored) or would read now."""
+    return stable_hash([run_key(config), inputs(config) if read is None else read])
+
+
+def stored_hash(config: RunConfig, read: dict[str, str] | None = None) -> str:
+    """A record's primary key: its canonical config with its inputs."""
+    return stable_hash({"config": canonical(config), "inputs": inputs(config) if read is None else read})
+
+
+def record_identity(record) -> str:
+    """`run_identity` of a stored record (one stored without inputs: today's, see above)."""
+    from labelbudget.config import run_config_from_dict
+
+    return run_identity(run_config_from_dict(record.config), getattr(record, "inputs", None))
 
 
 def weak_stage_key(config: RunConfig) -> str:

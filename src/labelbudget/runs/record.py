@@ -58,6 +58,9 @@ class Record:
     phases: list[dict[str, Any]] | None = None
     """Per phase of the run, in order: its name, seconds and peak resident memory in GB
     (`profiling.Phases`); None in records stored before labelbudget recorded them."""
+    inputs: dict[str, str] | None = None
+    """What the run read beyond its config (`runs.identity.inputs`: the task file's digest, the
+    device kind and dtype); None in records stored before."""
     predictions: dict[str, Any] | None = None
     """The log-odds of every test example and its gold label (`encode_predictions`), so that any
     comparison can be paired and any metric recomputed; None in records stored before."""

@@ -26,7 +26,14 @@ from labelbudget.methods import Elicitation, Method, get_method
 from labelbudget.metrics import evaluate
 from labelbudget.models.backbone import check_model
 from labelbudget.runs.claims import Claims
-from labelbudget.runs.identity import canonical, config_hash, display_method, weak_stage_key
+from labelbudget.runs.identity import (
+    canonical,
+    config_hash,
+    display_method,
+    inputs,
+    stored_hash,
+    weak_stage_key,
+)
 from labelbudget.runs.record import Record, encode_predictions, git_commit, versions
 from labelbudget.runs.store import Store
 from labelbudget.tasks import TaskData, load_task
@@ -167,7 +174,8 @@ def compute(
     """Do the run and return its record, without touching the store (executors call this; the
     caller stores the record)."""
     results = Path(results)
-    key = config_hash(config)
+    read = inputs(config)  # before the data is read: an edit made during the run is a new run
+    key = stored_hash(config, read)
     phases = Phases()
     started = datetime.datetime.now(datetime.UTC)
     start = time.perf_counter()
@@ -199,6 +207,7 @@ def compute(
     return Record(
         config_hash=key,
         config=canonical(config),
+        inputs=read,
         task=task.name,
         method=display_method(config),
         strong_model=config.strong_model,

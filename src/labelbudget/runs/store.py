@@ -21,13 +21,14 @@ from labelbudget.runs.record import Record
 from labelbudget.util.errors import UserError
 
 FIELDS = [f.name for f in dataclasses.fields(Record)]
-JSON_FIELDS = {"config", "stages", "notes", "versions", "phases", "predictions"}
+JSON_FIELDS = {"config", "stages", "notes", "versions", "phases", "predictions", "inputs"}
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The store's layout, in SQLite's `user_version`: 1 (unstamped, version 0 on disk) is the `runs`
-table alone; 2 adds `claims`, the runs in progress; 3 adds `predictions` to `runs`. Opening an
-older store to write migrates it in one transaction (its rows keep NULL in the new columns, read
-as None); a newer one is refused. Reading never needs a migration."""
+table alone; 2 adds `claims`, the runs in progress; 3 adds `predictions` to `runs`; 4 adds
+`inputs` (`runs.identity.inputs`). Opening an older store to write migrates it in one
+transaction (its rows keep NULL in the new columns, read as None); a newer one is refused.
+Reading never needs a migration."""
 
 
 class StoreError(UserError):
@@ -206,8 +207,8 @@ class Store:
         return True
 
     def run_keys(self) -> dict[str, str]:
-        """Run identity (`runs.identity.run_key`: config with its allocation instead of budget, cost
-        and fraction) -> config hash, for every stored run."""
+        """Run identity (`runs.identity.run_identity`: config with its allocation instead of budget,
+        cost and fraction, and the inputs it read) -> config hash, for every stored run."""
         if self.path.exists():
             with self._read() as con:
                 self._read_keys(con)
@@ -217,26 +218,29 @@ class Store:
         """Add the rows stored since the last call to the run-key index (configs are parsed
         once per process: a key is computed with this version's defaults for newer fields)."""
         from labelbudget.config import run_config_from_dict
-        from labelbudget.runs.identity import run_key
+        from labelbudget.runs.identity import run_identity
 
         if "runs" not in {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
             return
+        read = "inputs" if "inputs" in _present(con) else "NULL"
         rows = con.execute(
-            "SELECT rowid, config_hash, config FROM runs WHERE rowid > ? ORDER BY rowid", (self._last_rowid,)
+            f"SELECT rowid, config_hash, config, {read} FROM runs WHERE rowid > ? ORDER BY rowid",
+            (self._last_rowid,),
         ).fetchall()
-        for rowid, h, c in rows:
+        for rowid, h, c, i in rows:
             self._last_rowid = rowid
             try:
-                self._keys[run_key(run_config_from_dict(json.loads(c)))] = h
+                stored = json.loads(i) if i is not None else None
+                self._keys[run_identity(run_config_from_dict(json.loads(c)), stored)] = h
             except Exception as e:  # a corrupt row, or one a newer labelbudget wrote
                 _skip(h, e)
 
     def find(self, config) -> Record | None:
         """The stored run of this config, or of another config that buys the same allocation."""
-        from labelbudget.runs.identity import config_hash, run_key
+        from labelbudget.runs.identity import run_identity, stored_hash
 
-        found = self.get(config_hash(config))
-        if found is None and (other := self.run_keys().get(run_key(config))) is not None:
+        found = self.get(stored_hash(config))
+        if found is None and (other := self.run_keys().get(run_identity(config))) is not None:
             found = self.get(other)
         return found
 

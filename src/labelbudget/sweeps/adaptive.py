@@ -29,7 +29,7 @@ from labelbudget.analysis.points import _variant
 from labelbudget.analysis.regimes import DECIDE, DRAWS, _peaks, kind, line, regime
 from labelbudget.config import RunConfig, run_config_from_dict
 from labelbudget.labels.budget import allocation_of
-from labelbudget.runs.identity import run_key
+from labelbudget.runs.identity import record_identity, run_identity
 from labelbudget.runs.record import Record
 from labelbudget.util.errors import UserError
 from labelbudget.util.hashing import stable_hash
@@ -129,7 +129,7 @@ class Adaptive:
     def __post_init__(self) -> None:
         if self.initial_seeds < 1 or self.batch < 1:
             raise UserError("the adaptive sweep needs initial_seeds >= 1 and batch >= 1", "raise them")
-        self.keys = {run_key(c): c for c in self.candidates}
+        self.keys = {run_identity(c): c for c in self.candidates}
         self.lines: dict[LineKey, list[RunConfig]] = defaultdict(list)
         for c in self.keys.values():
             self.lines[line_of(c)].append(c)
@@ -150,7 +150,7 @@ class Adaptive:
 
     def mine(self, records: Iterable[Record]) -> list[Record]:
         """The stored records of this sweep's candidates."""
-        return [r for r in records if run_key(run_config_from_dict(r.config)) in self.keys]
+        return [r for r in records if record_identity(r) in self.keys]
 
     def states(self, records: list[Record]) -> dict[LineKey, LineState]:
         """Every line's decision from these records (and, kept for `next_batch`, the value of a
@@ -161,13 +161,13 @@ class Adaptive:
         label_of = dict(zip(analysis.df["variant"], analysis.df["label"], strict=True))
         # a task's name as records give it (a file's stem) from the config's (its path)
         task_of = {run_config_from_dict(r.config).task.task: r.task for r in records}
-        accuracy = {run_key(run_config_from_dict(r.config)): r.accuracy for r in records}
+        accuracy = {record_identity(r): r.accuracy for r in records}
         stored = set(accuracy)
         self._value: dict[LineKey, list[tuple[float, RunConfig]]] = {}
         out = {}
         for key, configs in self.lines.items():
             surface = analysis.surfaces.get((label_of.get(key[0]), task_of.get(key[1])))
-            free = [c for c in configs if run_key(c) not in stored]
+            free = [c for c in configs if run_identity(c) not in stored]
             runs = len(configs) - len(free)
             if surface is None:
                 out[key] = LineState(key, "?", "undetermined", 0.0, 0, 0, runs)
@@ -186,8 +186,8 @@ class Adaptive:
             value = peak * draws.std(0)
             measured = defaultdict(list)
             for c in configs:
-                if run_key(c) in stored:
-                    measured[_alloc(c)].append(accuracy[run_key(c)])
+                if run_identity(c) in stored:
+                    measured[_alloc(c)].append(accuracy[run_identity(c)])
             # not settled while the best allocation or its neighbours along the line have fewer
             # than initial_seeds runs, or while a measured allocation's mean beats the best's
             # (the GP, smooth over a quarter of a decade, can be sure of a peak between two
@@ -243,7 +243,7 @@ def run_adaptive(
     candidates are stored (already stored runs count). `execute(configs)` runs and stores configs;
     `stored()` reads every stored record."""
     records = adaptive.mine(stored())
-    first = [c for c in adaptive.initial() if run_key(c) not in {_key(r) for r in records}]
+    first = [c for c in adaptive.initial() if run_identity(c) not in {record_identity(r) for r in records}]
     execute(first[: max(0, max_runs - len(records))])
     round_ = 0
     while True:
@@ -255,10 +255,6 @@ def run_adaptive(
             return states
         execute(batch[:room])
         round_ += 1
-
-
-def _key(r: Record) -> str:
-    return run_key(run_config_from_dict(r.config))
 
 
 def _alloc(c: RunConfig) -> tuple[int, int]:
@@ -329,4 +325,13 @@ def adaptive_sweep(
         lambda: Store(results).records(),
         max_runs,
         report,
+    )
+
+
+def summary(states: dict[LineKey, LineState], results) -> str:
+    open_ = [s for s in states.values() if not s.settled]
+    return (
+        f"adaptive sweep: {len(states) - len(open_)} of {len(states)} budget lines decided"
+        + (f"; {len(open_)} still open (raise --max-runs to decide them)" if open_ else "")
+        + f"; results in {results} (`labelbudget report` reads them)"
     )

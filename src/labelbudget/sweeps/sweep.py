@@ -17,7 +17,7 @@ from pathlib import Path
 
 from labelbudget.config import RunConfig
 from labelbudget.runs.claims import Claims
-from labelbudget.runs.identity import run_key
+from labelbudget.runs.identity import run_identity
 from labelbudget.runs.store import Store
 from labelbudget.sweeps.executors import EXECUTORS, ExecutorOptions, Progress, Tally
 from labelbudget.sweeps.grid import describe
@@ -61,9 +61,9 @@ class SweepReport:
 
 
 def pending(configs: list[RunConfig], results: Path) -> Iterator[RunConfig]:
-    """The configs whose run (by identity, `runs.identity.run_key`) the store lacks."""
+    """The configs whose run (by identity, `runs.identity.run_identity`) the store lacks."""
     done = Store(results).run_keys()
-    return (c for c in configs if run_key(c) not in done)
+    return (c for c in configs if run_identity(c) not in done)
 
 
 def invalid(configs: list[RunConfig]) -> list[tuple[RunConfig, UserError]]:
