@@ -162,3 +162,19 @@ def test_answers_agree_with_table_1_and_come_as_json():
         "lo",
         "hi",
     } <= set(mean[0])
+
+
+def test_a_store_mixing_bf16_and_fp32_runs_keeps_them_apart():
+    """Issue 19, item 7: the same config run in bf16 and in fp32 is two variants in the analysis
+    (named by their compute), not seeds of one; one kind alone names nothing."""
+    import dataclasses
+
+    recs = curve_records({64: between(0.7, 0.6)}, seeds=2)
+    fp32 = [dataclasses.replace(r, inputs={"compute": "cpu/float32"}) for r in recs]
+    bf16 = [dataclasses.replace(r, inputs={"compute": "cpu/bfloat16"}) for r in recs]
+    assert set(frame(fp32)["label"]) == {"seq_sft"}
+    labels = set(frame(fp32 + bf16)["label"])
+    assert labels == {"seq_sft [compute=cpu/float32]", "seq_sft [compute=cpu/bfloat16]"}
+    edited = [dataclasses.replace(r, inputs={"task_file": "b" * 16}) for r in recs]
+    kept = [dataclasses.replace(r, inputs={"task_file": "a" * 16}) for r in recs]
+    assert len(set(frame(kept + edited)["task"])) == 2

@@ -62,12 +62,25 @@ def frame(records: Iterable[Record]) -> pd.DataFrame:
     records = list(records)
     configs = [run_config_from_dict(r.config) for r in records]
     variants = [_variant(c) for c in configs]
+    # what runs read beyond their config (`runs.identity.inputs`) keeps them apart where a store
+    # mixes it: bf16 and fp32 runs are other variants, an edited task file another task
+    read = [r.inputs or {} for r in records]
+    if len({i.get("compute") for i in read} - {None}) > 1:
+        for v, i in zip(variants, read, strict=True):
+            v["compute"] = json.dumps(i.get("compute"))
+    files: dict[str, set] = {}
+    for r, i in zip(records, read, strict=True):
+        files.setdefault(r.task, set()).add(i.get("task_file"))
+    tasks = [
+        r.task if len(files[r.task] - {None}) <= 1 else f"{r.task}@{i.get('task_file') or 'unrecorded'}"
+        for r, i in zip(records, read, strict=True)
+    ]
     varying = {}  # per method: the fields in which its variants differ (they name the variant)
     for method in {r.method for r in records}:
         mine = [v for r, v in zip(records, variants, strict=True) if r.method == method]
         varying[method] = sorted({k for v in mine for k in v if len({w.get(k) for w in mine}) > 1})
     rows = []
-    for r, c, v in zip(records, configs, variants, strict=True):
+    for r, c, v, task in zip(records, configs, variants, tasks, strict=True):
         extra = ", ".join(f"{k.split('.')[-1]}={json.loads(v[k])}" for k in varying[r.method] if k in v)
         rows.append(
             {
@@ -78,7 +91,7 @@ def frame(records: Iterable[Record]) -> pd.DataFrame:
                 "learner": c.learner if get_method(c.method).learner else "none",
                 "strong_model": r.strong_model,
                 "weak_model": r.weak_model,
-                "task": r.task,
+                "task": task,
                 "seed": r.seed,
                 "n_weak": r.n_weak,
                 "n_hq": r.n_hq,
