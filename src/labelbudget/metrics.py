@@ -69,7 +69,12 @@ def evaluate(log_odds: np.ndarray, labels: np.ndarray, weak_probs: np.ndarray | 
     correct = int((predicted == labels.astype(bool)).sum())
     acc_lo, acc_hi = wilson_interval(correct, len(labels))
     auc_lo, auc_hi = bootstrap_auroc_interval(labels, log_odds)
-    agreement = None if weak_probs is None else float((predicted == (weak_probs > 0.5)).mean())
+    known = None if weak_probs is None else ~np.isnan(weak_probs)  # weak labels lacking for some
+    agreement = (
+        None
+        if weak_probs is None or not known.any()
+        else float((predicted == (weak_probs > 0.5))[known].mean())
+    )
     return Metrics(
         accuracy=correct / len(labels),
         accuracy_lo=acc_lo,

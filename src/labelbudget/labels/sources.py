@@ -179,6 +179,13 @@ def source_for(config, side: Literal["weak", "hq"]) -> SourceSpec:
     """The registered source the config names for one side of the allocation."""
     name = config.weak_labels if side == "weak" else config.oracle
     flag = "--weak-labels" if side == "weak" else "--oracle"
+    if ":" in name:  # a source with an argument (column:NAME, file:PATH) is registered as "column:"
+        prefix, argument = name.split(":", 1)
+        if not argument.strip():
+            raise UserError(
+                f"{flag} {name}: the source needs an argument after the colon", f"e.g. {flag} {prefix}:NAME"
+            )
+        name = prefix + ":"
     spec = SOURCES.get_or_fail(
         name,
         f"pass {flag} with one of {', '.join(sorted(s.name for s in SOURCES.values() if s.side == side))}",

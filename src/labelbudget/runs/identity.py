@@ -91,6 +91,8 @@ def inputs(config: RunConfig) -> dict[str, str]:
     path = Path(config.task.task)
     if path.is_file():
         out["task_file"] = file_digest(path)
+    if config.weak_labels.startswith("file:") and Path(config.weak_labels[5:]).is_file():
+        out["weak_file"] = file_digest(config.weak_labels[5:])
     device = pick_device()
     out["compute"] = f"{device.type}/{str(pick_dtype(config.train.dtype, device)).removeprefix('torch.')}"
     return out

@@ -199,7 +199,10 @@ def compute(
     with phases("test scoring"):
         test_scores = method.score(task.test.texts)
     metrics = evaluate(test_scores, task.test.labels, weak.info.test_probs)
-    weak_accuracy = float(((weak.info.test_probs > 0.5) == task.test.labels.astype(bool)).mean())
+    probs = weak.info.test_probs  # a weak-label file may lack some test texts (NaN), or all (None)
+    known = np.zeros(len(task.test), bool) if probs is None else ~np.isnan(probs)
+    right = (probs > 0.5) == task.test.labels.astype(bool) if probs is not None else known
+    weak_accuracy = float(right[known].mean()) if known.any() else float("nan")
 
     assert ledger.spent <= config.budget + 1e-6, (ledger.spent, config.budget)
     model = getattr(getattr(method, "learner", method), "model", None)

@@ -1,0 +1,146 @@
+"""Weak labels from outside labelbudget (`labels.external`): a column of the task file, or a
+predictions file matched by id or by text; each refusal with its counts."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import synthetic_texts
+
+from labelbudget.config import RunConfig, TaskConfig
+from labelbudget.labels.sources import Setup, source_for
+from labelbudget.runs.identity import inputs
+from labelbudget.tasks import load_task
+from labelbudget.util.errors import UserError
+
+
+@pytest.fixture
+def task_file(tmp_path):
+    df = synthetic_texts(200)
+    df.insert(0, "id", [f"row{i}" for i in range(len(df))])
+    rng = np.random.default_rng(0)
+    df["p"] = np.round(np.clip(df["label"] * 0.7 + rng.uniform(0, 0.3, len(df)), 0, 1), 4)
+    df["hard"] = 1 - df["label"]
+    path = tmp_path / "task.csv"
+    df.to_csv(path, index=False)
+    return path, df
+
+
+def sold(weak_labels: str, path, results) -> tuple[dict[str, float], object]:
+    """What the weak source sells, text -> value, for every id it offers."""
+    cfg = RunConfig(task=TaskConfig(task=str(path), test_size=40), weak_labels=weak_labels)
+    task = load_task(cfg.task)
+    offer = np.arange(len(task.pool))
+    source = source_for(cfg, "weak").build(Setup(cfg, task, offer, 20, results, "run"))
+    values = source.answer(source.offer)
+    return {task.pool.texts[i]: float(v) for i, v in zip(source.offer, values, strict=True)}, source
+
+
+def test_a_probability_column_is_sold_soft_and_a_hard_one_as_0_1(task_file, tmp_path):
+    path, df = task_file
+    expected = dict(zip(df["text"], df["p"], strict=True))
+    got, source = sold("column:p", path, tmp_path)
+    assert got == {t: pytest.approx(expected[t]) for t in got}
+    assert len({v for v in got.values()} - {0.0, 1.0}) > 10  # soft, not thresholded
+    hard, _ = sold("column:hard", path, tmp_path)
+    assert set(hard.values()) == {0.0, 1.0}
+    assert all(hard[t] == 1 - lab for t, lab in zip(df["text"], df["label"], strict=True) if t in hard)
+    assert source.info.test_probs is not None and not np.isnan(source.info.test_probs).any()
+
+
+@pytest.mark.parametrize("key", ["id", "text"])
+def test_a_predictions_file_is_matched_by_id_or_by_text(task_file, tmp_path, key):
+    path, df = task_file
+    preds = df[[key, "p"]].rename(columns={"p": "p1"}).sample(frac=1, random_state=0)  # any order
+    file = tmp_path / "preds.jsonl"
+    preds.to_json(file, orient="records", lines=True)
+    got, _ = sold(f"file:{file}", path, tmp_path)
+    from_column, _ = sold("column:p", path, tmp_path)
+    assert got == from_column
+
+
+def test_rows_without_a_weak_label_are_never_sold_and_are_counted(task_file, tmp_path):
+    path, df = task_file
+    df = df.assign(p=df["p"].astype(object))
+    df.loc[df.index[:30], "p"] = ""
+    df.to_csv(path, index=False)
+    got, source = sold("column:p", path, tmp_path)
+    unlabeled = set(df["text"][:30])
+    assert not unlabeled & set(got)
+    assert any("have no weak label and are never sold" in n for n in source.info.notes)
+
+
+def write(tmp_path, rows, name="preds.csv"):
+    file = tmp_path / name
+    pd.DataFrame(rows).to_csv(file, index=False)
+    return file
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda df, tmp: ("column:nope", None), "no weak-label column 'nope'"),
+        (lambda df, tmp: ("column:text", None), r"values that are not numbers in \[0, 1\]"),
+        (lambda df, tmp: ("column:q", {"q": df["label"] * 2}), r"not numbers in \[0, 1\]"),
+        (
+            lambda df, tmp: (f"file:{write(tmp, {'id': ['row1', 'row1'], 'p1': [0.2, 0.3]})}", None),
+            "2 .*repeated ids|1 repeated ids",
+        ),
+        (
+            lambda df, tmp: (f"file:{write(tmp, {'id': ['row1', 'zzz'], 'p1': [0.2, 0.3]})}", None),
+            "1 ids the task file does not",
+        ),
+        (
+            lambda df, tmp: (f"file:{write(tmp, {'id': list(df['id'][:10]), 'p1': [0.5] * 10})}", None),
+            r"labels \d+ of the pool's \d+ texts",
+        ),
+        (
+            lambda df, tmp: (f"file:{write(tmp, {'text': [df['text'][0]] * 2, 'p1': [0.1, 0.9]})}", None),
+            "gives 1 texts two different weak labels",
+        ),
+        (lambda df, tmp: ("file:/no/such.csv", None), "does not exist"),
+        (lambda df, tmp: ("column:", None), "needs an argument after the colon"),
+    ],
+)
+def test_bad_weak_label_input_is_refused_with_its_counts(task_file, tmp_path, make, match):
+    path, df = task_file
+    spec, change = make(df, tmp_path)
+    if change:
+        df.assign(**change).to_csv(path, index=False)
+    with pytest.raises(UserError, match=match):
+        sold(spec, path, tmp_path)
+
+
+def test_too_few_weak_labels_for_the_allocation_is_refused(task_file, tmp_path):
+    path, df = task_file
+    df.assign(p=[0.9] * 120 + [""] * 80).to_csv(path, index=False)
+    cfg = RunConfig(task=TaskConfig(task=str(path), test_size=40), weak_labels="column:p")
+    task = load_task(cfg.task)
+    with pytest.raises(UserError, match=r"has \d+ weak labels on this run's side of the pool, 150 needed"):
+        source_for(cfg, "weak").build(Setup(cfg, task, np.arange(len(task.pool)), 150, tmp_path, "r"))
+
+
+def test_a_changed_predictions_file_is_a_new_run(task_file, tmp_path):
+    path, df = task_file
+    file = write(tmp_path, {"id": df["id"], "p1": df["p"]})
+    cfg = RunConfig(task=TaskConfig(task=str(path)), weak_labels=f"file:{file}")
+    before = inputs(cfg)
+    write(tmp_path, {"id": df["id"], "p1": 1 - df["p"]})
+    assert inputs(cfg)["weak_file"] != before["weak_file"] and inputs(cfg)["task_file"] == before["task_file"]
+
+
+def test_a_run_on_column_weak_labels_measures_their_accuracy(task_file, tiny_config, tmp_path):
+    """End to end (probe learner): gold as the weak column gives weak accuracy 1, flipped 0."""
+    from labelbudget.runs.run import run
+
+    path, df = task_file
+    base = dataclasses.replace(
+        tiny_config, learner="probe", task=dataclasses.replace(tiny_config.task, task=str(path))
+    )
+    df.assign(gold=df["label"]).to_csv(path, index=False)
+    good, _ = run(dataclasses.replace(base, weak_labels="column:gold"), tmp_path / "r")
+    assert good.weak_accuracy == 1.0 and good.n_weak > 0
+    flipped, _ = run(dataclasses.replace(base, weak_labels="column:hard"), tmp_path / "r")
+    assert flipped.weak_accuracy == 0.0
+    assert any("weak labels from column:hard" in n for n in flipped.notes)
