@@ -178,3 +178,24 @@ def test_a_store_mixing_bf16_and_fp32_runs_keeps_them_apart():
     edited = [dataclasses.replace(r, inputs={"task_file": "b" * 16}) for r in recs]
     kept = [dataclasses.replace(r, inputs={"task_file": "a" * 16}) for r in recs]
     assert len(set(frame(kept + edited)["task"])) == 2
+
+
+@pytest.mark.parametrize("order, expected", [(1, 1.0), (-1, -1.0)])
+def test_rank_agreement_between_probe_and_lora_is_kendalls_tau_with_an_interval(order, expected):
+    from labelbudget.analysis.tables import rank_agreement
+
+    accs = {0.0: 0.60, 0.4: 0.65, 0.6: 0.70, 1.0: 0.75}
+    rng = np.random.default_rng(0)
+    recs = []
+    for f, acc in accs.items():
+        for seed in range(3):
+            recs.append(
+                make_record(budget=16, f=f, seed=seed, accuracy=acc + rng.normal(0, 0.002), learner="probe")
+            )
+            lora = 0.675 + order * (acc - 0.675) + rng.normal(0, 0.002)
+            recs.append(make_record(budget=16, f=f, seed=seed, accuracy=lora))
+    got = rank_agreement(frame(recs))
+    acc_row = got[got["metric"] == "accuracy"].iloc[0]
+    assert acc_row["kendall tau"] == expected and acc_row["allocations"] == 4
+    lo, hi = (float(x) for x in acc_row["95% interval"].strip("[]").split(","))
+    assert lo <= expected <= hi

@@ -104,23 +104,20 @@ def test_no_two_runs_share_an_allocation_and_stored_allocations_are_not_rerun(ti
     assert report.ran == 0 and report.already == 1 and len(Store(tmp_path).records()) == 1
 
 
-def test_demo_preset_is_the_papers_grid_on_gemma_probes_plus_icl_and_lora():
-    from labelbudget.sweeps.presets import LORA_TRAIN, PROBE_LAYER
+def test_demo_preset_is_the_papers_grid_on_gemma_probes_per_weak_labeler_plus_icl():
+    from labelbudget.config import TrainConfig
+    from labelbudget.sweeps.presets import PROBE_LAYER, WEAK_LABELERS
 
     configs = PRESETS["demo"]()
     assert configs == demo_configs()
     assert len({run_key(c) for c in configs}) == len(configs)
     methods = collections.Counter(display_method(c) for c in configs)
-    assert methods == {
-        "probe_seq_sft": 270,
-        "probe_uncertainty": 270,
-        "probe_logconf": 270,
-        "icl": 2,
-        "seq_sft": 2,
-    }
+    assert methods == {"probe_seq_sft": 540, "probe_uncertainty": 540, "probe_logconf": 540, "icl": 2}
     assert {c.strong_model for c in configs} == {"gemma-3-270m"} and {c.pooling for c in configs} == {"mean"}
     assert {c.probe.probe_layer for c in configs} == {PROBE_LAYER}
     probes = [c for c in configs if c.learner == "probe"]
+    assert collections.Counter(c.weak.weak_n_train for c in probes) == {100: 810, 1000: 810}
+    assert {c.weak for c in probes} == set(WEAK_LABELERS)
     assert {c.budget for c in probes} == {16, 64, 256, 1024}
     assert {c.hq_fraction for c in probes} == set(PAPER_SFT.hq_fractions)
     assert {c.seed for c in probes} == set(range(10)) and {c.weak_cost for c in configs} == {0.1}
@@ -128,9 +125,13 @@ def test_demo_preset_is_the_papers_grid_on_gemma_probes_plus_icl_and_lora():
         (3, 0),
         (0, 3),
     }
-    lora = [c for c in configs if c.method == "seq_sft" and c.learner == "lora"]
-    assert {(allocation_of(c).n_weak, allocation_of(c).n_hq) for c in lora} == {(160, 0), (0, 64)}
-    assert {c.train for c in lora} == {LORA_TRAIN}
+    # demo --lora: 4 allocations the probe grid has, 3 seeds, the protocol's schedule
+    lora = [c for c in demo_configs(lora=True) if c.method == "seq_sft" and c.learner == "lora"]
+    allocs = {(allocation_of(c).n_weak, allocation_of(c).n_hq) for c in lora}
+    assert allocs == {(160, 0), (100, 6), (0, 16), (0, 64)} and len(lora) == 12
+    assert {c.train for c in lora} == {TrainConfig()} and {c.weak for c in lora} == {WEAK_LABELERS[0]}
+    probe_allocs = {(allocation_of(c).n_weak, allocation_of(c).n_hq) for c in probes}
+    assert allocs <= probe_allocs
 
 
 def test_expand_orders_runs_that_share_a_weak_stage_together(tiny_config):

@@ -294,13 +294,16 @@ class Demo:
 
     results: Path = Path("results/demo")
     executor: str = "local"
+    lora: bool = False
+    """Add real LoRA runs with the protocol's schedule (4 allocations x 3 seeds; about an hour on
+    2 CPU cores) and whether probes and LoRA rank the allocations alike."""
 
     def execute(self) -> None:
         from labelbudget.analysis.report import write_report
         from labelbudget.sweeps.presets import NOTES, demo_configs
         from labelbudget.sweeps.sweep import run_sweep
 
-        report = run_sweep(demo_configs(), self.results, self.executor, skip_unsupplied=True)
+        report = run_sweep(demo_configs(self.lora), self.results, self.executor, skip_unsupplied=True)
         print(f"report: {write_report(self.results, notes=(*NOTES, *report.notes))}")
 
 

@@ -17,7 +17,7 @@ from labelbudget.analysis.answers import Analysis
 from labelbudget.analysis.plots import cost_plot, weak_fraction_plot
 from labelbudget.analysis.points import average, recost
 from labelbudget.analysis.regimes import DECIDE
-from labelbudget.analysis.tables import pareto_frontier, probe_vs_finetuning, table1
+from labelbudget.analysis.tables import pareto_frontier, probe_vs_finetuning, rank_agreement, table1
 from labelbudget.runs.store import Store
 from labelbudget.tasks.paper import TABLE1_TASKS
 from labelbudget.util.errors import UserError
@@ -132,6 +132,14 @@ def write_report(
             "allocation: how far the fast probe's answers carry over to full fine-tuning.</p>"
         )
         parts.append(_table(compared))
+        ranks = rank_agreement(df)
+        if not ranks.empty:
+            parts.append(
+                "<p>Do probes and LoRA rank these allocations alike? Kendall's tau between their "
+                "seed-mean accuracies (and AUROCs) over the allocations both ran (1: the same order), "
+                "with a 95% bootstrap interval over seeds:</p>"
+            )
+            parts.append(_table(ranks))
     parts.append("<h2>Table 1: best accuracy at cost &le; budget (weak fraction of labels)</h2>")
     parts.append(_table(table1(pts)))
     with tempfile.TemporaryDirectory() as tmp:

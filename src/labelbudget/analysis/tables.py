@@ -81,3 +81,60 @@ def probe_vs_finetuning(pts: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def rank_agreement(df: pd.DataFrame, draws: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Whether the probe and LoRA fine-tuning rank the same allocations alike: Kendall's tau
+    between their seed-mean accuracies (and AUROCs) over the allocations both ran, per method and
+    weak labeler, with a 95% bootstrap interval (seeds resampled within each allocation, for both
+    learners). `df` is `points.frame`'s (one row per run)."""
+    import json
+
+    from scipy.stats import kendalltau
+
+    rng = np.random.default_rng(seed)
+    weak = df["config"].map(lambda c: json.dumps(json.loads(c).get("weak"), sort_keys=True))
+    df = df.assign(weak_labeler=weak)
+    rows = []
+    for (method, labeler), lora in df[df["learner"] == "lora"].groupby(["base_method", "weak_labeler"]):
+        probe = df[
+            (df["learner"] == "probe") & (df["base_method"] == method) & (df["weak_labeler"] == labeler)
+        ]
+        allocs = sorted(
+            set(map(tuple, lora[["n_weak", "n_hq"]].to_numpy()))
+            & set(map(tuple, probe[["n_weak", "n_hq"]].to_numpy()))
+        )
+        if len(allocs) < 3:
+            continue
+        for metric in ("accuracy", "auroc"):
+            per = [
+                [g[(g["n_weak"] == w) & (g["n_hq"] == h)][metric].to_numpy(float) for w, h in allocs]
+                for g in (probe, lora)
+            ]
+            tau = kendalltau([v.mean() for v in per[0]], [v.mean() for v in per[1]]).statistic
+            boot = []
+            for _ in range(draws):
+                means = [[rng.choice(v, len(v)).mean() for v in side] for side in per]
+                boot.append(kendalltau(*means).statistic)
+            boot = np.asarray(boot, float)
+            boot = boot[np.isfinite(boot)]
+            rows.append(
+                {
+                    "method": method,
+                    "weak labeler": json.loads(labeler).get("weak_n_train"),
+                    "metric": metric,
+                    "allocations": len(allocs),
+                    "lora seeds": int(lora.groupby(["n_weak", "n_hq"]).size().min()),
+                    "kendall tau": round(float(tau), 3),
+                    "95% interval": f"[{np.quantile(boot, 0.025):.2f}, {np.quantile(boot, 0.975):.2f}]"
+                    if len(boot)
+                    else "-",
+                    "probe": ", ".join(
+                        f"{w}+{h}: {v.mean():.3f}" for (w, h), v in zip(allocs, per[0], strict=True)
+                    ),
+                    "lora": ", ".join(
+                        f"{w}+{h}: {v.mean():.3f}" for (w, h), v in zip(allocs, per[1], strict=True)
+                    ),
+                }
+            )
+    return pd.DataFrame(rows)

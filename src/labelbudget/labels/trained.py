@@ -173,7 +173,11 @@ def build(setup: Setup) -> Fixed:
     with setup.phases("weak labels"):
         labels, notes = weak_labels(setup.task, cfg.task, cfg.weak, setup.results / "artifacts")
     source = Fixed("weak", cfg.weak_cost, setup.limit, labels.pool_probs, setup.offer)
-    source.info = WeakInfo(labels.test_probs, labels.key, notes, labels.seconds)
+    quality = (
+        f"weak labeler {cfg.weak.weak_model} trained on {cfg.weak.weak_n_train} pool texts: "
+        f"{labels.val_accuracy:.3f} accurate on its {cfg.weak.weak_n_val} pool validation texts"
+    )
+    source.info = WeakInfo(labels.test_probs, labels.key, (*notes, quality), labels.seconds)
     return source
 
 
