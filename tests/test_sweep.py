@@ -116,7 +116,7 @@ def test_demo_preset_is_the_papers_grid_on_gemma_probes_per_weak_labeler_plus_ic
     assert {c.strong_model for c in configs} == {"gemma-3-270m"} and {c.pooling for c in configs} == {"mean"}
     assert {c.probe.probe_layer for c in configs} == {PROBE_LAYER}
     probes = [c for c in configs if c.learner == "probe"]
-    assert collections.Counter(c.weak.weak_n_train for c in probes) == {100: 810, 1000: 810}
+    assert collections.Counter(c.weak.weak_n_train for c in probes) == {100: 810, 700: 810}
     assert {c.weak for c in probes} == set(WEAK_LABELERS)
     assert {c.budget for c in probes} == {16, 64, 256, 1024}
     assert {c.hq_fraction for c in probes} == set(PAPER_SFT.hq_fractions)
