@@ -216,3 +216,86 @@ def test_a_record_stored_before_inputs_were_recorded_is_still_found(tiny_config,
     record = make_record()
     assert record.inputs is None
     assert record_identity(record) == run_identity(run_config_from_dict(record.config))
+
+
+def test_results_empty_or_dot_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    from labelbudget.runs.store import StoreError
+
+    monkeypatch.chdir(tmp_path)
+    for bad in ("", ".", Path("")):
+        with pytest.raises(StoreError, match="loose in the current folder"):
+            Store(bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_labels_with_spaces_get_a_label_map_fix_that_works_when_typed(tmp_path):
+    import shlex
+
+    from labelbudget.config import TaskConfig
+    from labelbudget.tasks import load_task
+    from labelbudget.util.errors import UserError
+
+    path = tmp_path / "t.csv"
+    rows = [{"text": f"text number {i}", "label": "very good" if i % 2 else "not good"} for i in range(200)]
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with pytest.raises(UserError) as e:
+        load_task(TaskConfig(task=str(path), test_size=20))
+    fix = e.value.fix.split("e.g. ", 1)[1]
+    argv = shlex.split(fix)  # as a shell splits what the user types
+    assert argv[0] == "--label-map"
+    pairs = dict(zip(argv[1::2], map(int, argv[2::2]), strict=True))
+    assert pairs == {"not good": 0, "very good": 1}
+    task = load_task(TaskConfig(task=str(path), test_size=20, label_map=pairs))
+    assert len(task.pool) + len(task.test) == 200
+
+
+def test_claims_of_dead_processes_are_cleaned_when_seen(tmp_path):
+    import socket
+
+    from labelbudget.runs.claims import Claims
+
+    store = Store(tmp_path)
+    store.add(make_record())  # creates the store and its claims table
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    with store._write() as con:
+        con.execute(
+            "INSERT INTO claims VALUES (?, ?, ?, ?, ?)",
+            ("k", "x", socket.gethostname(), int(dead.stdout), time.time() + 3600),
+        )
+    with Claims(store), store._read() as con:
+        assert con.execute("SELECT COUNT(*) FROM claims").fetchone() == (0,)
+
+
+def test_a_results_folder_removed_during_a_sweep_gives_a_true_summary(tiny_config, tmp_path):
+    """Issue 19, item 8: the summary counts what the store holds, and says the folder went."""
+    import shutil
+
+    from labelbudget.sweeps.executors import EXECUTORS, register_executor, run_local
+    from labelbudget.sweeps.grid import Grid, expand
+    from labelbudget.sweeps.sweep import run_sweep
+
+    results = tmp_path / "results"
+
+    def run_then_remove(todo, progress):
+        run_local(todo, progress)
+        shutil.rmtree(results)
+
+    if "remove-after" not in EXECUTORS:
+        register_executor("remove-after", run_then_remove)
+    grid = Grid(
+        tasks=(tiny_config.task.task,),
+        methods=("probe_seq_sft",),
+        budgets=(8,),
+        hq_fractions=(0.0, 1.0),
+        seeds=(0,),
+    )
+    configs = expand(dataclasses.replace(tiny_config, learner="probe"), grid)
+    report = run_sweep(configs, results, executor="remove-after")
+    assert report.ran == 2 and report.held == 0
+    assert "holds 0 of the grid's 2 runs" in report.summary(
+        results
+    ) and "removed or replaced" in report.summary(results)

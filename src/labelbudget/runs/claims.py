@@ -63,6 +63,12 @@ class Claims:
                 con.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
 
     def __enter__(self) -> Claims:
+        """Claims of dead processes (on this host, or expired anywhere) are cleaned when seen."""
+        if self.store.path.exists():
+            with contextlib.suppress(UserError), self.store._write() as con:
+                rows = con.execute("SELECT run_key, host, pid, expires FROM claims").fetchall()
+                dead = [(key,) for key, host, pid, expires in rows if self._stale(host, pid, expires)]
+                con.executemany("DELETE FROM claims WHERE run_key = ?", dead)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -40,6 +40,12 @@ class Store:
     out a write's commit), and shared by concurrent sweeps through `Claims`."""
 
     def __init__(self, results: Path | str):
+        if str(results).strip() in ("", "."):  # `--results ""` reads as the current folder
+            raise StoreError(
+                f"--results {str(results)!r} would put the store and its artifacts loose in the current "
+                "folder",
+                "pass a folder for them, e.g. --results results (or the current folder's absolute path)",
+            )
         self.results = Path(results)
         self.path = self.results / "labelbudget.sqlite"
         self._keys: dict[str, str] = {}

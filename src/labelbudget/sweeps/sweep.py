@@ -36,6 +36,9 @@ class SweepReport:
     """Runs whose allocation the task's pool cannot supply (with `skip_unsupplied`)."""
     busy: int = 0
     """Runs another process was training when this one reached them (left to it)."""
+    held: int | None = None
+    """The grid's runs the store holds at the end (fewer than counted where the results folder
+    was removed or replaced during the sweep)."""
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -53,6 +56,13 @@ class SweepReport:
         return tuple(notes)
 
     def summary(self, results: Path) -> str:
+        if self.held is not None and self.held < self.already + self.ran:
+            return (
+                f"sweep: the store in {results} holds {self.held} of the grid's {self.total} runs, "
+                f"though this process counted {self.ran} done now and {self.already} stored: the "
+                "results folder was removed or replaced during the sweep; rerun the sweep to redo "
+                f"the missing ones ({self.seconds:.0f} s)"
+            )
         return (
             f"sweep: {self.ran} runs done now by this process, {self.already} already stored, "
             f"{self.busy} left to another process running them, {self.skipped} skipped (pool too "
@@ -142,4 +152,5 @@ def run_sweep(
         seconds=time.perf_counter() - start,
         skipped=skipped,
         busy=tally.busy,
+        held=len(configs) - len(list(pending(configs, results))),
     )

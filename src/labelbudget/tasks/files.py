@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +105,7 @@ def to_binary(raw: pd.Series, label_map: dict[str, int], path: Path) -> tuple[np
     if numeric.isna().any():
         seen = sorted(values.unique().tolist())
         shown = ", ".join(repr(v) for v in seen[:6]) + (" ..." if len(seen) > 6 else "")
-        example = " ".join(f"{v} {i}" for i, v in enumerate(seen[:2]))
+        example = " ".join(f"{shlex.quote(v)} {i}" for i, v in enumerate(seen[:2]))  # typed as shown
         raise UserError(
             f"labels in {path} are not binary 0/1: found {len(seen)} distinct values ({shown})",
             f"map them with --label-map, e.g. --label-map {example}",
