@@ -299,3 +299,27 @@ def test_a_results_folder_removed_during_a_sweep_gives_a_true_summary(tiny_confi
     assert "holds 0 of the grid's 2 runs" in report.summary(
         results
     ) and "removed or replaced" in report.summary(results)
+
+
+def test_a_trained_run_is_never_thrown_away_for_a_locked_store(tiny_config, tmp_path, monkeypatch):
+    """Issue 19, item 1: the record is kept aside and stored by the next command, untrained."""
+    from labelbudget.runs import run as run_mod
+    from labelbudget.runs.store import StoreError
+
+    cfg = dataclasses.replace(tiny_config, learner="probe")
+    real_add = Store.add
+
+    def locked(self, record):
+        raise StoreError("the store stayed locked by another process for 60 s", "wait")
+
+    monkeypatch.setattr(Store, "add", locked)
+    with pytest.raises(StoreError, match="the trained run is kept in") as e:
+        run_mod.run(cfg, tmp_path)
+    assert "nothing is trained again" in e.value.fix
+    kept = list((tmp_path / "unstored").glob("*.json"))
+    assert len(kept) == 1
+    monkeypatch.setattr(Store, "add", real_add)
+    monkeypatch.setattr(run_mod, "compute", lambda *a, **k: pytest.fail("trained again"))
+    record, ran = run_mod.run(cfg, tmp_path)
+    assert not ran and record.config_hash == kept[0].stem
+    assert not list((tmp_path / "unstored").glob("*.json")) and len(Store(tmp_path).records()) == 1

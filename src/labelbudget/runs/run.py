@@ -59,6 +59,7 @@ def run(
     refuse_unread(config)
     store = Store(results)
     store.check()
+    store.import_kept()
     if (done := store.find(config)) is not None:
         return done, False
     check(config)  # before the claim: bad input writes nothing
@@ -72,7 +73,7 @@ def run(
                 "wait for it to finish, then rerun: its record will be found and shown",
             )
         record = compute(config, results, labels_file, share_weak_stages)
-        store.add(record)
+        store.add_or_keep(record)
     return record, True
 
 

@@ -212,6 +212,42 @@ class Store:
             )
         return True
 
+    def add_or_keep(self, record: Record) -> bool:
+        """`add`, but a trained record is never thrown away for a store it cannot write to (still
+        locked after the wait, a full disk): it is kept aside as JSON in `unstored/`, and the
+        error says so; `import_kept` (every run and sweep calls it first) stores it later."""
+        try:
+            return self.add(record)
+        except StoreError as e:
+            kept = self.results / "unstored" / f"{record.config_hash}.json"
+            try:
+                from labelbudget.util.atomic import atomic_path
+
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(kept) as tmp:
+                    Path(tmp).write_text(record.to_json())
+            except OSError:
+                raise e from None
+            raise StoreError(
+                f"{e.problem}; the trained run is kept in {kept}",
+                "rerun the same command once the store is free: the kept run is stored first and "
+                "nothing is trained again",
+            ) from e
+
+    def import_kept(self) -> int:
+        """Store the records `add_or_keep` kept aside; returns how many were new."""
+        folder = self.results / "unstored"
+        added = 0
+        for file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            try:
+                record = Record(**json.loads(file.read_text()))
+            except (ValueError, TypeError) as e:
+                _skip(file.stem, e)
+                continue
+            added += self.add(record)
+            file.unlink()
+        return added
+
     def run_keys(self) -> dict[str, str]:
         """Run identity (`runs.identity.run_identity`: config with its allocation instead of budget,
         cost and fraction, and the inputs it read) -> config hash, for every stored run."""

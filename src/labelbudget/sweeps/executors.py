@@ -50,7 +50,7 @@ class Tally:
         return status == "claimed"
 
     def stored(self, store: Store, claims: Claims, cfg: RunConfig, record, bar) -> None:
-        added = store.add(record)
+        added = store.add_or_keep(record)
         claims.release(cfg)
         if added:
             self.ran += 1

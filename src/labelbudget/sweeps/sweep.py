@@ -122,6 +122,7 @@ def run_sweep(
     start = time.perf_counter()
     store = Store(results)
     store.check()
+    store.import_kept()
     todo = list(pending(configs, results))
     refuse_invalid(todo)  # bad input anywhere stops the sweep before it writes anything
     supplied = []
