@@ -15,7 +15,7 @@ from typing import Annotated
 
 import tyro
 
-from labelbudget.cli import Demo, List, Plan, Report, Run, Sweep, Weak, execute
+from labelbudget.cli import Demo, List, Plan, Predict, Report, Run, Sweep, Weak, execute
 
 Command = (
     Annotated[Run, tyro.conf.subcommand("run")]
@@ -25,6 +25,7 @@ Command = (
     | Annotated[Plan, tyro.conf.subcommand("plan")]
     | Annotated[Report, tyro.conf.subcommand("report")]
     | Annotated[Demo, tyro.conf.subcommand("demo")]
+    | Annotated[Predict, tyro.conf.subcommand("predict")]
 )
 
 

@@ -35,8 +35,11 @@ class Run:
     """Print the stored record as one JSON line at the end."""
     labels_file: Path | None = None
     """With `--oracle file`: the CSV of requested examples, labeled by a person, to resume with."""
+    save_model: Path | None = None
+    """Save the trained classifier in this new folder (`labelbudget predict --model` reads it)."""
 
     def execute(self) -> None:
+        from labelbudget.runs.record import summary
         from labelbudget.runs.run import run
 
         if self.labels_file is not None and self.config.oracle != "file":
@@ -44,10 +47,27 @@ class Run:
                 "--labels-file is read only when a person supplies the HQ labels",
                 "add --oracle file (the run then resumes from the labels in the file)",
             )
-        record, ran = run(self.config, self.results, self.labels_file)
-        print(summary(record, ran))
+        record, ran = run(self.config, self.results, self.labels_file, save_model=self.save_model)
+        print(summary(record, ran) + (f"\n  model saved in {self.save_model}" if self.save_model else ""))
         if self.json:
             print(record.to_json())
+
+
+@dataclass(frozen=True)
+class Predict:
+    """Score new texts with a classifier a run saved (`run --save-model DIR`)."""
+
+    model: Path
+    """The folder `run --save-model` wrote."""
+    input: Path
+    """A CSV, TSV or JSONL file with the model's text column."""
+    output: Path | None = None
+    """Where to write the rows plus `p1` and `label_pred` (default: INPUT.predictions.EXT)."""
+
+    def execute(self) -> None:
+        from labelbudget.learners.saved import predict_file
+
+        print(f"predictions: {predict_file(self.model, self.input, self.output)}")
 
 
 @dataclass(frozen=True)
@@ -305,42 +325,6 @@ class Demo:
 
         report = run_sweep(demo_configs(self.lora), self.results, self.executor, skip_unsupplied=True)
         print(f"report: {write_report(self.results, notes=(*NOTES, *report.notes))}")
-
-
-def summary(record, ran: bool) -> str:
-    """A short human summary of a stored record."""
-    head = "ran" if ran else "already stored, not run again:"
-    lines = [
-        f"{head} {record.method} on {record.task} with {record.strong_model} "
-        f"(seed {record.seed}, config {record.config_hash})",
-        f"  spent ${record.spent:g} of ${record.budget:g}: {record.n_weak} weak labels at "
-        f"${record.weak_cost:g} + {record.n_hq} HQ labels",
-        f"  test accuracy {record.accuracy:.3f} [{record.accuracy_lo:.3f}, {record.accuracy_hi:.3f}]"
-        f"  AUROC {record.auroc:.3f} [{record.auroc_lo:.3f}, {record.auroc_hi:.3f}]"
-        f"  (n={record.n_test}; weak labels: accuracy {record.weak_accuracy:.3f}"
-        + ("" if record.weak_agreement is None else f", agreement {record.weak_agreement:.3f}")
-        + ")",
-    ]
-    for stage in record.stages:
-        lines.append(
-            f"  {stage['name']} stage: {stage['n_train']} train + {stage['n_val']} val, "
-            f"{stage['steps']}/{stage['total_steps']} steps"
-            + (", stopped early" if stage["stopped_early"] else "")
-            + f", {stage['seconds']:.0f} s"
-            + (f" ({stage['eval_seconds']:.0f} s validating)" if stage.get("eval_seconds") else "")
-            + (
-                f", best val {stage['metric']} {stage['best_metric']:.3f} at step {stage['best_step']}"
-                if stage["best_step"]
-                else ""
-            )
-        )
-    lines += [f"  note: {n}" for n in record.notes]
-    lines.append(f"  {record.seconds:.0f} s on {record.device} ({record.dtype})")
-    if record.phases:
-        top = max(record.phases, key=lambda row: row["peak_rss_gb"])
-        lines[-1] += ": " + ", ".join(f"{row['phase']} {row['seconds']:.0f} s" for row in record.phases)
-        lines[-1] += f"; peak memory {top['peak_rss_gb']:.1f} GB ({top['phase']})"
-    return "\n".join(lines)
 
 
 def _unexpected(e: Exception, debug: bool) -> int:

@@ -112,3 +112,39 @@ def git_commit() -> str | None:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def summary(record, ran: bool) -> str:
+    """A short human summary of a stored record."""
+    head = "ran" if ran else "already stored, not run again:"
+    lines = [
+        f"{head} {record.method} on {record.task} with {record.strong_model} "
+        f"(seed {record.seed}, config {record.config_hash})",
+        f"  spent ${record.spent:g} of ${record.budget:g}: {record.n_weak} weak labels at "
+        f"${record.weak_cost:g} + {record.n_hq} HQ labels",
+        f"  test accuracy {record.accuracy:.3f} [{record.accuracy_lo:.3f}, {record.accuracy_hi:.3f}]"
+        f"  AUROC {record.auroc:.3f} [{record.auroc_lo:.3f}, {record.auroc_hi:.3f}]"
+        f"  (n={record.n_test}; weak labels: accuracy {record.weak_accuracy:.3f}"
+        + ("" if record.weak_agreement is None else f", agreement {record.weak_agreement:.3f}")
+        + ")",
+    ]
+    for stage in record.stages:
+        lines.append(
+            f"  {stage['name']} stage: {stage['n_train']} train + {stage['n_val']} val, "
+            f"{stage['steps']}/{stage['total_steps']} steps"
+            + (", stopped early" if stage["stopped_early"] else "")
+            + f", {stage['seconds']:.0f} s"
+            + (f" ({stage['eval_seconds']:.0f} s validating)" if stage.get("eval_seconds") else "")
+            + (
+                f", best val {stage['metric']} {stage['best_metric']:.3f} at step {stage['best_step']}"
+                if stage["best_step"]
+                else ""
+            )
+        )
+    lines += [f"  note: {n}" for n in record.notes]
+    lines.append(f"  {record.seconds:.0f} s on {record.device} ({record.dtype})")
+    if record.phases:
+        top = max(record.phases, key=lambda row: row["peak_rss_gb"])
+        lines[-1] += ": " + ", ".join(f"{row['phase']} {row['seconds']:.0f} s" for row in record.phases)
+        lines[-1] += f"; peak memory {top['peak_rss_gb']:.1f} GB ({top['phase']})"
+    return "\n".join(lines)

@@ -49,6 +49,7 @@ def run(
     results: Path | str = "results",
     labels_file: Path | str | None = None,
     share_weak_stages: bool = False,
+    save_model: Path | str | None = None,
 ) -> tuple[Record, bool]:
     """Run `config` unless its record, or that of a config buying the same allocation
     (`runs.identity.run_key`), is already stored. Returns (record, whether it ran now).
@@ -60,7 +61,14 @@ def run(
     store = Store(results)
     store.check()
     store.import_kept()
+    if save_model is not None:
+        refuse_save(config, Path(save_model))
     if (done := store.find(config)) is not None:
+        if save_model is not None:
+            raise UserError(
+                f"this run is already stored in {results}, and its classifier was not saved then",
+                f"rerun with --save-model {save_model} and another --results folder to train and save it",
+            )
         return done, False
     check(config)  # before the claim: bad input writes nothing
     with Claims(store) as claims:
@@ -72,7 +80,7 @@ def run(
                 f"another process is training this run now (config {config_hash(config)}) in {results}",
                 "wait for it to finish, then rerun: its record will be found and shown",
             )
-        record = compute(config, results, labels_file, share_weak_stages)
+        record = compute(config, results, labels_file, share_weak_stages, save_model)
         store.add_or_keep(record)
     return record, True
 
@@ -171,6 +179,7 @@ def compute(
     results: Path | str = "results",
     labels_file: Path | str | None = None,
     share_weak_stages: bool = False,
+    save_model: Path | str | None = None,
 ) -> Record:
     """Do the run and return its record, without touching the store (executors call this; the
     caller stores the record)."""
@@ -208,7 +217,7 @@ def compute(
     assert ledger.spent <= config.budget + 1e-6, (ledger.spent, config.budget)
     model = getattr(getattr(method, "learner", method), "model", None)
     params = next(model.parameters()) if model is not None else None
-    return Record(
+    record = Record(
         config_hash=key,
         config=canonical(config),
         inputs=read,
@@ -241,3 +250,22 @@ def compute(
         phases=phases.records(),
         predictions=encode_predictions(test_scores, task.test.labels),
     )
+    if save_model is not None:
+        from labelbudget.learners.saved import save_model as save
+
+        with phases("saving the model"):
+            save(save_model, method, config, record)
+    return record
+
+
+def refuse_save(config: RunConfig, folder: Path) -> None:
+    """`--save-model` checks made before any work."""
+    from labelbudget.methods import get_method
+
+    if config.method == "icl" or config.method == "prompted_seq_sft" or not get_method(config.method).learner:
+        raise UserError(
+            f"--save-model cannot save a {config.method} run: it scores through few-shot prompts",
+            "save a seq_sft, uncertainty or logconf run (either learner)",
+        )
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise UserError(f"--save-model {folder} exists and is not an empty folder", "pass a new folder")
