@@ -144,3 +144,27 @@ def test_a_run_on_column_weak_labels_measures_their_accuracy(task_file, tiny_con
     flipped, _ = run(dataclasses.replace(base, weak_labels="column:hard"), tmp_path / "r")
     assert flipped.weak_accuracy == 0.0
     assert any("weak labels from column:hard" in n for n in flipped.notes)
+
+
+def test_shuffled_errors_keep_the_error_sizes_and_the_accuracy_but_move_them():
+    from labelbudget.labels.trained import shuffle_errors
+
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 2, 500).astype(float)
+    probs = np.clip(gold * 0.8 + rng.normal(0.1, 0.25, 500), 0, 1)
+    shuffled = shuffle_errors(probs, gold, seed=3)
+    np.testing.assert_allclose(np.sort(np.abs(shuffled - gold)), np.sort(np.abs(probs - gold)))
+    assert ((shuffled > 0.5) == gold).mean() == ((probs > 0.5) == gold).mean()
+    wrong_before, wrong_after = (probs > 0.5) != gold, (shuffled > 0.5) != gold
+    assert (wrong_before != wrong_after).sum() > 20  # other examples are wrong now
+
+
+def test_a_run_on_shuffled_error_weak_labels_keeps_the_weak_accuracy(tiny_config, tmp_path):
+    from labelbudget.runs.run import run
+
+    base = dataclasses.replace(tiny_config, learner="probe")
+    plain, _ = run(base, tmp_path)
+    shuffled, _ = run(dataclasses.replace(base, weak_labels="trained-shuffled"), tmp_path)
+    assert shuffled.config_hash != plain.config_hash and shuffled.weak_key != plain.weak_key
+    assert any("errors shuffled" in n for n in shuffled.notes)
+    assert abs(shuffled.weak_accuracy - plain.weak_accuracy) < 1e-9

@@ -195,3 +195,37 @@ register_source(
         warm,
     )
 )
+
+
+def shuffle_errors(probs: np.ndarray, gold: np.ndarray, seed: int) -> np.ndarray:
+    """The authors' shuffled-error weak labels (`vanilla_weak_labels.py`
+    `--also_save_shuffled_error_labels`): the same error sizes |weak - gold|, permuted across
+    examples, so that which examples are wrong is no longer salient. The multiset of errors is
+    kept, and so is the accuracy (an example is wrong exactly where its error exceeds 0.5)."""
+    errors = np.abs(probs - gold)
+    permuted = errors[np.random.default_rng(seed).permutation(len(errors))]
+    return np.where(gold == 1, 1 - permuted, permuted)
+
+
+def build_shuffled(setup: Setup) -> Fixed:
+    """`trained` with its errors shuffled (pool and test apart, seeded by the data seed)."""
+    source = build(setup)
+    task, seed = setup.task, setup.config.task.data_seed
+    source.values = shuffle_errors(source.values, task.pool.labels.astype(float), seed)
+    info = source.info
+    test = shuffle_errors(info.test_probs, task.test.labels.astype(float), seed + 1)
+    note = "weak labels with their errors shuffled across examples (same error sizes, same accuracy)"
+    source.info = WeakInfo(test, f"{info.key}-shuffled", (*info.notes, note), info.seconds)
+    return source
+
+
+register_source(
+    SourceSpec(
+        "trained-shuffled",
+        "weak",
+        "the trained weak labels with their errors permuted across examples (the authors' shuffled errors)",
+        build_shuffled,
+        reserved,
+        warm,
+    )
+)
