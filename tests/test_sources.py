@@ -168,3 +168,25 @@ def test_a_run_on_shuffled_error_weak_labels_keeps_the_weak_accuracy(tiny_config
     assert shuffled.config_hash != plain.config_hash and shuffled.weak_key != plain.weak_key
     assert any("errors shuffled" in n for n in shuffled.notes)
     assert abs(shuffled.weak_accuracy - plain.weak_accuracy) < 1e-9
+
+
+def test_prompt_weak_labels_are_icls_scores_of_the_same_prompt_and_model(tiny_config, tmp_path):
+    import torch
+
+    from labelbudget.labels.prompt import prompt_scores
+    from labelbudget.methods.icl import LabelScorer
+    from labelbudget.models.backbone import load_causal_lm
+    from labelbudget.models.packing import Encoder
+    from labelbudget.prompts import few_shot_prompt
+
+    cfg = dataclasses.replace(tiny_config, weak_labels=f"prompt:{tiny_config.strong_model}")
+    task = load_task(cfg.task)
+    got, source = sold(cfg.weak_labels, cfg.task.task, tmp_path)  # sold soft, P(1)
+    model, tokenizer = load_causal_lm(tiny_config.strong_model, torch.float32)
+    texts = task.pool.texts[:16]
+    icl = LabelScorer(model, tokenizer)(Encoder(tokenizer, 512)([few_shot_prompt([], t) for t in texts]), 8)
+    np.testing.assert_allclose(prompt_scores(tiny_config.strong_model, texts), icl, atol=1e-4)
+    for t, s in zip(texts, icl, strict=True):
+        if t in got:
+            assert got[t] == pytest.approx(1 / (1 + np.exp(-s)), abs=1e-4)
+    assert source.info.test_probs.shape == (len(task.test),)

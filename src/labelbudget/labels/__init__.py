@@ -7,7 +7,7 @@
 - `person`: HQ labels from a person, through a labeling file (the run pauses and resumes).
 """
 
-from labelbudget.labels import external, person, trained  # noqa: F401  (each registers its source)
+from labelbudget.labels import external, person, prompt, trained  # noqa: F401  (each registers its source)
 from labelbudget.labels.sources import SOURCES, LabelSource, Ledger, SourceSpec, register_source
 
 __all__ = ["SOURCES", "LabelSource", "Ledger", "SourceSpec", "register_source"]
