@@ -112,15 +112,15 @@ def test_demo_preset_is_the_papers_grid_on_gemma_probes_per_weak_labeler_plus_ic
     assert configs == demo_configs()
     assert len({run_key(c) for c in configs}) == len(configs)
     methods = collections.Counter(display_method(c) for c in configs)
-    assert methods == {"probe_seq_sft": 540, "probe_uncertainty": 540, "probe_logconf": 540, "icl": 2}
+    assert methods == {"probe_seq_sft": 270, "probe_uncertainty": 270, "probe_logconf": 270, "icl": 2}
     assert {c.strong_model for c in configs} == {"gemma-3-270m"} and {c.pooling for c in configs} == {"mean"}
     assert {c.probe.probe_layer for c in configs} == {PROBE_LAYER}
     probes = [c for c in configs if c.learner == "probe"]
-    assert collections.Counter(c.weak.weak_n_train for c in probes) == {100: 810, 700: 810}
+    assert collections.Counter(c.weak.weak_n_train for c in probes) == {100: 405, 700: 405}
     assert {c.weak for c in probes} == set(WEAK_LABELERS)
     assert {c.budget for c in probes} == {16, 64, 256, 1024}
     assert {c.hq_fraction for c in probes} == set(PAPER_SFT.hq_fractions)
-    assert {c.seed for c in probes} == set(range(10)) and {c.weak_cost for c in configs} == {0.1}
+    assert {c.seed for c in probes} == set(range(5)) and {c.weak_cost for c in configs} == {0.1}
     assert {(allocation_of(c).n_weak, allocation_of(c).n_hq) for c in configs if c.method == "icl"} == {
         (3, 0),
         (0, 3),

@@ -4,6 +4,7 @@ callers bypass the CLI's parsing, so every field is checked against its annotati
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -21,7 +22,7 @@ def check_types(obj: Any) -> None:
     """Every field of a config dataclass holds a value of its annotated type (YAML/JSON sweep
     files and Python callers bypass the CLI's parsing): ints are not bools or 0.5, floats are
     finite numbers, strings are strings, a `Literal` is one of its choices."""
-    hints = typing.get_type_hints(type(obj))
+    hints = _hints(type(obj))
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         expected = _describe(hints[f.name])
@@ -31,6 +32,13 @@ def check_types(obj: Any) -> None:
                 + short(list(value) if isinstance(value, tuple) else value),
                 f"give {f.name} (--{f.name.replace('_', '-')}) {expected}",
             )
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of a class, once per process (resolving them took 0.4 ms per
+    config: most of a sweep's bookkeeping over thousands of stored runs)."""
+    return typing.get_type_hints(cls)
 
 
 def _conforms(value: Any, hint: Any) -> bool:
