@@ -59,13 +59,14 @@ def test_activation_key_holds_dtype_device_and_the_weights_and_float16_overflow_
     task = load_task(tiny_config.task)
     model = tmp_path / "model"
     shutil.copytree(tiny_config.strong_model, model)
-    key = activation_key(task, str(model), "{text}", "auto")
-    monkeypatch.setattr(acts_mod, "extraction_dtype", lambda: (torch.device("cpu"), torch.bfloat16))
-    assert activation_key(task, str(model), "{text}", "auto") != key  # bf16 values are other values
-    monkeypatch.setattr(acts_mod, "extraction_dtype", lambda: (torch.device("cuda"), torch.float32))
-    assert activation_key(task, str(model), "{text}", "auto") != key
+    keys = {}
+    for device, dtype in (("cpu", torch.float32), ("cpu", torch.bfloat16), ("cuda", torch.float32)):
+        monkeypatch.setattr(acts_mod, "extraction_dtype", lambda d=device, t=dtype: (torch.device(d), t))
+        keys[device, dtype] = activation_key(task, str(model), "{text}", "auto")
+    assert len(set(keys.values())) == 3  # bf16 values, or another device's, are other values
     monkeypatch.undo()
-    assert activation_key(task, str(model), "{text}", "auto") == key
+    key = activation_key(task, str(model), "{text}", "auto")
+    assert key in keys.values()  # this machine's own kind
     (weights,) = [p for p in model.iterdir() if p.suffix == ".safetensors"]
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF  # one changed weight byte: another model under the same path

@@ -185,8 +185,11 @@ def test_prompt_weak_labels_are_icls_scores_of_the_same_prompt_and_model(tiny_co
     model, tokenizer = load_causal_lm(tiny_config.strong_model, torch.float32)
     texts = task.pool.texts[:16]
     icl = LabelScorer(model, tokenizer)(Encoder(tokenizer, 512)([few_shot_prompt([], t) for t in texts]), 8)
-    np.testing.assert_allclose(prompt_scores(tiny_config.strong_model, texts), icl, atol=1e-4)
+    np.testing.assert_allclose(prompt_scores(tiny_config.strong_model, texts, "float32"), icl, atol=1e-4)
+    from labelbudget.models.backbone import native_bf16, pick_device
+
+    tol = 2e-2 if native_bf16(pick_device()) else 1e-4  # the source runs in the machine's dtype
     for t, s in zip(texts, icl, strict=True):
         if t in got:
-            assert got[t] == pytest.approx(1 / (1 + np.exp(-s)), abs=1e-4)
+            assert got[t] == pytest.approx(1 / (1 + np.exp(-s)), abs=tol)
     assert source.info.test_probs.shape == (len(task.test),)
