@@ -36,18 +36,12 @@ def test_initial_design_is_both_ends_and_the_middle_mix_at_two_seeds():
         RunConfig(task=TaskConfig(task="t")), Grid(tasks=("t",), budgets=(64,), seeds=tuple(range(5)))
     )
     design = Adaptive(configs).initial()
+    # 0.4 and 0.6 are equally near half the budget: the one with fewer HQ labels is taken
     assert sorted((c.hq_fraction, c.seed) for c in design) == [
         (0.0, 0),
         (0.0, 1),
-        (0.4, 0),  # 0.4 and 0.6 are equally near half; the first
+        (0.4, 0),
         (0.4, 1),
-        (1.0, 0),
-        (1.0, 1),
-    ] or sorted((c.hq_fraction, c.seed) for c in design) == [
-        (0.0, 0),
-        (0.0, 1),
-        (0.6, 0),
-        (0.6, 1),
         (1.0, 0),
         (1.0, 1),
     ]

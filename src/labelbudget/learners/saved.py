@@ -29,15 +29,24 @@ from labelbudget.util.errors import UserError
 FORMAT = 1
 
 
-def save_model(folder: Path | str, method, config, record) -> Path:
-    """Save the learner `method` trained (see the module docstring)."""
-    folder = Path(folder)
-    learner = getattr(method, "learner", None)
-    if learner is None or getattr(method, "demos", None):
+def check_savable(config, folder: Path) -> None:
+    """`--save-model` checks, made before any work (and again just before saving)."""
+    from labelbudget.methods import get_method
+
+    if config.method in ("icl", "prompted_seq_sft") or not get_method(config.method).learner:
         raise UserError(
             f"--save-model cannot save a {config.method} run: it scores through few-shot prompts",
             "save a seq_sft, uncertainty or logconf run (either learner)",
         )
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise UserError(f"--save-model {folder} exists and is not an empty folder", "pass a new folder")
+
+
+def save_model(folder: Path | str, method, config, record) -> Path:
+    """Save the learner `method` trained (see the module docstring)."""
+    folder = Path(folder)
+    check_savable(config, folder)
+    learner = method.learner
     meta = {
         "format": FORMAT,
         "learner": config.learner,
@@ -54,8 +63,6 @@ def save_model(folder: Path | str, method, config, record) -> Path:
     if config.learner == "probe":
         meta["layer"] = int(learner.layer)
         tensors |= {"mean": torch.from_numpy(learner.mean), "std": torch.from_numpy(learner.std)}
-    if folder.exists() and any(folder.iterdir()):
-        raise UserError(f"--save-model {folder} exists and is not empty", "pass a new folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
     try:

@@ -62,7 +62,9 @@ def run(
     store.check()
     store.import_kept()
     if save_model is not None:
-        refuse_save(config, Path(save_model))
+        from labelbudget.learners.saved import check_savable
+
+        check_savable(config, Path(save_model))
     if (done := store.find(config)) is not None:
         if save_model is not None:
             raise UserError(
@@ -256,16 +258,3 @@ def compute(
         with phases("saving the model"):
             save(save_model, method, config, record)
     return record
-
-
-def refuse_save(config: RunConfig, folder: Path) -> None:
-    """`--save-model` checks made before any work."""
-    from labelbudget.methods import get_method
-
-    if config.method == "icl" or config.method == "prompted_seq_sft" or not get_method(config.method).learner:
-        raise UserError(
-            f"--save-model cannot save a {config.method} run: it scores through few-shot prompts",
-            "save a seq_sft, uncertainty or logconf run (either learner)",
-        )
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise UserError(f"--save-model {folder} exists and is not an empty folder", "pass a new folder")
