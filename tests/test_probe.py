@@ -25,8 +25,8 @@ def test_activation_cache_is_reused_and_keyed_by_what_determines_it(
 
     task = load_task(tiny_config.task)
     calls = []
-    real = acts_mod.extract
-    monkeypatch.setattr(acts_mod, "extract", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    real = acts_mod.extract_layers
+    monkeypatch.setattr(acts_mod, "extract_layers", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
     first = activations(task, tiny_config.strong_model, "{text}", "auto", tmp_path)
     assert first.pool.shape[:2] == (len(task.pool), 3) and first.test.shape[0] == len(task.test)
     again = activations(task, tiny_config.strong_model, "{text}", "auto", tmp_path)
@@ -79,6 +79,40 @@ def test_activation_key_holds_dtype_device_and_the_weights_and_float16_overflow_
     monkeypatch.setattr(packing.Packed, "pool", lambda self, x, how: real_pool(self, x, how) * 1e5)
     big = acts_mod.extract(tiny_config.strong_model, task.pool.texts[:8], "auto", 4)
     assert big.dtype == np.float32 and np.isfinite(big).all() and np.abs(big).max() > 65504
+
+
+def test_extracting_up_to_a_layer_gives_a_full_passes_values(tokenizer_dir, tmp_path, tiny_config):
+    """A probe's cache runs only the layers below its own (and one more): those layers' values are
+    exactly the full pass's, for a decoder (whose last hidden state is after the final norm) and
+    an encoder; the cache of a depth holds only its layers and says how many the model has."""
+    from conftest import _save_tiny
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from labelbudget.models.activations import extract_layers
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=5, num_attention_heads=4
+    )
+    decoder = str(_save_tiny(LlamaForCausalLM(config), tokenizer_dir, tmp_path / "llama5"))
+    texts = ["a short one", "and a somewhat longer text than that", "third"]
+    for model in (decoder, "minilm-l6"):
+        full, n = extract_layers(model, texts, "auto", 2)
+        assert full.shape[1] == n + 1
+        for depth in (0.0, 0.4, 0.6, 0.8):
+            part, n_again = extract_layers(model, texts, "auto", 2, depth)
+            k = round(depth * n)
+            assert n_again == n and part.shape[1] == k + 1
+            np.testing.assert_allclose(part, full[:, : k + 1], rtol=1e-5, atol=1e-5)
+        assert not np.allclose(full[:, -1], full[:, -2])  # the layers differ: the test can fail
+    task = load_task(tiny_config.task)
+    acts = activations(task, tiny_config.strong_model, "{text}", "auto", tmp_path, depth=0.5)
+    assert acts.pool.shape[1] == 2 and acts.n_layers == 2 and acts.layer_index(0.5) == 1
+    again = activations(task, tiny_config.strong_model, "{text}", "auto", tmp_path, depth=0.5)
+    assert again.n_layers == 2 and again.key == acts.key
+    assert acts.key != activation_key(task, tiny_config.strong_model, "{text}", "auto")
+    with pytest.raises(ValueError, match="not extracted"):
+        acts.layer_index(1.0)
 
 
 @pytest.mark.parametrize(

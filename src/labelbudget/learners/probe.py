@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from labelbudget.learners.base import TrainableState, register_learner
-from labelbudget.models.activations import activations, extract
+from labelbudget.models.activations import activations, extract_layers
 from labelbudget.models.classifier import HEAD_INIT_STD
 from labelbudget.training.stage import predict
 
@@ -53,13 +53,15 @@ class ProbeLearner(TrainableState):
     def setup(self, ctx) -> None:
         cfg = ctx.config
         with ctx.phases("activations (cached after the first run)"):
-            acts = activations(ctx.task, cfg.strong_model, "{text}", cfg.pooling, ctx.artifacts)
+            acts = activations(
+                ctx.task, cfg.strong_model, "{text}", cfg.pooling, ctx.artifacts, depth=cfg.probe.probe_layer
+            )
         pool, test = acts.features(cfg.probe.probe_layer)
         self.rows = torch.from_numpy(np.concatenate([pool, test]))
         self.row_of = {t: i for i, t in enumerate(ctx.task.pool.texts + ctx.task.test.texts)}
         self.mean, self.std = acts.statistics(cfg.probe.probe_layer)
         self.layer, self.activation_key = acts.layer_index(cfg.probe.probe_layer), acts.key
-        self.strong_model, self.pooling = cfg.strong_model, cfg.pooling
+        self.strong_model, self.pooling, self.depth = cfg.strong_model, cfg.pooling, cfg.probe.probe_layer
         self.model = ProbeHead(pool.shape[1], cfg.seed)
 
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
@@ -69,7 +71,8 @@ class ProbeLearner(TrainableState):
         new = [i for i, w in enumerate(where) if w is None]
         rows = self.rows[torch.as_tensor([w or 0 for w in where], dtype=torch.long)]
         if new:
-            fresh = extract(self.strong_model, [texts[i] for i in new], self.pooling, 32)[:, self.layer]
+            fresh = extract_layers(self.strong_model, [texts[i] for i in new], self.pooling, 32, self.depth)
+            fresh = fresh[0][:, self.layer]
             rows[torch.as_tensor(new)] = torch.from_numpy(
                 (np.asarray(fresh, np.float32) - self.mean) / self.std
             )

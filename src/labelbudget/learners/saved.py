@@ -61,7 +61,7 @@ def save_model(folder: Path | str, method, config, record) -> Path:
     }
     tensors = {f"model.{k}": v for k, v in learner.state().items()}
     if config.learner == "probe":
-        meta["layer"] = int(learner.layer)
+        meta["layer"], meta["depth"] = int(learner.layer), learner.depth
         tensors |= {"mean": torch.from_numpy(learner.mean), "std": torch.from_numpy(learner.std)}
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
@@ -127,9 +127,11 @@ class SavedModel:
 
         texts = [str(t).strip() for t in texts]
         if self.meta["learner"] == "probe":
-            from labelbudget.models.activations import extract
+            from labelbudget.models.activations import extract_layers
 
-            fresh = extract(self.meta["strong_model"], texts, self.meta["pooling"], 32)[:, self.meta["layer"]]
+            m = self.meta
+            fresh = extract_layers(m["strong_model"], texts, m["pooling"], 32, m.get("depth"))[0]
+            fresh = fresh[:, m["layer"]]
             rows = torch.from_numpy((np.asarray(fresh, np.float32) - self.mean) / self.std)
             return predict(self.model, rows, len(rows), desc="predicting")
         return predict(self.model, self.encoder(texts), batch_size, desc="predicting")

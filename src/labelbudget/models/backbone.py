@@ -342,6 +342,18 @@ def resolve_pooling(pooling: str, model_type: str) -> str:
     return "mean" if model_type in ENCODER_TYPES else "last"
 
 
+def keep_layers(backbone: nn.Module, n: int) -> None:
+    """Keep only the first `n` transformer layers (in place): the ModuleList of
+    `num_hidden_layers` blocks, wherever the architecture keeps it (`layers`, `encoder.layer`)."""
+    total = backbone.config.num_hidden_layers
+    for name, module in backbone.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) == total:
+            parent_name, _, attr = name.rpartition(".")
+            setattr(backbone.get_submodule(parent_name), attr, module[:n])
+            return
+    raise ValueError(f"no list of {total} layers found in {type(backbone).__name__}")
+
+
 def forward_packed(backbone: nn.Module, packed, **kwargs):
     """Run a backbone on a `Packed` batch so that every text sees only itself, as if alone.
 
