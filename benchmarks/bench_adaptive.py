@@ -1,8 +1,8 @@
 """How many of a full grid's runs the adaptive sweep needs to reach the grid's decisions, and the
 accuracy it loses against the grid's best (regret) as runs grow.
 
-    python benchmarks/bench_adaptive.py                       # the demo grid + SST-2
-    python benchmarks/bench_adaptive.py --stores results/demo # replay stored grids only
+    python benchmarks/bench_adaptive.py                                    # the demo grid + SST-2
+    python benchmarks/bench_adaptive.py --grids sst2 --stores results/demo # a demo's own store
 
 Every run is real: the full grids are run (probe runs on cached activations are cheap; resumable,
 so a stored grid is reused), then the adaptive sweep is replayed on them, a run "executed" by
@@ -30,15 +30,18 @@ from labelbudget.sweeps.adaptive import Adaptive, run_adaptive
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"
 
 
-def grids(folder: Path) -> dict[str, Path]:
-    """Run (or resume) the full grids: the demo's probes, and the same probe grid on SST-2."""
+def grids(folder: Path, which: tuple[str, ...] = ("demo", "sst2")) -> dict[str, Path]:
+    """Run (or resume) the full grids: the demo's probes (both weak labelers, as `labelbudget
+    demo` runs them), and the probe grid of `probe_seq_sft` on SST-2."""
     from labelbudget.sweeps.grid import expand
-    from labelbudget.sweeps.presets import PROBES, TEMPLATE
+    from labelbudget.sweeps.presets import PROBES, TEMPLATE, demo_configs
     from labelbudget.sweeps.sweep import run_sweep
 
-    out = {"demo": folder / "demo"}
-    run_sweep(expand(TEMPLATE, PROBES), out["demo"], skip_unsupplied=True)
-    if SST2.exists():
+    out = {}
+    if "demo" in which:
+        out["demo"] = folder / "demo"
+        run_sweep([c for c in demo_configs() if c.method != "icl"], out["demo"], skip_unsupplied=True)
+    if "sst2" in which and SST2.exists():
         task = dataclasses.replace(TEMPLATE.task, task=str(SST2), text_column="sentence")
         template = dataclasses.replace(TEMPLATE, task=task)
         grid = dataclasses.replace(PROBES, tasks=(str(SST2),), methods=("probe_seq_sft",))
@@ -48,7 +51,8 @@ def grids(folder: Path) -> dict[str, Path]:
 
 
 def replay(name: str, store: Path, emit) -> None:
-    records = [r for r in Store(store).records() if r.config["method"] != "icl"]
+    # the probe grid only (a demo's store may also hold `demo --lora`'s 12 LoRA runs, and ICL)
+    records = [r for r in Store(store).records() if r.method.startswith("probe_")]
     by_key = {run_key(run_config_from_dict(r.config)): r for r in records}
     candidates = [run_config_from_dict(r.config) for r in by_key.values()]
     full_state = Adaptive(candidates).states(list(by_key.values()))
@@ -123,9 +127,10 @@ def replay(name: str, store: Path, emit) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--results", type=Path, default=Path("results/bench_adaptive"))
-    parser.add_argument("--stores", type=Path, nargs="*", help="replay these stored grids only")
+    parser.add_argument("--stores", type=Path, nargs="*", default=[], help="also replay these stored grids")
+    parser.add_argument("--grids", nargs="*", default=["demo", "sst2"], help="full grids to run and replay")
     args = parser.parse_args()
-    stores = {p.name: p for p in args.stores} if args.stores else grids(args.results)
+    stores = {**{p.name: p for p in args.stores}, **grids(args.results, tuple(args.grids))}
 
     def emit(**row) -> None:
         print(json.dumps(row), flush=True)

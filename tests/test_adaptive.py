@@ -116,3 +116,45 @@ def test_sweep_adaptive_runs_real_records_and_resumes(tiny_config, tmp_path, cap
     again = adaptive_sweep(configs, tmp_path, max_runs=7, batch=2)  # resumes: nothing past the cap
     assert len(Store(tmp_path).records()) == len(stored)
     assert again.keys() == states.keys()
+
+
+def test_projected_covariance_is_the_posterior_with_the_runs_added():
+    """A GP's posterior covariance does not depend on the values it sees: refitting with the runs
+    added (the kernel fixed) gives what `projected_cov` predicts, and more runs shrink it."""
+    from sklearn.base import clone
+
+    from labelbudget.analysis.surface import features
+    from test_surface import surface_of
+
+    surface = surface_of(list(grid_records().values())[::3])
+    part, allocs = surface.parts[0], np.array([[160.0, 0.0], [80.0, 8.0], [0.0, 16.0]])
+    _, now = surface.posterior(allocs)
+    np.testing.assert_allclose(surface.projected_cov(allocs, np.zeros((0, 2))), now, atol=1e-9)
+    extra = np.repeat(allocs[1:2], 5, axis=0)
+    later = surface.projected_cov(allocs, extra)
+    assert later[1, 1] < 0.75 * now[1, 1] and np.all(np.diag(later) <= np.diag(now) + 1e-12)
+    gp = part.gp
+    refit = clone(gp).set_params(kernel=gp.kernel_, optimizer=None, normalize_y=False)
+    x = np.vstack([gp.X_train_, features(extra[:, 0], extra[:, 1])])
+    refit.fit(x, np.zeros(len(x)))  # any values: the covariance is the same
+    _, cov = refit.predict(features(allocs[:, 0], allocs[:, 1]), return_cov=True)
+    white = gp.kernel_.k2.noise_level
+    np.testing.assert_allclose((cov - white * np.eye(3)) * gp._y_train_std**2, later, atol=1e-9)
+
+
+def test_a_flat_top_is_undecidable_and_a_clear_peak_is_not():
+    """The preposterior: a line whose best mix beats all-weak by just the margin a mix must win by
+    (a tie between two regimes), 9 of its grid's 10 seeds run, cannot be decided by the last;
+    one with a peak 4 points above both ends can be, from 3 seeds."""
+    from labelbudget.analysis.regimes import line
+    from labelbudget.sweeps.adaptive import decidable
+    from test_surface import FRACTIONS, between, curve_records, surface_of
+
+    allocs = line(256, 0.1, FRACTIONS)
+    edge = dict(zip(FRACTIONS, (0.75, 0.752, 0.756, 0.76, 0.756, 0.74, 0.70), strict=True))
+    flat = surface_of(curve_records({256: edge}, seeds=9))
+    peak = surface_of(curve_records({256: between(0.74, 0.68, peak=0.78, at=0.6)}, seeds=3))
+    rng = np.random.default_rng(0)
+    assert decidable(flat, allocs, allocs, 0.95, rng) < 0.1
+    assert decidable(flat, allocs, np.zeros((0, 2)), 0.95, rng) == 0  # undecided now, no runs left
+    assert decidable(peak, allocs, np.repeat(allocs, 7, axis=0), 0.95, rng) > 0.5

@@ -56,6 +56,19 @@ class TaskSurface:
         # f itself: the white noise is a new run's, not the surface's
         return np.clip(mean, 0.0, 1.0), cov - white * np.eye(len(allocs))
 
+    def projected_cov(self, allocs: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        """The covariance of f at `allocs` once one more run at each of `extra`'s allocations is
+        stored, the kernel as fitted: a GP's posterior covariance does not depend on the values
+        it will see, so this is what those runs would leave of the uncertainty."""
+        gp = self.gp
+        x = features(allocs[:, 0], allocs[:, 1])
+        train = np.vstack([gp.X_train_, features(extra[:, 0], extra[:, 1])]) if len(extra) else gp.X_train_
+        k = gp.kernel_(train) + gp.alpha * np.eye(len(train))
+        cross = gp.kernel_(x, train)
+        cov = gp.kernel_(x) - cross @ np.linalg.solve(k, cross.T)
+        white = gp.kernel_.k2.noise_level
+        return (cov - white * np.eye(len(allocs))) * gp._y_train_std**2
+
 
 def fit_task(runs: pd.DataFrame) -> TaskSurface:
     """A GP on one variant's runs on one task (columns n_weak, n_hq, accuracy, n_test)."""
@@ -91,6 +104,12 @@ class Surface:
         means, covs = zip(*(p.posterior(allocs) for p in self.parts), strict=True)
         t = len(self.parts)
         return np.mean(means, axis=0), np.sum(covs, axis=0) / t**2
+
+    def projected_cov(self, allocs: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        """`TaskSurface.projected_cov`, each task given the same extra runs."""
+        allocs = np.asarray(allocs, dtype=float).reshape(-1, 2)
+        extra = np.asarray(extra, dtype=float).reshape(-1, 2)
+        return sum(p.projected_cov(allocs, extra) for p in self.parts) / len(self.parts) ** 2
 
     def sampling_var(self, mean: np.ndarray) -> np.ndarray:
         """The test sets' own sampling variance of an accuracy (averaged over tasks)."""

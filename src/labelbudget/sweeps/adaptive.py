@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labelbudget.analysis.points import _variant
-from labelbudget.analysis.regimes import DECIDE, DRAWS, _peaks, kind, line, regime
+from labelbudget.analysis.regimes import DECIDE, DRAWS, REGIMES, _peaks, kind, line, regime
 from labelbudget.config import RunConfig, run_config_from_dict
 from labelbudget.labels.budget import allocation_of
 from labelbudget.runs.identity import record_identity, run_identity
@@ -48,6 +48,10 @@ PLAN_LOSS = 0.005
 
 PER_LINE = 2
 """At most this many runs of a batch on one budget line."""
+
+UNDECIDABLE = 0.1
+"""An undecided line stops taking runs once the probability that even the whole grid would decide
+it falls below this (`decidable`): a flat top that no number of seeds resolves."""
 
 TOLERANCE = 0.0
 """With a tolerance, a line whose regime stays undetermined stops taking runs once its best
@@ -89,6 +93,9 @@ class LineState:
     thin: int = 0
     """Allocations that must be run before the line can settle: the best one's neighbours (and
     itself) short of the initial seeds, or a measured one whose mean beats the best's."""
+    decidable: float = 1.0
+    """For an undecided line, the probability that running every run of the grid still left
+    would decide it (`decidable`)."""
 
     @property
     def decided(self) -> bool:
@@ -101,6 +108,8 @@ class LineState:
         best allocation expected to lose less than that whichever regime the peak is in."""
         if self.thin:
             return False
+        if not self.decided and self.decidable < UNDECIDABLE:
+            return True
         return (self.decided and self.expected_loss <= PLAN_LOSS) or self.expected_loss < self.tolerance
 
     def describe(self) -> str:
@@ -108,6 +117,8 @@ class LineState:
         state = (
             f"{self.regime}, buy {self.n_weak} weak + {self.n_hq} HQ ({loss})"
             if self.decided
+            else f"undetermined, the grid cannot decide it (P {self.decidable:.2f}; {loss})"
+            if self.settled and self.decidable < UNDECIDABLE
             else f"undetermined, settled ({loss})"
             if self.settled
             else f"undecided (P {self.p_top:.2f}, {loss})"
@@ -163,6 +174,9 @@ class Adaptive:
         task_of = {run_config_from_dict(r.config).task.task: r.task for r in records}
         accuracy = {record_identity(r): r.accuracy for r in records}
         stored = set(accuracy)
+        remaining = defaultdict(list)  # per (variant, task): the allocations of the runs still to run
+        for key, configs in self.lines.items():
+            remaining[key[:2]] += [_alloc(c) for c in configs if run_identity(c) not in stored]
         self._value: dict[LineKey, list[tuple[float, RunConfig]]] = {}
         out = {}
         for key, configs in self.lines.items():
@@ -206,6 +220,12 @@ class Adaptive:
                         (float(value[i]) + (1.0 if i in thin else 0.0), _lowest_seeds(left, 1)[0])
                     )
             thin = {i for i in thin if any(_alloc(c) == allocs[i] for c in free)}
+            chance = 1.0
+            if not found.decided:
+                rng = np.random.default_rng(self.seed)
+                chance = decidable(
+                    surface, np.array(allocs, float), np.array(remaining[key[:2]]), self.decide, rng
+                )
             out[key] = LineState(
                 key,
                 surface.label,
@@ -216,6 +236,7 @@ class Adaptive:
                 loss,
                 self.tolerance,
                 thin=len(thin),
+                decidable=chance,
             )
         return out
 
@@ -255,6 +276,31 @@ def run_adaptive(
             return states
         execute(batch[:room])
         round_ += 1
+
+
+def decidable(
+    surface, allocs: np.ndarray, extra: np.ndarray, decide: float, rng, outer: int = 40, inner: int = 400
+) -> float:
+    """The probability that the line's regime would be decided (one regime's probability at least
+    `decide`) once runs at `extra` are stored: a preposterior. The kernel as fitted, those runs
+    leave the covariance `Surface.projected_cov`; the posterior mean they would give is drawn
+    from N(mean now, covariance now - covariance then); per draw, the regime's probabilities
+    from `inner` joint draws, as `analysis.regimes` computes them."""
+    kinds = [kind(int(w), int(h)) for w, h in allocs]
+    mean, now = surface.posterior(allocs)
+    later = surface.projected_cov(allocs, extra) if len(extra) else now
+
+    def factor(cov: np.ndarray) -> np.ndarray:
+        values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+        return vectors * np.sqrt(np.clip(values, 0, None))
+
+    means = mean + rng.standard_normal((outer, len(mean))) @ factor(now - later).T
+    z = rng.standard_normal((inner, len(mean))) @ factor(later).T
+    hits = 0
+    for m in means:
+        winner = np.asarray(kinds)[_peaks(m + z, kinds)]
+        hits += max(np.mean(winner == k) for k in REGIMES) >= decide
+    return hits / outer
 
 
 def _alloc(c: RunConfig) -> tuple[int, int]:
