@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from labelbudget.config import RunConfig
 from labelbudget.labels.budget import Allocation
@@ -24,6 +23,7 @@ from labelbudget.models.backbone import forward_packed, load_causal_lm, max_leng
 from labelbudget.models.packing import Encoder, pack, sorted_batches
 from labelbudget.prompts import Demo, harden, prompted
 from labelbudget.util.errors import UserError
+from labelbudget.util.progress import progress
 
 
 def label_token_ids(tokenizer) -> tuple[int, int]:
@@ -55,7 +55,7 @@ class LabelScorer:
         device = self.rows.device
         out = np.empty(len(ids), dtype=np.float32)
         lengths = np.array([len(x) for x in ids])
-        for idx in tqdm(
+        for idx in progress(
             sorted_batches(lengths, batch_size), desc="few-shot scoring", leave=False, disable=None
         ):
             packed = pack(ids, idx, self.tokenizer.pad_token_id, device)

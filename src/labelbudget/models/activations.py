@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from labelbudget.tasks import TaskData
 from labelbudget.util.hashing import stable_hash
+from labelbudget.util.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def extract_layers(
         "caching %s activations (layers 0-%d of %d) of %d texts (%d tokens), once",
         *(model_name, stored - 1, n_layers, len(ids), lengths.sum()),
     )
-    for idx in tqdm(sorted_batches(lengths, batch_size), desc="caching activations", disable=None):
+    for idx in progress(sorted_batches(lengths, batch_size), desc="caching activations", disable=None):
         packed = pack(ids, idx, tokenizer.pad_token_id, device)
         states = forward_packed(backbone, packed, output_hidden_states=True).hidden_states[:stored]
         pooled = packed.pool(torch.stack(states, 1).float(), pooling)  # texts, stored layers, hidden

@@ -55,14 +55,16 @@ class Schedule:
         )
 
     @staticmethod
-    def fixed_epochs(n_train: int, epochs: float, cfg: TrainConfig) -> Schedule:
-        """A fixed number of epochs, no early stopping (the weak model: 3 epochs)."""
+    def fixed_epochs(n_train: int, epochs: float, cfg: TrainConfig, evaluate: bool = False) -> Schedule:
+        """A fixed number of epochs, no early stopping (the weak model: 3 epochs); with
+        `evaluate`, evaluations every min(50 steps, an epoch) as the paper's stages (for a
+        target accuracy)."""
         steps_per_epoch = math.ceil(n_train / cfg.batch_size)
         return Schedule(
             batch_size=cfg.batch_size,
             total_steps=math.ceil(epochs * steps_per_epoch),
             warmup_steps=max(min(cfg.max_warmup_steps, steps_per_epoch), 2),
-            eval_every=None,
+            eval_every=min(cfg.eval_every, steps_per_epoch) if evaluate else None,
         )
 
 

@@ -25,7 +25,6 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from labelbudget.config import TrainConfig
 from labelbudget.metrics import auroc
@@ -33,6 +32,7 @@ from labelbudget.models.packing import Encoded, micro_batches, random_batches, s
 from labelbudget.training.losses import Loss, soft_cross_entropy, xent
 from labelbudget.training.schedule import EarlyStopping, Schedule
 from labelbudget.util.profiling import MemoryGuard
+from labelbudget.util.progress import progress
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def predict(
     out = np.empty(len(ids), dtype=np.float32)
     batches = sorted_batches(lengths_of(ids), batch_size)
     guard = MemoryGuard()
-    for idx in tqdm(batches, desc=desc, leave=False, disable=None if len(batches) > 1 else True):
+    for idx in progress(batches, desc=desc, leave=False, disable=None if len(batches) > 1 else True):
         logits = model.batch_logits(ids, idx)
         out[idx] = (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
         guard()
@@ -133,8 +133,11 @@ def train_stage(
     seed: int,
     name: str,
     loss: Loss = xent,
+    target_accuracy: float | None = None,
 ) -> StageReport:
-    """Train `model` in place for one stage; with early stopping, end in the best state.
+    """Train `model` in place for one stage; with early stopping, end in the best state. With a
+    `target_accuracy` instead, stop at the first evaluation whose validation accuracy reaches it
+    and keep that state (the authors' `AccuracyStoppingCallback`, `w2s/sft_utils.py`).
 
     Examples per forward pass: the loss's own micro-batch where it has one (log-confidence's 8,
     whatever the model), else `cfg.micro_batch`; the optimizer always steps on the whole batch
@@ -164,7 +167,7 @@ def train_stage(
     guard = MemoryGuard()
     batches: list[np.ndarray] = []
     model.train()
-    bar = tqdm(total=schedule.total_steps, desc=f"{name} stage", leave=False, disable=None)
+    bar = progress(total=schedule.total_steps, desc=f"{name} stage", leave=False, disable=None)
     for step in range(1, schedule.total_steps + 1):
         if not batches:
             batches = random_batches(len(train), schedule.batch_size, rng)
@@ -187,15 +190,23 @@ def train_stage(
             eval_start = time.perf_counter()
             if counts:
                 report.add_tokens(*counts())  # training tokens only
-            metric, report.metric = validation_metric(model, val, cfg.eval_batch_size)
+            if target_accuracy is None:
+                metric, report.metric = validation_metric(model, val, cfg.eval_batch_size)
+            else:
+                scores = predict(model, val.ids, cfg.eval_batch_size, desc="validating")
+                metric, report.metric = float(np.mean((scores > 0) == (val.targets > 0.5))), "accuracy"
             if counts:
                 counts()
             report.eval_seconds += time.perf_counter() - eval_start
             report.evals.append((step, metric))
-            is_best, stop = stopper.update(metric)
+            if target_accuracy is None:
+                is_best, stop = stopper.update(metric)
+            else:  # the state at the stop, not the best one
+                is_best, stop = False, metric >= target_accuracy
+                report.best_step, report.best_metric = step, metric
             if is_best:
                 best_state, report.best_step, report.best_metric = model.trainable_state(), step, metric
-            bar.set_postfix(val=f"{metric:.3f}", best=f"{stopper.best:.3f}")
+            bar.set_postfix(val=f"{metric:.3f}", best=f"{max(stopper.best, metric):.3f}")
             if stop and not last:
                 report.stopped_early = True
                 break
