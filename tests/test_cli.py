@@ -70,6 +70,8 @@ def _files(d: Path) -> dict[str, Path]:
     (f["bad_model"] / "config.json").write_text('{"model_type": "no-such-architecture"}')
     f["a_file"] = d / "a-file"
     f["a_file"].write_text("not a folder")
+    f["headerless"] = d / "headerless.csv"
+    f["headerless"].write_text("Unions representing workers at Turner Newall say they are upset,Business\nb,World\n")
     return f
 
 
@@ -131,6 +133,9 @@ CASES: dict[str, tuple[list[str], str]] = {
     "lr negative": (["run", "--lr", "-1"], "lr: must be positive"),
     "batch size zero": (["run", "--batch-size", "0"], "batch_size: must be at least 1"),
     "patience zero": (["run", "--patience", "0"], "patience: must be at least 1"),
+    "weak target accuracy of a coin": (["run", "--weak-target-accuracy", "0.5"], "weak_target_accuracy"),
+    "unknown test mix": (["run", "--test-mix", "skewed"], "--test-mix"),
+    "headerless file": (["run", "--task", "{headerless}"], "seems to have no header row"),
     "beta2 one": (["run", "--beta2", "1"], "beta2: must be in (0, 1)"),
     "grad norm zero": (["run", "--max-grad-norm", "0"], "max_grad_norm: must be positive"),
     "probe layer two": (["run", "--probe-layer", "2"], "probe_layer: must be in [0, 1]"),

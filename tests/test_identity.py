@@ -69,6 +69,8 @@ def _leaves(prefix: str = ""):
                     "max_candidates": 7,
                     "data_dir": "d",
                     "test_size": 998,
+                    "test_mix": "natural",
+                    "weak_target_accuracy": 0.7,
                 }.get(g.name)
                 if new is None and type(value) in changed:
                     new = changed[type(value)](value)

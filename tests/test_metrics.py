@@ -47,3 +47,25 @@ def test_evaluate_accuracy_and_weak_agreement():
     assert m.accuracy == 0.75 and m.n_test == 4
     assert m.weak_agreement == 0.75  # predictions [1,0,1,0] vs weak [1,1,1,0]
     assert m.auroc == 1.0
+
+
+def test_label_quality_counts_the_confusion_matrix_and_calibration():
+    """Weak labels against gold: 8 examples, P(1) given; NaN rows are left out and counted out."""
+    from labelbudget.metrics import calibration_error, label_quality
+
+    gold = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    probs = np.array([0.1, 0.2, 0.7, 0.4, 0.9, 0.8, 0.3, 0.6, np.nan])
+    q = label_quality(probs, gold, "test split")
+    assert q["n"] == 8 and q["against"] == "test split"
+    assert q["confusion"] == [[3, 1], [1, 3]]  # rows gold 0/1, columns labeled 0/1
+    assert q["accuracy"] == 0.75 and q["accuracy_lo"] < 0.75 < q["accuracy_hi"]
+    # ECE by hand over 10 bins: each example alone in its bin here, |p - y| averaged
+    by_hand = np.mean(np.abs(probs[:8] - gold[:8]))
+    assert calibration_error(probs[:8], gold[:8]) == pytest.approx(by_hand)
+    assert q["ece"] == pytest.approx(by_hand) and q["ece_lo"] <= q["ece"] <= q["ece_hi"]
+    # a calibrated labeler: in each bin the share of 1s is the mean P(1)
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=20000)
+    assert calibration_error(p, rng.uniform(size=20000) < p) < 0.02
+    assert label_quality(None, gold, "test split") is None
+    assert label_quality(np.full(9, np.nan), gold, "test split") is None

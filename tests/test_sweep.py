@@ -293,3 +293,80 @@ def approx_tree(value):
     if isinstance(value, list | tuple):
         return [approx_tree(v) for v in value]
     return value
+
+
+def test_progress_reaches_a_log_file_as_plain_lines(tiny_config, tmp_path):
+    """Off a terminal, every bar is a plain line with its count and ETA (here one per update:
+    LABELBUDGET_PROGRESS_SECONDS=0), with no carriage returns, cursor escapes or library bars."""
+    sweep_file = tmp_path / "sweep.json"
+    grid = {"tasks": [tiny_config.task.task], "methods": ["seq_sft"], "budgets": [8, 9], "seeds": [0]}
+    grid |= {"weak_costs": [0.1], "hq_fractions": [0.5]}
+    sweep_file.write_text(json.dumps({"template": to_dict(tiny_config), **grid}))
+    log = tmp_path / "sweep.log"
+    env = {**os.environ, "LABELBUDGET_PROGRESS_SECONDS": "0"}
+    with log.open("w") as out:
+        cmd = [sys.executable, "-m", "labelbudget", "sweep", str(sweep_file), "--results", str(tmp_path / "r")]
+        assert subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode == 0
+    text = log.read_text()
+    assert "\r" not in text and "\x1b" not in text and "Loading weights" not in text
+    lines = text.splitlines()
+    assert any(line.startswith("sweep: 1/2 (50%)") and "ETA" in line for line in lines), text
+    assert any(line.startswith("sweep: 2/2 (100%)") for line in lines), text
+    assert any(line.startswith("weak stage: ") and "ETA" in line for line in lines), text
+
+
+def test_progress_lines_wait_for_their_interval(capsys, monkeypatch):
+    from labelbudget.util.progress import progress
+
+    monkeypatch.delenv("LABELBUDGET_PROGRESS_SECONDS", raising=False)
+    for _ in progress(range(50), desc="quick", disable=None):
+        pass
+    assert capsys.readouterr().err == ""  # shorter than the interval: nothing in the log
+    monkeypatch.setenv("LABELBUDGET_PROGRESS_SECONDS", "0")
+    bar = progress(total=3, desc="slow")
+    for _ in range(3):
+        bar.update()
+    bar.close()
+    assert capsys.readouterr().err.splitlines()[-1].startswith("slow: 3/3 (100%)")
+
+
+def test_a_grid_the_pool_cannot_wholly_supply_is_caught_by_the_dry_run_and_skipped_on_request(
+    tiny_config, tmp_path, capsys
+):
+    """$64 all-weak buys 640 weak labels, more than the synthetic pool holds: the dry run (the
+    data is local) names the run and why, the sweep stops naming method, budget and fraction and
+    offers --skip-unsupplied, which skips and counts it."""
+    from labelbudget.__main__ import main
+
+    sweep_file = tmp_path / "sweep.json"
+    grid = {"tasks": [tiny_config.task.task], "methods": ["seq_sft"], "budgets": [8, 64], "seeds": [0]}
+    sweep_file.write_text(json.dumps({"template": to_dict(tiny_config), **grid, "hq_fractions": [0.0, 1.0]}))
+    results = ["--results", str(tmp_path / "r")]
+    assert main(["sweep", str(sweep_file), "--dry-run", *results]) == 0
+    out = capsys.readouterr().out
+    cannot = [line for line in out.splitlines() if line.startswith("cannot")]
+    assert len(cannot) == 1 and "$64" in cannot[0] and "seq_sft at $64, HQ fraction 0, needs 640 weak" in cannot[0]
+    assert "1 that the pool cannot supply" in out and "--skip-unsupplied" in out
+    assert main(["sweep", str(sweep_file), *results]) == 2
+    err = capsys.readouterr().err
+    assert "seq_sft at $64, HQ fraction 0" in err and "--skip-unsupplied" in err
+    assert not (tmp_path / "r" / "labelbudget.sqlite").exists() or not Store(tmp_path / "r").records()
+    assert main(["sweep", str(sweep_file), "--skip-unsupplied", *results]) == 0
+    assert "1 skipped" in capsys.readouterr().out
+    assert len(Store(tmp_path / "r").records()) == 3
+    from labelbudget.analysis.report import write_report
+    from labelbudget.runs.store import unsupplied
+
+    (why,) = unsupplied(tmp_path / "r").values()  # kept for the report, which counts it
+    assert "needs 640 weak" in why
+    assert "1 runs of the sweeps were skipped" in write_report(tmp_path / "r").read_text()
+
+
+def test_weak_label_sources_are_a_grid_axis():
+    from labelbudget.config import RunConfig
+
+    grid = Grid(budgets=(16,), hq_fractions=(0.0, 0.5), seeds=(0,), weak_sources=("trained", "column:llm_p1"))
+    configs = expand(RunConfig(), grid)
+    assert collections.Counter(c.weak_labels for c in configs) == {"trained": 2, "column:llm_p1": 2}
+    assert len({run_key(c) for c in configs}) == 4  # a different source is a different run
+    assert {c.weak_labels for c in expand(RunConfig(weak_labels="column:x"), Grid())} == {"column:x"}

@@ -106,3 +106,47 @@ def test_too_small_for_test_set():
         prepare("t", Labeled(texts, np.array([0, 1] * 4)), None, TaskConfig(test_size=8))
     with pytest.raises(UserError, match="at least 4 distinct texts of each class"):
         prepare("t", Labeled(texts[:4], np.array([0, 1] * 2)), None, TaskConfig(test_size=2))
+
+
+def test_a_headerless_file_is_recognised_and_read(tmp_path, caplog):
+    """A file whose first row is data: the error says so (not "pass --text-column with one of
+    ['Unions representing ...', 'Business']"); with --no-header (header=False) it loads, its two
+    columns read as text and label, and the label map's per-class counts are said."""
+    df = synthetic_texts(120)
+    df["label"] = df["label"].map({1: "Sci/Tech", 0: "Business"})
+    df.loc[::3, "label"] = "World"
+    path = tmp_path / "news.csv"
+    df.to_csv(path, index=False, header=False)
+    label_map = {"Sci/Tech": 1, "Business": 0, "World": 0}
+    with pytest.raises(UserError, match="seems to have no header row") as e:
+        load_task(TaskConfig(task=str(path), test_size=20, label_map=label_map))
+    assert "--no-header" in e.value.fix
+    with caplog.at_level("INFO"):
+        task = load_task(TaskConfig(task=str(path), test_size=20, label_map=label_map, header=False))
+    assert len(task.pool) + len(task.test) > 0
+    n1 = int((df["label"] == "Sci/Tech").sum())
+    n_world, n_business = int((df["label"] == "World").sum()), int((df["label"] == "Business").sum())
+    notes = "\n".join(task.notes)
+    assert f"class 1 after --label-map: {n1:,} rows ('Sci/Tech' {n1:,})" in notes
+    assert f"class 0 after --label-map: {n_world + n_business:,} rows" in notes
+    assert f"'World' {n_world:,}" in notes
+    assert "balanced to 50/50" in notes and "the test set is balanced" in notes
+    assert "class 1 after --label-map" in caplog.text  # said when the task loads, before the work
+
+
+def test_a_natural_test_mix_keeps_the_files_class_shares(tmp_path):
+    """--test-mix natural: the test set has the file's share of class 1 (25% here), the pool is
+    still balanced, nothing leaks, and the notes say which mix the test set has."""
+    df = synthetic_texts(400)
+    ones = df.index[df["label"] == 1]
+    df = df.drop(ones[: len(ones) * 2 // 3])  # about a quarter of class 1 left
+    path = write(df, tmp_path / "skewed.csv")
+    share = float((df["label"] == 1).mean())
+    natural = load_task(TaskConfig(task=str(path), test_size=40, test_mix="natural"))
+    balanced = load_task(TaskConfig(task=str(path), test_size=40))
+    assert len(natural.test) == 40 and np.bincount(balanced.test.labels).tolist() == [20, 20]
+    assert natural.test.labels.mean() == pytest.approx(share, abs=1 / 40)
+    assert np.bincount(natural.pool.labels)[0] == np.bincount(natural.pool.labels)[1]
+    assert not set(natural.test.texts) & set(natural.pool.texts)
+    assert any("keeps the data's class mix" in n for n in natural.notes)
+    assert any("--test-mix natural" in n for n in balanced.notes)

@@ -255,6 +255,36 @@ def test_best_state_is_restored(tiny_decoder, monkeypatch):
     assert not all(torch.equal(final[k], states[6][k]) for k in final)  # it did move on
 
 
+def test_target_accuracy_stops_at_the_first_evaluation_at_or_above_it(tiny_decoder, monkeypatch):
+    """`--weak-target-accuracy`: validation accuracy scripted 0.55, 0.62, 0.70, 0.9: with a target
+    of 0.7 training stops at the 3rd evaluation (not the best one later) and keeps that state,
+    never AUROC's early stopping; a target never reached trains every step."""
+    model = build_classifier(tiny_decoder, lora_rank=4, seed=0)
+    data = StageData([[101, 2000 + i, 102] for i in range(20)], np.tile([0.0, 1.0], 10))
+    for target, stop_at in ((0.7, 3), (0.95, None)):
+        script = iter([0.55, 0.62, 0.70, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+        states = {}
+
+        def scripted(model, ids, batch_size, desc="", script=script, states=states):
+            states[len(states) + 1] = model.trainable_state()
+            right = round(next(script) * 20)  # that many of the 20 predicted right
+            return np.where(np.arange(20) < right, np.tile([-1.0, 1.0], 10), np.tile([1.0, -1.0], 10))
+
+        monkeypatch.setattr(train_mod, "predict", scripted)
+        monkeypatch.setattr(train_mod, "validation_metric", lambda *a: pytest.fail("AUROC stopping used"))
+        cfg = TrainConfig(batch_size=4, eval_every=2)
+        schedule = Schedule.fixed_epochs(len(data), 4, cfg, evaluate=True)
+        assert schedule.eval_every == 2 and schedule.total_steps == 20
+        report = train_stage(model, data, data, schedule, cfg, 1e-2, 0, "weak model", target_accuracy=target)
+        if stop_at is None:
+            assert report.steps == 20 and not report.stopped_early and len(report.evals) == 10
+            continue
+        assert report.evals == [(2, 0.55), (4, 0.6), (6, 0.7)] and report.stopped_early
+        assert report.steps == 6 and report.best_step == 6 and report.metric == "accuracy"
+        final = model.trainable_state()
+        assert all(torch.equal(final[k], states[3][k]) for k in final)  # the state at the stop
+
+
 def test_head_is_fp32_small_and_lora_is_the_only_trainable_backbone_part(tiny_decoder):
     model = build_classifier(tiny_decoder, lora_rank=4, dtype="bfloat16", seed=0)
     assert model.head.weight.dtype == torch.float32

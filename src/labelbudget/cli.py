@@ -20,6 +20,7 @@ from labelbudget.config import RunConfig, TaskConfig, WeakConfig
 from labelbudget.labels.person import LabelsNeeded
 from labelbudget.sweeps.grid import Grid
 from labelbudget.util.errors import UserError
+from labelbudget.util.progress import quiet_libraries
 
 Flat = tyro.conf.OmitArgPrefixes
 
@@ -158,7 +159,10 @@ class Sweep:
     share_weak_stages: bool = True
     """Train a weak stage once for all runs that share it, and branch from its saved state."""
     dry_run: bool = False
-    """Only list the runs (and how many are already stored)."""
+    """Only list the runs (and how many are already stored), checked as a sweep checks them, the
+    pool too where the task's data is local."""
+    skip_unsupplied: bool = False
+    """Skip (and count) the runs whose allocation the pool cannot supply, instead of stopping."""
     adaptive: bool = False
     """Run only the grid's runs that decide its answer: a small design first, then batches where
     the regime at a budget is in doubt, until every budget is decided or --max-runs are stored."""
@@ -180,20 +184,14 @@ class Sweep:
         return expand(self.template, self.grid)
 
     def execute(self) -> None:
-        from labelbudget.runs.identity import run_identity
         from labelbudget.runs.store import Store
-        from labelbudget.sweeps.grid import describe
-        from labelbudget.sweeps.sweep import refuse_invalid, run_sweep
+        from labelbudget.sweeps.sweep import dry_run, refuse_invalid, run_sweep
 
         configs = self.configs()
         Store(self.results).check()
-        if self.dry_run:  # every check a real sweep makes, but loading data and models
-            stored = Store(self.results).run_keys()
-            for cfg in configs:
-                print(("stored  " if run_identity(cfg) in stored else "pending ") + describe(cfg))
-            print(f"{len(configs)} runs, {sum(run_identity(c) in stored for c in configs)} stored")
+        if self.dry_run:  # every check a real sweep makes but loading models (data: if local)
             refuse_invalid(configs)
-            return
+            return dry_run(configs, self.results, self.skip_unsupplied)
         if self.adaptive:
             from labelbudget.sweeps.adaptive import adaptive_sweep, summary
 
@@ -212,6 +210,7 @@ class Sweep:
             self.share_weak_stages,
             self.cpus_per_run,
             self.gpus_per_run,
+            self.skip_unsupplied,
         )
         print(report.summary(self.results))
 
@@ -350,6 +349,7 @@ def execute(parse, argv: list[str]) -> int:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    quiet_libraries()
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
     for noisy in ("transformers", "peft", "httpx", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.ERROR)

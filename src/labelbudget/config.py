@@ -1,9 +1,8 @@
 """Frozen, typed configs: one per concept, each field documented, validated on construction.
 
-A run's identity is the hash of what its `RunConfig` says that the run reads
-(`runs.identity`), so the same run is never run twice and a stored record says exactly what
-produced it. Defaults reproduce the paper's protocol (../shared/PROTOCOL.md); departures are
-named in the field docs. `run_config_from_dict` reads every config labelbudget ever stored.
+A run's identity is the hash of what its `RunConfig` says the run reads (`runs.identity`).
+Defaults reproduce the paper's protocol (../shared/PROTOCOL.md); departures are named in the
+field docs. `run_config_from_dict` reads every config labelbudget ever stored.
 """
 
 from __future__ import annotations
@@ -30,7 +29,11 @@ class TaskConfig:
     label_map: dict[str, int] = field(default_factory=dict)
     """For a file task: raw labels to 0/1, e.g. `--label-map pos 1 neg 0` (others dropped, counted)."""
     test_size: int = 1000
-    """Size of the balanced held-out test set (PROTOCOL: 1000 in the sweeps)."""
+    """Size of the held-out test set (PROTOCOL: 1000 in the sweeps)."""
+    test_mix: Literal["balanced", "natural"] = "balanced"
+    """The test set's class mix: 50/50 as the paper (and the pool), or the data's own (stratified)."""
+    header: bool = True
+    """CSV/TSV: the first row names the columns; `--no-header`: `text`, `label` (or `column1`, ...)."""
     max_pool: int | None = None
     """Cap on the pool size (None: all remaining examples, as the paper)."""
     data_seed: int = 0
@@ -55,11 +58,9 @@ class TaskConfig:
             f"is the label column too ({self.text_column!r})",
             "pass --text-column and --label-column with two different columns",
         )
+        positive = self.max_pool is None or self.max_pool >= 1
         _check(
-            self.max_pool is None or self.max_pool >= 1,
-            "max_pool",
-            f"must be positive, got {self.max_pool}",
-            "omit --max-pool or pass a positive size",
+            positive, "max_pool", f"must be positive, got {self.max_pool}", "omit --max-pool or pass a size"
         )
         _check(
             set(self.label_map.values()) <= {0, 1},
@@ -71,7 +72,7 @@ class TaskConfig:
             self.data_seed >= 0,
             "data_seed",
             f"must be >= 0, got {self.data_seed}",
-            "pass --data-seed 0 or another non-negative integer",
+            "pass --data-seed 0 or more",
         )
         _check(self.task.strip() != "", "task", "is empty", "pass --task with a task name or a file path")
 
@@ -96,6 +97,9 @@ class WeakConfig:
     weak_pool: Literal["clean", "paper"] = "clean"
     """`clean` (default) keeps the weak model's own training examples out of the elicitation pool;
     `paper` keeps them in, as the original code did (PROTOCOL, "Weak labels")."""
+    weak_target_accuracy: float | None = None
+    """Train the weak model until its validation accuracy reaches this (the authors'
+    `vanilla_weak_labels.py --target_accuracy`); None: the full epochs (the paper's)."""
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -108,12 +112,11 @@ class WeakConfig:
             f"must be in (0, 1], got {self.weak_max_pool_fraction}",
             "pass a fraction like 0.25",
         )
-        _check(
-            self.weak_epochs > 0 and self.weak_lr > 0,
-            "weak_epochs/weak_lr",
-            "must be positive",
-            "pass positive --weak-epochs and --weak-lr",
-        )
+        target = self.weak_target_accuracy
+        ok = target is None or 0.5 < target <= 1
+        _check(ok, "weak_target_accuracy", f"must be in (0.5, 1], got {target}", "pass 0.7 (say), or omit it")
+        ok = self.weak_epochs > 0 and self.weak_lr > 0
+        _check(ok, "weak_epochs/weak_lr", "must be positive", "pass positive --weak-epochs and --weak-lr")
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,51 @@ def evaluate(log_odds: np.ndarray, labels: np.ndarray, weak_probs: np.ndarray | 
         weak_agreement=agreement,
         n_test=len(labels),
     )
+
+
+CALIBRATION_BINS = 10
+
+
+def calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Expected calibration error of P(1): over `bins` equal-width bins of the predicted
+    probability, the example-weighted mean |mean P(1) - share of 1s| (0: calibrated)."""
+    probs, labels = np.asarray(probs, float), np.asarray(labels, float)
+    which = np.minimum((probs * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in np.unique(which):
+        inside = which == b
+        total += inside.sum() * abs(probs[inside].mean() - labels[inside].mean())
+    return float(total / len(probs))
+
+
+def label_quality(probs: np.ndarray | None, gold: np.ndarray, against: str, seed: int = 0) -> dict | None:
+    """What a set of labels (P(1) per example, NaN where it has none) is worth against gold:
+    accuracy with its Wilson interval, calibration (ECE, with a bootstrap interval over the
+    examples), and the confusion matrix (rows: gold 0/1, columns: label 0/1), on the examples
+    that have both. `against` says which gold (the test split, or the HQ labels bought)."""
+    if probs is None:
+        return None
+    probs, gold = np.asarray(probs, float), np.asarray(gold).astype(int)
+    known = ~np.isnan(probs)
+    if not known.any():
+        return None
+    p, y = probs[known], gold[known]
+    hard = (p > 0.5).astype(int)
+    right = int((hard == y).sum())
+    lo, hi = wilson_interval(right, len(y))
+    rng = np.random.default_rng(seed)
+    resampled = [calibration_error(p[i], y[i]) for i in rng.integers(0, len(y), (200, len(y)))]
+    ece_lo, ece_hi = np.quantile(resampled, [0.025, 0.975])
+    confusion = [[int(((y == g) & (hard == h)).sum()) for h in (0, 1)] for g in (0, 1)]
+    return {
+        "against": against,
+        "n": int(len(y)),
+        "accuracy": right / len(y),
+        "accuracy_lo": lo,
+        "accuracy_hi": hi,
+        "ece": calibration_error(p, y),
+        "ece_lo": float(ece_lo),
+        "ece_hi": float(ece_hi),
+        "mean_p1": float(p.mean()),
+        "confusion": confusion,
+    }

@@ -18,7 +18,7 @@ from labelbudget.analysis.plots import cost_plot, weak_fraction_plot
 from labelbudget.analysis.points import average, recost
 from labelbudget.analysis.regimes import DECIDE
 from labelbudget.analysis.tables import pareto_frontier, probe_vs_finetuning, rank_agreement, table1
-from labelbudget.runs.store import Store
+from labelbudget.runs.store import Store, unsupplied
 from labelbudget.tasks.paper import TABLE1_TASKS
 from labelbudget.util.errors import UserError
 
@@ -91,6 +91,34 @@ def _answers(analysis: Analysis, weak_cost: float = 0.1) -> list[str]:
     return [head, *parts]
 
 
+def _weak_quality(records) -> list[str]:
+    """One row per set of weak labels (its key): measured against the run's gold, not assumed."""
+    rows = {}
+    for r in records:
+        q = r.weak_quality
+        if q and r.weak_key not in rows:
+            (tn, fp), (fn, tp) = q["confusion"]
+            rows[r.weak_key] = {
+                "weak labels": f"{r.weak_model} ({r.config.get('weak', {}).get('weak_n_train', '?')} texts)"
+                if r.config.get("weak_labels", "trained") == "trained"
+                else str(r.config.get("weak_labels")),
+                "against": f"{q['against']} (n={q['n']})",
+                "accuracy [95%]": f"{q['accuracy']:.3f} [{q['accuracy_lo']:.3f}, {q['accuracy_hi']:.3f}]",
+                "calibration error [95%]": f"{q['ece']:.3f} [{q['ece_lo']:.3f}, {q['ece_hi']:.3f}]",
+                "mean P(1)": f"{q['mean_p1']:.3f}",
+                "gold 0: labeled 0 / 1": f"{tn} / {fp}",
+                "gold 1: labeled 0 / 1": f"{fn} / {tp}",
+            }
+    if not rows:
+        return []
+    return [
+        "<h2>The weak labels, measured</h2><p>Each set of weak labels against the gold the runs "
+        "have: accuracy (Wilson interval), expected calibration error of P(1) over 10 bins "
+        "(bootstrap interval; 0 is calibrated) and the confusion matrix.</p>",
+        _table(pd.DataFrame(list(rows.values()))),
+    ]
+
+
 def write_report(
     results: Path | str = "results", out: Path | str | None = None, notes: tuple[str, ...] = ()
 ) -> Path:
@@ -118,7 +146,15 @@ def write_report(
         "(cost = n_weak &times; c + n_hq), as the authors' analysis.</p>",
     ]
     parts += _answers(analysis)
+    parts += _weak_quality(records)
     missing = pts.attrs.get("missing", [])
+    skipped = unsupplied(results)
+    if skipped:
+        example = next(iter(skipped.values()))
+        missing = [
+            *missing,
+            f"{len(skipped)} runs of the sweeps were skipped: the pool cannot supply them (e.g. {example})",
+        ]
     parts.append(
         "<h2>What this report does not cover</h2><ul>"
         + "".join(f"<li>{html.escape(g)}</li>" for g in (*notes, *coverage(df), *missing))

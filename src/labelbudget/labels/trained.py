@@ -71,6 +71,8 @@ class WeakLabels:
     seconds: float
     truncated: int = 0
     """Texts cut to the weak model's context (only with `--truncate`)."""
+    stopped: str = ""
+    """With a target accuracy: where the weak model's training stopped, and why."""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,6 +99,8 @@ def weak_key(task: TaskData, task_cfg: TaskConfig, cfg: WeakConfig) -> str:
         "data_seed": task_cfg.data_seed,
         "weak": {k: v for k, v in asdict(cfg).items() if k != "weak_pool"},
     }
+    if cfg.weak_target_accuracy is None:  # only when set: older artifacts keep their keys
+        del parts["weak"]["weak_target_accuracy"]
     if task_cfg.truncate:  # only then: keys of untruncated weak labels stay as they were
         parts["truncate"] = True
     return stable_hash(parts)
@@ -112,9 +116,11 @@ def weak_labels(
     if path.exists():
         labels = WeakLabels.load(path)
     else:
+        for note in split.notes:  # before the long work, not after it
+            log.info("%s", note)
         labels = train_weak_model(task, cfg, split, task_cfg.data_seed, key, task_cfg.truncate)
         labels.save(path)
-    notes = split.notes
+    notes = split.notes + ((labels.stopped,) if labels.stopped else ())
     if labels.truncated:
         notes += (f"weak model: {labels.truncated} texts truncated to its context",)
     return labels, notes
@@ -137,15 +143,33 @@ def train_weak_model(
         [pool_ids[i] for i in split.train_ids], task.pool.labels[split.train_ids].astype(np.float32)
     )
     log.info("training weak model %s on %d ground-truth labels", cfg.weak_model, len(train))
-    train_stage(
-        model,
-        train,
-        None,
-        Schedule.fixed_epochs(len(train), cfg.weak_epochs, train_cfg),
-        train_cfg,
-        cfg.weak_lr,
-        seed,
-        name="weak model",
+    target = cfg.weak_target_accuracy
+    val = None
+    if target is not None:
+        val = StageData(
+            [pool_ids[i] for i in split.val_ids], task.pool.labels[split.val_ids].astype(np.float32)
+        )
+    schedule = Schedule.fixed_epochs(len(train), cfg.weak_epochs, train_cfg, evaluate=target is not None)
+    report = train_stage(
+        model, train, val, schedule, train_cfg, cfg.weak_lr, seed, name="weak model", target_accuracy=target
+    )
+    stopped = ""
+    if target is not None:
+        reached = report.evals and report.evals[-1][1] >= target
+        step, acc = report.evals[-1] if report.evals else (report.total_steps, float("nan"))
+        stopped = (
+            f"weak model stopped at step {step} of {report.total_steps}: validation accuracy {acc:.3f} "
+            f"reached the target {target:g} (--weak-target-accuracy)"
+            if reached
+            else f"weak model did not reach the target accuracy {target:g} in {report.total_steps} "
+            f"steps (validation accuracy {acc:.3f} at the end): its labels are the full training's"
+        )
+        log.info("%s", stopped)
+    log.info(
+        "weak-labeling all %d pool texts and the %d test texts once: cached, so that every run and "
+        "sweep on this task (any budget) reuses them",
+        len(pool_ids),
+        len(test_ids),
     )
     pool_logits = predict(model, pool_ids, train_cfg.eval_batch_size, desc="weak-labeling pool")
     test_logits = predict(model, test_ids, train_cfg.eval_batch_size, desc="weak-labeling test")
@@ -159,6 +183,7 @@ def train_weak_model(
         key=key,
         seconds=time.perf_counter() - start,
         truncated=encoder.truncated,
+        stopped=stopped,
     )
 
 
@@ -173,9 +198,10 @@ def build(setup: Setup) -> Fixed:
     with setup.phases("weak labels"):
         labels, notes = weak_labels(setup.task, cfg.task, cfg.weak, setup.results / "artifacts")
     source = Fixed("weak", cfg.weak_cost, setup.limit, labels.pool_probs, setup.offer)
+    split = weak_split(setup.task, cfg.weak, cfg.task.data_seed)
     quality = (
-        f"weak labeler {cfg.weak.weak_model} trained on {cfg.weak.weak_n_train} pool texts: "
-        f"{labels.val_accuracy:.3f} accurate on its {cfg.weak.weak_n_val} pool validation texts"
+        f"weak labeler {cfg.weak.weak_model} trained on {len(split.train_ids)} pool texts: "
+        f"{labels.val_accuracy:.3f} accurate on its {len(split.val_ids)} pool validation texts"
     )
     source.info = WeakInfo(labels.test_probs, labels.key, (*notes, quality), labels.seconds)
     return source

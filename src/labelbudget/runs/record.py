@@ -64,6 +64,9 @@ class Record:
     predictions: dict[str, Any] | None = None
     """The log-odds of every test example and its gold label (`encode_predictions`), so that any
     comparison can be paired and any metric recomputed; None in records stored before."""
+    weak_quality: dict[str, Any] | None = None
+    """The weak labels against the run's gold (`metrics.label_quality`: accuracy, calibration and
+    confusion matrix with intervals, and which gold); None in records stored before."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -23,7 +23,7 @@ from labelbudget.labels.budget import Allocation, allocate, partition_pool
 from labelbudget.labels.sources import Ledger, Setup, source_for
 from labelbudget.learners import LEARNERS
 from labelbudget.methods import Elicitation, Method, get_method
-from labelbudget.metrics import evaluate
+from labelbudget.metrics import evaluate, label_quality
 from labelbudget.models.backbone import check_model
 from labelbudget.runs.claims import Claims
 from labelbudget.runs.identity import (
@@ -150,8 +150,9 @@ def _check_pool(config: RunConfig, alloc: Allocation, task: TaskData) -> np.ndar
     available = len(task.pool) - (0 if excluded is None else len(excluded))
     if alloc.n_weak + alloc.n_hq > available:
         raise PoolTooSmall(
-            f"the allocation needs {alloc.n_weak} weak + {alloc.n_hq} HQ examples but the pool of "
-            f"{task.name!r} has {available} (weak pool: {config.weak.weak_pool})",
+            f"{config.method} at ${config.budget:g}, HQ fraction {config.hq_fraction:g}, needs "
+            f"{alloc.n_weak} weak + {alloc.n_hq} HQ examples but the pool of {task.name!r} has "
+            f"{available} (weak pool: {config.weak.weak_pool})",
             "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $), or use "
             "--weak-pool paper to include the weak model's training examples",
         )
@@ -251,6 +252,7 @@ def compute(
         git_commit=git_commit(),
         phases=phases.records(),
         predictions=encode_predictions(test_scores, task.test.labels),
+        weak_quality=label_quality(weak.info.test_probs, task.test.labels, "test split"),
     )
     if save_model is not None:
         from labelbudget.learners.saved import save_model as save

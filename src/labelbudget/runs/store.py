@@ -21,12 +21,12 @@ from labelbudget.runs.record import Record
 from labelbudget.util.errors import UserError
 
 FIELDS = [f.name for f in dataclasses.fields(Record)]
-JSON_FIELDS = {"config", "stages", "notes", "versions", "phases", "predictions", "inputs"}
+JSON_FIELDS = {"config", "stages", "notes", "versions", "phases", "predictions", "inputs", "weak_quality"}
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The store's layout, in SQLite's `user_version`: 1 (unstamped, version 0 on disk) is the `runs`
 table alone; 2 adds `claims`, the runs in progress; 3 adds `predictions` to `runs`; 4 adds
-`inputs` (`runs.identity.inputs`). Opening an older store to write migrates it in one
+`inputs` (`runs.identity.inputs`); 5 adds `weak_quality`. Opening an older store to write migrates it in one
 transaction (its rows keep NULL in the new columns, read as None); a newer one is refused.
 Reading never needs a migration."""
 
@@ -335,3 +335,28 @@ def _to_record(fields: list[str], row: tuple) -> Record:
         raise ValueError("its config is missing")
     run_config_from_dict(values["config"])
     return Record(**values)
+
+
+UNSUPPLIED = "unsupplied.json"
+"""In a results folder: the runs sweeps skipped because the pool cannot supply them (run
+identity -> why), so that the report counts them."""
+
+
+def record_unsupplied(results: Path, skipped: dict[str, str]) -> None:
+    import json
+
+    from labelbudget.util.atomic import atomic_path
+
+    path = Path(results) / UNSUPPLIED
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if set(skipped) - set(known):
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps({**known, **skipped}, indent=1, sort_keys=True))
+
+
+def unsupplied(results: Path) -> dict[str, str]:
+    """The runs sweeps into `results` skipped as unsupplied (`record_unsupplied`)."""
+    import json
+
+    path = Path(results) / UNSUPPLIED
+    return json.loads(path.read_text()) if path.exists() else {}

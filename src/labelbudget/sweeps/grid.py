@@ -37,6 +37,9 @@ class Grid:
     where results are noisier (the paper: 7 seeds). Empty: `seeds` everywhere."""
     hq_only_budgets: tuple[float, ...] = ()
     """Budgets run only with hq_fraction 1 (the paper adds $8192 HQ-only)."""
+    weak_sources: tuple[str, ...] = ()
+    """Weak-label sources to compare (`--weak-labels` specs: `trained`, `column:NAME`,
+    `file:PATH`, `prompt:MODEL`, ...), one variant each; empty: the template's alone."""
     method_fractions: Annotated[dict[str, tuple[float, ...]], tyro.conf.Suppress] = field(
         default_factory=dict
     )
@@ -114,8 +117,10 @@ def expand(template: RunConfig, grid: Grid) -> list[RunConfig]:
     grid order that buys an allocation stands for all that buy it), ordered so that runs sharing
     a weak stage (`runs.identity.weak_stage_key`) are adjacent."""
     configs: dict[str, RunConfig] = {}
-    for task in grid.tasks:
+    sources = grid.weak_sources or (template.weak_labels,)
+    for task, source in ((t, s) for t in grid.tasks for s in sources):
         base = dataclasses.replace(template, task=dataclasses.replace(template.task, task=task))
+        base = dataclasses.replace(base, weak_labels=source)
         for method in grid.methods:
             for budget, cost, f in _points(grid, method):
                 cfg = dataclasses.replace(base, method=method, budget=budget, weak_cost=cost, hq_fraction=f)

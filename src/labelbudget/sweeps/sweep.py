@@ -18,7 +18,7 @@ from pathlib import Path
 from labelbudget.config import RunConfig
 from labelbudget.runs.claims import Claims
 from labelbudget.runs.identity import run_identity
-from labelbudget.runs.store import Store
+from labelbudget.runs.store import Store, record_unsupplied
 from labelbudget.sweeps.executors import EXECUTORS, ExecutorOptions, Progress, Tally
 from labelbudget.sweeps.grid import describe
 from labelbudget.util.errors import PoolTooSmall, UserError
@@ -42,12 +42,7 @@ class SweepReport:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        notes = []
-        if self.skipped:
-            notes.append(
-                f"{self.skipped} of the grid's {self.total} runs were skipped: the pool cannot supply "
-                "their allocation"
-            )
+        notes = []  # runs skipped as unsupplied: in the results folder (`unsupplied`), for the report
         if self.busy:
             notes.append(
                 f"{self.busy} runs were left to another process that was training them; rerun the "
@@ -114,9 +109,8 @@ def run_sweep(
     """Run every config the store lacks. Every config is checked before anything runs; with
     `skip_unsupplied`, those whose allocation the pool cannot supply are skipped and counted
     instead of stopping the sweep."""
-    from tqdm.auto import tqdm
-
     from labelbudget.runs.run import check
+    from labelbudget.util.progress import progress
 
     results = Path(results)
     start = time.perf_counter()
@@ -125,19 +119,24 @@ def run_sweep(
     store.import_kept()
     todo = list(pending(configs, results))
     refuse_invalid(todo)  # bad input anywhere stops the sweep before it writes anything
-    supplied = []
+    supplied, unsupplied = [], {}
     for cfg in todo:
         try:
             check(cfg)
-        except PoolTooSmall:
+        except PoolTooSmall as e:
             if not skip_unsupplied:
-                raise
+                raise PoolTooSmall(
+                    e.problem, f"{e.fix}; or pass --skip-unsupplied to skip (and count) such runs"
+                ) from None
+            unsupplied[run_identity(cfg)] = e.problem
             continue
         supplied.append(cfg)
     skipped, todo = len(todo) - len(supplied), supplied
+    if unsupplied:
+        record_unsupplied(results, unsupplied)
     execute = EXECUTORS.get_or_fail(executor, f"use --executor with one of {', '.join(sorted(EXECUTORS))}")
     options = ExecutorOptions(ray_address, cpus_per_run, gpus_per_run)
-    bar = tqdm(
+    bar = progress(
         total=len(configs), initial=len(configs) - len(todo), desc="sweep", unit="run", dynamic_ncols=True
     )
     tally = Tally()
@@ -155,3 +154,33 @@ def run_sweep(
         busy=tally.busy,
         held=len(configs) - len(list(pending(configs, results))),
     )
+
+
+def dry_run(configs: list[RunConfig], results: Path, skip_unsupplied: bool = False) -> int:
+    """`sweep --dry-run`: each run stored, pending, or one the pool cannot supply (checked where
+    the task's data is local: a file, the embedded task, --data-dir); returns that count."""
+    from labelbudget.runs.run import refusal
+    from labelbudget.sweeps.grid import describe
+    from labelbudget.tasks.registry import is_local
+
+    stored = Store(results).run_keys()
+    unsupplied = unchecked = 0
+    for cfg in configs:
+        local = is_local(cfg.task)
+        unchecked += not local
+        why = refusal(cfg) if local and run_identity(cfg) not in stored else None
+        unsupplied += why is not None
+        state = "stored  " if run_identity(cfg) in stored else "cannot  " if why else "pending "
+        print(state + describe(cfg) + (f": {why}" if why else ""))
+    line = f"{len(configs)} runs, {sum(run_identity(c) in stored for c in configs)} stored"
+    if unsupplied:
+        then = (
+            "skipped and counted (--skip-unsupplied)"
+            if skip_unsupplied
+            else ("the sweep would stop at the first of them: pass --skip-unsupplied to skip and count them")
+        )
+        line += f", {unsupplied} that the pool cannot supply: {then}"
+    if unchecked:
+        line += f"; {unchecked} runs' pools not checked (their data is not local: the hub)"
+    print(line)
+    return unsupplied

@@ -18,19 +18,27 @@ MISSING = {"", "nan", "none", "null", "na", "n/a"}
 as text or read as a label."""
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, header: bool = True) -> pd.DataFrame:
+    """A CSV/TSV/JSONL file as strings. Without a `header` row, a CSV/TSV's columns are named
+    `text` and `label` (two columns) or `column1`, `column2`, ..."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".jsonl":
             return _read_jsonl(path)
-        _check_header(path, "\t" if suffix == ".tsv" else ",")
-        return pd.read_csv(
+        if header:
+            _check_header(path, "\t" if suffix == ".tsv" else ",")
+        df = pd.read_csv(
             path,
             sep="\t" if suffix == ".tsv" else ",",
             dtype=str,
             keep_default_na=False,
             quoting=3 if suffix == ".tsv" else 0,
+            header=0 if header else None,
         )
+        if not header:
+            n = df.shape[1]
+            df.columns = ["text", "label"] if n == 2 else [f"column{i + 1}" for i in range(n)]
+        return df
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise UserError(
             f"could not parse {path} as {suffix[1:].upper()}: {' '.join(str(e).split())}",
@@ -47,6 +55,20 @@ def _check_header(path: Path, sep: str) -> None:
     twice = sorted({c for c in header if header.count(c) > 1})
     if twice:
         raise ValueError(f"its header names the column {twice[0]!r} twice; rename one of them")
+
+
+def looks_like_data(names: list[str], label_map: dict[str, int]) -> bool:
+    """Whether a header row reads like a data row: a name that is a sentence (long, or several
+    words), a number, or one of the labels being mapped."""
+
+    def number(x: str) -> bool:
+        try:
+            float(x)
+        except ValueError:
+            return False
+        return True
+
+    return any(len(n) > 40 or n.count(" ") >= 3 or number(n) or n in label_map for n in names)
 
 
 def _unique_keys(number: int):
@@ -124,11 +146,24 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...]]:
         raise UserError(
             f"task file {path} has an unknown type {path.suffix!r}", "use a .csv, .tsv or .jsonl file"
         )
-    df = read_table(path)
+    df = read_table(path, cfg.header)
     for role, column in (("text", cfg.text_column), ("label", cfg.label_column)):
         if column not in df.columns:
+            names = list(map(str, df.columns))
+            if cfg.header and path.suffix.lower() != ".jsonl" and looks_like_data(names, cfg.label_map):
+                two = len(names) == 2
+                raise UserError(
+                    f"{path} has no {role} column {column!r}, and its first row looks like data, not "
+                    f"column names ({names}): the file seems to have no header row",
+                    "pass --no-header; its columns are then named "
+                    + (
+                        "text and label"
+                        if two
+                        else "column1, column2, ... (pass --text-column and --label-column)"
+                    ),
+                )
             raise UserError(
-                f"{path} has no {role} column {column!r}; its columns are {list(map(str, df.columns))}",
+                f"{path} has no {role} column {column!r}; its columns are {names}",
                 f"pass --{role}-column with one of those names",
             )
     df = df[[cfg.text_column, cfg.label_column]]
@@ -143,4 +178,10 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...]]:
         notes.append(f"dropped {int((no_label & ~no_text).sum())} rows with a missing label")
     if (~kept).any():
         notes.append(f"dropped {int((~kept).sum())} rows whose label is not in --label-map")
+    if cfg.label_map:
+        raw = df[cfg.label_column][keep].astype(str).str.strip()[kept]
+        for c in (0, 1):
+            names = sorted(k for k, v in cfg.label_map.items() if v == c)
+            shown = ", ".join(f"{n!r} {int((raw == n).sum()):,}" for n in names)
+            notes.append(f"class {c} after --label-map: {int((labels == c).sum()):,} rows ({shown})")
     return Labeled(texts[kept].tolist(), labels), tuple(notes)

