@@ -2,7 +2,7 @@
 
 For each learner, a short run on the embedded tweets (all-HQ $16, a few optimizer steps: the
 figure is about scoring, not training) saves its model (`--save-model`), then `predict_file`
-scores N unseen texts from a CSV, end to end as the CLI does it: loading the saved model, reading
+scores N unseen texts from a JSONL file, end to end as the CLI does it: loading the saved model, reading
 the file, batched and packed scoring (a probe extracts its layer's activations), writing the
 output. One JSON line per learner.
 
@@ -44,17 +44,17 @@ def main() -> None:
     base = dataclasses.replace(TEMPLATE, budget=16, hq_fraction=1.0, train=TrainConfig(example_visits=64))
     data = load_task(dataclasses.replace(task, max_pool=None))
     texts = data.pool.texts[-args.n :]  # beyond the capped pool: texts the runs never saw
-    source = folder / "new.csv"
-    pd.DataFrame({"text": texts}).to_csv(source, index=False)
+    source = folder / "new.jsonl"  # JSONL: tweets hold carriage returns, which CSV readers split on
+    pd.DataFrame({"text": texts}).to_json(source, orient="records", lines=True, force_ascii=False)
     tokens = None
     for learner, method in (("lora", "seq_sft"), ("probe", "seq_sft")):
         cfg = dataclasses.replace(base, learner=learner, method=method)
         model_dir = folder / f"model-{learner}"
         run(cfg, folder / "results", save_model=model_dir)
         start = time.perf_counter()
-        out = predict_file(model_dir, source, folder / f"out-{learner}.csv")
+        out = predict_file(model_dir, source, folder / f"out-{learner}.jsonl")
         seconds = time.perf_counter() - start
-        scored = len(pd.read_csv(out))
+        scored = len(pd.read_json(out, lines=True))
         if tokens is None:
             from labelbudget.models.backbone import load_backbone
 

@@ -122,9 +122,9 @@ def test_projected_covariance_is_the_posterior_with_the_runs_added():
     """A GP's posterior covariance does not depend on the values it sees: refitting with the runs
     added (the kernel fixed) gives what `projected_cov` predicts, and more runs shrink it."""
     from sklearn.base import clone
+    from test_surface import surface_of
 
     from labelbudget.analysis.surface import features
-    from test_surface import surface_of
 
     surface = surface_of(list(grid_records().values())[::3])
     part, allocs = surface.parts[0], np.array([[160.0, 0.0], [80.0, 8.0], [0.0, 16.0]])
@@ -146,9 +146,10 @@ def test_a_flat_top_is_undecidable_and_a_clear_peak_is_not():
     """The preposterior: a line whose best mix beats all-weak by just the margin a mix must win by
     (a tie between two regimes), 9 of its grid's 10 seeds run, cannot be decided by the last;
     one with a peak 4 points above both ends can be, from 3 seeds."""
+    from test_surface import FRACTIONS, between, curve_records, surface_of
+
     from labelbudget.analysis.regimes import line
     from labelbudget.sweeps.adaptive import decidable
-    from test_surface import FRACTIONS, between, curve_records, surface_of
 
     allocs = line(256, 0.1, FRACTIONS)
     edge = dict(zip(FRACTIONS, (0.75, 0.752, 0.756, 0.76, 0.756, 0.74, 0.70), strict=True))

@@ -71,7 +71,8 @@ def _files(d: Path) -> dict[str, Path]:
     f["a_file"] = d / "a-file"
     f["a_file"].write_text("not a folder")
     f["headerless"] = d / "headerless.csv"
-    f["headerless"].write_text("Unions representing workers at Turner Newall say they are upset,Business\nb,World\n")
+    first = "Unions representing workers at Turner Newall say they are upset"
+    f["headerless"].write_text(f"{first},Business\nb,World\n")
     return f
 
 

@@ -305,7 +305,7 @@ def test_progress_reaches_a_log_file_as_plain_lines(tiny_config, tmp_path):
     log = tmp_path / "sweep.log"
     env = {**os.environ, "LABELBUDGET_PROGRESS_SECONDS": "0"}
     with log.open("w") as out:
-        cmd = [sys.executable, "-m", "labelbudget", "sweep", str(sweep_file), "--results", str(tmp_path / "r")]
+        cmd = [sys.executable, "-m", "labelbudget", "sweep", str(sweep_file), "--results", str(tmp_path)]
         assert subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode == 0
     text = log.read_text()
     assert "\r" not in text and "\x1b" not in text and "Loading weights" not in text
@@ -345,7 +345,7 @@ def test_a_grid_the_pool_cannot_wholly_supply_is_caught_by_the_dry_run_and_skipp
     assert main(["sweep", str(sweep_file), "--dry-run", *results]) == 0
     out = capsys.readouterr().out
     cannot = [line for line in out.splitlines() if line.startswith("cannot")]
-    assert len(cannot) == 1 and "$64" in cannot[0] and "seq_sft at $64, HQ fraction 0, needs 640 weak" in cannot[0]
+    assert len(cannot) == 1 and "seq_sft at $64, HQ fraction 0, needs 640 weak" in cannot[0]
     assert "1 that the pool cannot supply" in out and "--skip-unsupplied" in out
     assert main(["sweep", str(sweep_file), *results]) == 2
     err = capsys.readouterr().err
