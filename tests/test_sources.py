@@ -170,6 +170,28 @@ def test_a_run_on_shuffled_error_weak_labels_keeps_the_weak_accuracy(tiny_config
     assert abs(shuffled.weak_accuracy - plain.weak_accuracy) < 1e-9
 
 
+def test_a_weak_target_accuracy_stops_the_weak_model_and_records_it(tiny_config, tmp_path):
+    """`--weak-target-accuracy`: the weak model (MiniLM, which learns the synthetic texts fast)
+    evaluates on its validation texts and stops at 0.75, well before its 20 epochs end; another
+    target is another weak labeler and run; the record's weak quality is against the test split."""
+    from labelbudget.runs.run import run
+
+    base = dataclasses.replace(tiny_config, learner="probe")
+    weak = dataclasses.replace(base.weak, weak_model="minilm-l6", weak_epochs=20.0, weak_target_accuracy=0.75)
+    record, _ = run(dataclasses.replace(base, weak=weak), tmp_path)
+    (note,) = [n for n in record.notes if n.startswith("weak model ")]
+    assert "(--weak-target-accuracy)" in note, note
+    assert int(note.split(" at step ")[1].split()[0]) < int(note.split(" of ")[1].split(":")[0])
+    untargeted = dataclasses.replace(weak, weak_target_accuracy=None, weak_epochs=1.0)
+    plain, _ = run(dataclasses.replace(base, weak=untargeted), tmp_path)
+    assert plain.weak_key != record.weak_key and plain.config_hash != record.config_hash
+    assert not [n for n in plain.notes if n.startswith("weak model stopped")]
+    q = record.weak_quality
+    assert q["against"] == "test split" and q["n"] == record.n_test
+    assert q["accuracy"] == pytest.approx(record.weak_accuracy)
+    assert sum(map(sum, q["confusion"])) == q["n"]
+
+
 def test_prompt_weak_labels_are_icls_scores_of_the_same_prompt_and_model(tiny_config, tmp_path):
     import torch
 
