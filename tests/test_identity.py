@@ -70,6 +70,7 @@ def _leaves(prefix: str = ""):
                     "data_dir": "d",
                     "test_size": 998,
                     "test_mix": "natural",
+                    "test_file": "t.csv",
                     "weak_target_accuracy": 0.7,
                 }.get(g.name)
                 if new is None and type(value) in changed:

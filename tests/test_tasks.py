@@ -150,3 +150,30 @@ def test_a_natural_test_mix_keeps_the_files_class_shares(tmp_path):
     assert not set(natural.test.texts) & set(natural.pool.texts)
     assert any("keeps the data's class mix" in n for n in natural.notes)
     assert any("--test-mix natural" in n for n in balanced.notes)
+
+
+def test_a_test_file_is_the_test_set_and_must_not_overlap_the_pool(tmp_path):
+    """--test-file: its rows (balanced to --test-size) are the test set, the task file is all
+    pool, and a text in both is refused with the count (never silently dropped); the file's
+    content is part of the run's identity."""
+    import dataclasses
+
+    from labelbudget.config import RunConfig
+    from labelbudget.runs.identity import inputs
+
+    df = synthetic_texts(300)
+    pool_file, test_file = (
+        write(df.iloc[:200], tmp_path / "pool.csv"),
+        write(df.iloc[200:], tmp_path / "test.csv"),
+    )
+    cfg = TaskConfig(task=str(pool_file), test_file=str(test_file), test_size=40)
+    task = load_task(cfg)
+    assert set(task.test.texts) <= set(df.iloc[200:]["text"]) and len(task.test) == 40
+    assert set(task.pool.texts) <= set(df.iloc[:200]["text"])
+    overlap = write(df.iloc[190:], tmp_path / "overlap.csv")
+    with pytest.raises(UserError, match=r"shares \d+ texts with the task's pool") as e:
+        load_task(dataclasses.replace(cfg, test_file=str(overlap)))
+    assert "remove those texts" in e.value.fix
+    read = inputs(RunConfig(task=cfg))
+    write(df.iloc[201:], test_file)
+    assert inputs(RunConfig(task=cfg))["test_file"] != read["test_file"]

@@ -30,6 +30,8 @@ class TaskConfig:
     """For a file task: raw labels to 0/1, e.g. `--label-map pos 1 neg 0` (others dropped, counted)."""
     test_size: int = 1000
     """Size of the held-out test set (PROTOCOL: 1000 in the sweeps)."""
+    test_file: str | None = None
+    """A labeled CSV/TSV/JSONL (the task's columns) to test on instead of a split of the task."""
     test_mix: Literal["balanced", "natural"] = "balanced"
     """The test set's class mix: 50/50 as the paper (and the pool), or the data's own (stratified)."""
     header: bool = True
@@ -39,10 +41,9 @@ class TaskConfig:
     data_seed: int = 0
     """Seed of dedup order, balancing, binarization and the test split (fixed across seeds)."""
     truncate: bool = False
-    """Texts longer than a model's context: an error (the paper's), or cut to fit, keeping their
-    end, where the templates put the question (counted in the notes)."""
+    """Texts longer than a model's context: an error (the paper's), or cut keeping their end."""
     data_dir: str | None = None
-    """For the paper's tasks: a local copy (`save_to_disk` folder or hub clone) instead of the hub."""
+    """For the paper's tasks: a local copy (`save_to_disk` folder or hub clone), not the hub."""
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -88,8 +89,7 @@ class WeakConfig:
     weak_n_val: int = 500
     """Ground-truth validation examples, used to report the weak model's accuracy (paper: 500)."""
     weak_max_pool_fraction: float = 0.25
-    """Where the pool is small, the weak model takes at most this fraction of it (the paper's
-    8,500 of ~58,500 is 0.15), so that enough pool is left to elicit on. Said in the output."""
+    """The weak model takes at most this fraction of the pool (the paper's 8,500 of ~58,500: 0.15)."""
     weak_epochs: float = 3.0
     """Epochs of weak-model training, no early stopping (paper: 3)."""
     weak_lr: float = 5e-4

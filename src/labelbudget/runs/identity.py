@@ -12,10 +12,10 @@ rule, never from a hand-kept list of fields.
   price, as the authors' `notebooks/figures.ipynb`).
 - `inputs(config)`: what a run reads beyond its config and that changes its results: the task
   file's content (an edited file is a new run, never an old record served as stored) and the
-  resolved device kind and dtype (bf16 and fp32 runs differ). Stored in the record; the store
-  identifies a run by `run_identity` = (run key, inputs). Rows stored before inputs were recorded
-  carry none and are matched by their config alone, with the inputs of today (so an old store
-  keeps serving its runs; an edit made since then is not detected for them).
+  resolved device kind and dtype (bf16 and fp32 runs differ); a `--test-file`'s digest too.
+  Stored in the record; the store identifies a run by `run_identity` = (run key, inputs). Rows
+  stored before inputs were recorded carry none and are matched by their config alone, with the
+  inputs of today (so an old store keeps serving its runs; an edit made since is not detected).
 - `weak_stage_key`: the run key with everything that acts only after the weak stage removed:
   the HQ count, the method replaced by the method whose weak stage it runs, and the config
   fields marked `hq_only`. Every other field, present or added later, keeps two weak stages
@@ -91,6 +91,8 @@ def inputs(config: RunConfig) -> dict[str, str]:
     path = Path(config.task.task)
     if path.is_file():
         out["task_file"] = file_digest(path)
+    if config.task.test_file and Path(config.task.test_file).is_file():
+        out["test_file"] = file_digest(config.task.test_file)
     if config.weak_labels.startswith("file:") and Path(config.weak_labels[5:]).is_file():
         out["weak_file"] = file_digest(config.weak_labels[5:])
     device = pick_device()

@@ -133,7 +133,12 @@ def mix_note(before: Labeled, rest: Labeled, balanced: Labeled, n_test: int, tes
 
 
 def prepare(
-    name: str, train: Labeled, test: Labeled | None, cfg: TaskConfig, notes: tuple[str, ...] = ()
+    name: str,
+    train: Labeled,
+    test: Labeled | None,
+    cfg: TaskConfig,
+    notes: tuple[str, ...] = (),
+    test_file: str | None = None,
 ) -> TaskData:
     """Deduplicate, balance, and split into a balanced test set (held out) and the pool.
 
@@ -191,6 +196,13 @@ def prepare(
             test_split = balance(test, rng, n_per_class=half)
         test_texts = set(test_split.texts)
         leaked = np.array([t in test_texts for t in train.texts])
+        if leaked.any() and test_file is not None:  # the user's own test set: never silently cut
+            shown = next(t for t, x in zip(train.texts, leaked, strict=True) if x)
+            raise UserError(
+                f"--test-file {test_file} shares {int(leaked.sum())} texts with the task's pool "
+                f"(e.g. {shown[:60]!r}): a test set must be unseen",
+                "remove those texts from the task file or from the test file",
+            )
         if leaked.any():
             notes.append(f"dropped {int(leaked.sum())} pool texts that also occur in test")
         pool = balance(train.take(np.flatnonzero(~leaked)), rng)

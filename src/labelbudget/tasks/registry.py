@@ -5,6 +5,7 @@ Adding a task is one module with a loader plus one `register_task` call; nothing
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,10 +69,16 @@ def _load_task(cfg: TaskConfig) -> TaskData:
     if spec is None:
         if cfg.task.lower().endswith(FILE_SUFFIXES) or Path(cfg.task).exists():
             train, notes = load_file(cfg)
-            return prepare(Path(cfg.task).name, train, None, cfg, notes)
-        raise UserError(
-            f"unknown task {cfg.task!r}",
-            f"use one of {', '.join(sorted(TASKS))}, or a path to a {'/'.join(FILE_SUFFIXES)} file",
-        )
-    train, test, notes = spec.load(cfg)
-    return prepare(spec.name, train, test, cfg, notes)
+            name, test = Path(cfg.task).name, None
+        else:
+            raise UserError(
+                f"unknown task {cfg.task!r}",
+                f"use one of {', '.join(sorted(TASKS))}, or a path to a {'/'.join(FILE_SUFFIXES)} file",
+            )
+    else:
+        (train, test, notes), name = spec.load(cfg), spec.name
+    if cfg.test_file is None:
+        return prepare(name, train, test, cfg, notes)
+    test, test_notes = load_file(dataclasses.replace(cfg, task=cfg.test_file))
+    notes = (*notes, *(f"test file: {n}" for n in test_notes))
+    return prepare(name, train, test, cfg, notes, test_file=cfg.test_file)
