@@ -86,8 +86,16 @@ def dequantised(name: str, gguf: Callable[[Path], Path]) -> Callable[[], Path]:
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             file = gguf(Path(tmp))
             log.info("dequantising %s once into %s (later loads take seconds)", file.name, target)
-            # With the LM head, so few-shot ICL can use it; AutoModel loads the body alone.
-            model = AutoModelForCausalLM.from_pretrained(str(file.parent), gguf_file=file.name, **SAFE)
+            # With the LM head, so few-shot ICL can use it; AutoModel loads the body alone. Its
+            # conversion bar is a plain tqdm: ours instead, so that a log gets lines, not escapes.
+            from unittest import mock
+
+            import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+            from labelbudget.util.progress import progress
+
+            with mock.patch.object(gguf_utils, "tqdm", progress):
+                model = AutoModelForCausalLM.from_pretrained(str(file.parent), gguf_file=file.name, **SAFE)
             tokenizer = AutoTokenizer.from_pretrained(str(file.parent), gguf_file=file.name, **SAFE)
             # The weights are plain tensors now; drop the GGUF marker so they can be saved.
             del model.config.quantization_config
