@@ -177,3 +177,13 @@ def test_a_test_file_is_the_test_set_and_must_not_overlap_the_pool(tmp_path):
     read = inputs(RunConfig(task=cfg))
     write(df.iloc[201:], test_file)
     assert inputs(RunConfig(task=cfg))["test_file"] != read["test_file"]
+
+
+def test_which_tasks_load_from_local_files_only(tmp_path):
+    """`sweep --dry-run` checks pools only where that downloads nothing."""
+    from labelbudget.tasks.registry import is_local
+
+    assert is_local(TaskConfig(task="tweet-sentiment"))
+    assert is_local(TaskConfig(task=str(write(synthetic_texts(10), tmp_path / "d.csv"))))
+    assert not is_local(TaskConfig(task="boolq"))
+    assert is_local(TaskConfig(task="boolq", data_dir=str(tmp_path)))

@@ -144,6 +144,7 @@ class Adaptive:
         if self.initial_seeds < 1 or self.batch < 1:
             raise UserError("the adaptive sweep needs initial_seeds >= 1 and batch >= 1", "raise them")
         self.keys = {run_identity(c): c for c in self.candidates}
+        self.identity = {id(c): k for k, c in self.keys.items()}  # once: `inputs` reads files
         self.lines: dict[LineKey, list[RunConfig]] = defaultdict(list)
         for c in self.keys.values():
             self.lines[line_of(c)].append(c)
@@ -179,12 +180,12 @@ class Adaptive:
         stored = set(accuracy)
         remaining = defaultdict(list)  # per (variant, task): the allocations of the runs still to run
         for key, configs in self.lines.items():
-            remaining[key[:2]] += [_alloc(c) for c in configs if run_identity(c) not in stored]
+            remaining[key[:2]] += [_alloc(c) for c in configs if self.identity[id(c)] not in stored]
         self._value: dict[LineKey, list[tuple[float, RunConfig]]] = {}
         out = {}
         for key, configs in self.lines.items():
             surface = analysis.surfaces.get((label_of.get(key[0]), task_of.get(key[1])))
-            free = [c for c in configs if run_identity(c) not in stored]
+            free = [c for c in configs if self.identity[id(c)] not in stored]
             runs = len(configs) - len(free)
             if surface is None:
                 out[key] = LineState(key, "?", "undetermined", 0.0, 0, 0, runs)
@@ -203,8 +204,8 @@ class Adaptive:
             value = peak * draws.std(0)
             measured = defaultdict(list)
             for c in configs:
-                if run_identity(c) in stored:
-                    measured[_alloc(c)].append(accuracy[run_identity(c)])
+                if self.identity[id(c)] in stored:
+                    measured[_alloc(c)].append(accuracy[self.identity[id(c)]])
             # not settled while the best allocation or its neighbours along the line have fewer
             # than initial_seeds runs, or while a measured allocation's mean beats the best's
             # (the GP, smooth over a quarter of a decade, can be sure of a peak between two

@@ -165,14 +165,16 @@ def dry_run(configs: list[RunConfig], results: Path, skip_unsupplied: bool = Fal
 
     stored = Store(results).run_keys()
     unsupplied = unchecked = 0
+    done = 0
     for cfg in configs:
-        local = is_local(cfg.task)
+        local, is_stored = is_local(cfg.task), run_identity(cfg) in stored
         unchecked += not local
-        why = refusal(cfg) if local and run_identity(cfg) not in stored else None
+        why = refusal(cfg) if local and not is_stored else None
         unsupplied += why is not None
-        state = "stored  " if run_identity(cfg) in stored else "cannot  " if why else "pending "
+        done += is_stored
+        state = "stored  " if is_stored else "cannot  " if why else "pending "
         print(state + describe(cfg) + (f": {why}" if why else ""))
-    line = f"{len(configs)} runs, {sum(run_identity(c) in stored for c in configs)} stored"
+    line = f"{len(configs)} runs, {done} stored"
     if unsupplied:
         then = (
             "skipped and counted (--skip-unsupplied)"

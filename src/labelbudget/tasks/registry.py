@@ -42,7 +42,7 @@ def register_task(name: str, description: str, load: Loader, local: bool = False
 def is_local(cfg: TaskConfig) -> bool:
     """Whether loading this task reads only local files (a file, an embedded task, --data-dir)."""
     spec = TASKS.get(cfg.task)
-    return spec.local if spec is not None else Path(cfg.task).exists() or cfg.data_dir is not None
+    return cfg.data_dir is not None or (spec.local if spec is not None else Path(cfg.task).exists())
 
 
 FILE_SUFFIXES = (".csv", ".tsv", ".jsonl")
