@@ -11,9 +11,9 @@ def test_default_hash_is_stable():
     # A literal: changing a default or a field name changes every run's identity, on purpose only
     # (last: the authors' early stopping, clipping, micro-batches; pooling and the probe config;
     # micro_batch_tokens; the learner, label sources and per-method options; the test mix and
-    # file, the header flag and the weak target accuracy: stored runs are still found, as `run_key`
-    # reads old configs as today's, tests/test_identity.py).
-    assert config_hash(RunConfig()) == "659f0aa76a741976"
+    # file, the header flag and the weak target accuracy; the unlabeled flag: stored runs are still
+    # found, as `run_key` reads old configs as today's, tests/test_identity.py).
+    assert config_hash(RunConfig()) == "4310bc1ef16e60a1"
 
 
 def test_hash_depends_on_every_field_and_round_trips():

@@ -4,20 +4,17 @@ schedules, and the person-as-oracle round trip."""
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from labelbudget import methods
 from labelbudget.config import MethodOptions, TrainConfig
 from labelbudget.labels.budget import allocate
-from labelbudget.labels.person import LabelsNeeded
 from labelbudget.methods.icl import LabelScorer, label_token_ids
 from labelbudget.methods.uncertainty import binary_entropy, choose_uncertain
 from labelbudget.prompts import few_shot_prompt, prompted
 from labelbudget.runs.run import run
 from labelbudget.runs.store import Store
-from labelbudget.tasks import load_task
 from labelbudget.training.losses import LOSSES, logconf_target
 from labelbudget.training.schedule import Schedule
 from labelbudget.training.stage import StageData, train_stage
@@ -274,47 +271,6 @@ def test_openai_schedule_trains_on_every_label(tiny_config, tmp_path):
 
 
 # --- a person as the oracle -----------------------------------------------------------------
-
-
-def test_file_oracle_round_trip_and_refusals(tiny_config, tmp_path):
-    cfg = dataclasses.replace(tiny_config, method="uncertainty", oracle="file")
-    with pytest.raises(LabelsNeeded) as paused:
-        run(cfg, tmp_path)
-    assert Store(tmp_path).records() == []
-    request = pd.read_csv(paused.value.path)
-    assert len(request) == 4 and request["label"].isna().all()
-    task = load_task(cfg.task)
-    assert request["text"].tolist() == [task.pool.texts[i] for i in request["id"]]
-
-    answered = request.assign(label=[int(task.pool.labels[i]) for i in request["id"]])
-    bad_ids = tmp_path / "bad_ids.csv"
-    answered.assign(id=answered["id"] + 100000).to_csv(bad_ids, index=False)
-    with pytest.raises(UserError, match="do not match"):
-        run(cfg, tmp_path, labels_file=bad_ids)
-    bad_labels = tmp_path / "bad_labels.csv"
-    answered.assign(label=["1", "yes", "0", "1"]).to_csv(bad_labels, index=False)
-    with pytest.raises(UserError, match="not 0 or 1"):
-        run(cfg, tmp_path, labels_file=bad_labels)
-    missing = tmp_path / "missing.csv"
-    answered.iloc[:3].to_csv(missing, index=False)
-    with pytest.raises(UserError, match="1 missing"):
-        run(cfg, tmp_path, labels_file=missing)
-    assert Store(tmp_path).records() == []
-
-    good = tmp_path / "labeled.csv"
-    answered.to_csv(good, index=False)
-    record, ran = run(cfg, tmp_path, labels_file=good)
-    assert ran and record.n_hq == 4 and record.spent == pytest.approx(8.0)
-    assert [s["name"] for s in record.stages] == ["weak", "hq"]
-    assert len(Store(tmp_path).records()) == 1
-
-
-def test_labels_file_without_a_paused_run_is_refused(tiny_config, tmp_path):
-    cfg = dataclasses.replace(tiny_config, oracle="file")
-    labels = tmp_path / "l.csv"
-    labels.write_text("id,text,label\n1,x,1\n")
-    with pytest.raises(UserError, match="no paused run"):
-        run(cfg, tmp_path, labels_file=labels)
 
 
 def test_method_options_validate():

@@ -34,8 +34,9 @@ class Run:
     """Folder holding the results store and cached artifacts (weak labels)."""
     json: bool = False
     """Print the stored record as one JSON line at the end."""
-    labels_file: Path | None = None
-    """With `--oracle file`: the CSV of requested examples, labeled by a person, to resume with."""
+    labels_file: Annotated[tuple[Path, ...], tyro.conf.UseAppendAction] = ()
+    """With `--oracle file`: a file the run asked to label, labeled (CSV, or Label Studio's JSON
+    export), to resume with; repeat the flag for several (the test set's and the run's)."""
     save_model: Path | None = None
     """Save the trained classifier in this new folder (`labelbudget predict --model` reads it)."""
 
@@ -43,12 +44,12 @@ class Run:
         from labelbudget.runs.record import summary
         from labelbudget.runs.run import run
 
-        if self.labels_file is not None and self.config.oracle != "file":
+        if self.labels_file and self.config.oracle != "file":
             raise UserError(
                 "--labels-file is read only when a person supplies the HQ labels",
                 "add --oracle file (the run then resumes from the labels in the file)",
             )
-        record, ran = run(self.config, self.results, self.labels_file, save_model=self.save_model)
+        record, ran = run(self.config, self.results, list(self.labels_file), save_model=self.save_model)
         print(summary(record, ran) + (f"\n  model saved in {self.save_model}" if self.save_model else ""))
         if self.json:
             print(record.to_json())
@@ -256,6 +257,7 @@ class Plan:
             f"accuracy {b.expected_accuracy:.3f} [{b.lo:.3f}, {b.hi:.3f}] (95%), the best of "
             f"{p.candidates} affordable candidates with probability {p.p_best:.2f}"
         )
+        print(f"  to run it: labelbudget run {p.to_json()['run_flags']} (with the variant's flags)")
         if p.runner_up is not None:
             r = p.runner_up
             print(

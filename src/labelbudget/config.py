@@ -36,6 +36,9 @@ class TaskConfig:
     """The test set's class mix: 50/50 as the paper (and the pool), or the data's own (stratified)."""
     header: bool = True
     """CSV/TSV: the first row names the columns; `--no-header`: `text`, `label` (or `column1`, ...)."""
+    unlabeled: bool = False
+    """No gold labels (`tasks.gold`): every row's label is unknown (the label column is not read),
+    HQ labels come from a person (`--oracle file`), the test set from `--test-file` or the person."""
     max_pool: int | None = None
     """Cap on the pool size (None: all remaining examples, as the paper)."""
     data_seed: int = 0
@@ -69,12 +72,8 @@ class TaskConfig:
             f"values must be 0 or 1, got {sorted(set(self.label_map.values()))}",
             "map each raw label to 0 or 1, e.g. --label-map positive 1 negative 0",
         )
-        _check(
-            self.data_seed >= 0,
-            "data_seed",
-            f"must be >= 0, got {self.data_seed}",
-            "pass --data-seed 0 or more",
-        )
+        seed = self.data_seed
+        _check(seed >= 0, "data_seed", f"must be >= 0, got {seed}", "pass --data-seed 0 or more")
         _check(self.task.strip() != "", "task", "is empty", "pass --task with a task name or a file path")
 
 
@@ -253,18 +252,9 @@ class ProbeConfig:
 
     def __post_init__(self) -> None:
         check_types(self)
-        _check(
-            0 <= self.probe_layer <= 1,
-            "probe_layer",
-            f"must be in [0, 1], got {self.probe_layer}",
-            "pass e.g. --probe-layer 0.5",
-        )
-        _check(
-            self.probe_lr > 0,
-            "probe_lr",
-            f"must be positive, got {self.probe_lr}",
-            "pass e.g. --probe-lr 1e-3",
-        )
+        layer, lr = self.probe_layer, self.probe_lr
+        _check(0 <= layer <= 1, "probe_layer", f"must be in [0, 1], got {layer}", "pass --probe-layer 0.5")
+        _check(lr > 0, "probe_lr", f"must be positive, got {lr}", "pass e.g. --probe-lr 1e-3")
 
 
 @dataclass(frozen=True)
@@ -329,12 +319,7 @@ class RunConfig:
             f"must be in [0, 1], got {self.hq_fraction}",
             "pass --hq-fraction between 0 (all weak) and 1 (all HQ)",
         )
-        _check(
-            self.seed >= 0,
-            "seed",
-            f"must be >= 0, got {self.seed}",
-            "pass --seed 0 or another non-negative integer",
-        )
+        _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}", "pass --seed 0 or more")
         if self.method in METHOD_ALIASES:  # one spelling of each experiment
             method, learner = METHOD_ALIASES[self.method]
             object.__setattr__(self, "method", method)

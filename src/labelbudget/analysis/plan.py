@@ -80,6 +80,7 @@ class Plan:
             "p_best": round(self.p_best, 4),
             "extrapolated": bool(self.extrapolated),
             "distance_decades": round(b.distance, 3),
+            "run_flags": run_flags(b.n_weak, b.n_hq, self.weak_cost),
         }
         if self.runner_up is not None:
             r = self.runner_up
@@ -91,6 +92,12 @@ class Plan:
                 "p_best": round(self.p_runner_up, 4),
             }
         return out
+
+
+def run_flags(n_weak: int, n_hq: int, weak_cost: float) -> str:
+    """The `labelbudget run` flags that buy exactly (n_weak, n_hq) at this weak price."""
+    cost = round(n_weak * weak_cost + n_hq, 9)
+    return f"--budget {cost:.12g} --weak-cost {weak_cost:.12g} --hq-fraction {n_hq / cost!r}"
 
 
 def plan(

@@ -1,20 +1,28 @@
-"""A person as the oracle: HQ labels chosen between stages go to a CSV, and the run resumes.
+"""A person as the oracle (`--oracle file`): the run asks for labels, stops, and resumes.
 
-The run writes `<results>/labeling/<config hash>/to_label.csv` (columns id, text, label; the
-label column empty), saves the weak stage's trained state next to it, and stops with
-instructions (`LabelsNeeded`). Rerun the same command with `--labels-file FILE` once the label
-column holds 0/1: the run restores the weak stage, checks that the file answers exactly the ids
-it asked for, counts those labels as the HQ spend, and continues with the HQ stage.
+Whenever a method asks for HQ labels that no `--labels-file` holds, the run writes the request
+(`<results>/labeling/<config hash>/`: `to_label.csv`, and the same rows as Label Studio tasks,
+`labels.labeling`), keeps what it has trained so far next to it, and stops with instructions
+(`LabelsNeeded`, exit code 3). Rerun the same command with `--labels-file FILE` (the CSV filled
+in, or Label Studio's export): every label asked for is then answered from the file(s), counted
+as the HQ spend, and the run goes on from its saved state. A method that asks twice (few-shot
+prompted SFT's HQ demonstrations, then its HQ stage) pauses twice; each request holds every row
+asked so far, answered ones filled in, so one file always answers the whole run.
+
+The test set of a task without gold labels is asked for the same way, once per task
+(`test_labels`: `labeling/test-<task>/`), and reported as evaluation spend (`tasks.gold`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from labelbudget.labels.labeling import Request, read_labels, read_request, write_request
 from labelbudget.labels.sources import PoolSource, Setup, SourceSpec, register_source
+from labelbudget.tasks.prepare import Labeled, TaskData
 from labelbudget.util.atomic import load_state, save_state
 from labelbudget.util.errors import UserError
 
@@ -22,27 +30,71 @@ from labelbudget.util.errors import UserError
 class LabelsNeeded(Exception):
     """Not an error: the run is waiting for a person's labels. The CLI exits with code 3."""
 
-    def __init__(self, path: Path, n: int, command_hint: str):
-        self.path, self.n = path, n
+    def __init__(self, path: Path, pending: int, total: int, what: str = "HQ labels"):
+        self.path, self.n = path, pending
+        folder = path.parent
         super().__init__(
-            f"{n} examples need HQ labels: fill the empty `label` column of {path} with 0 or 1, "
-            f"then rerun the same command with {command_hint} {path}"
+            f"{pending} of the {total} examples in {path} need {what}: fill its empty `label` column "
+            f"with 0 or 1 (or import {folder / 'to_label.json'} into Label Studio with the interface "
+            f"{folder / 'label_config.xml'} and export JSON), then rerun the same command adding "
+            f"--labels-file {path} (or the export)"
         )
 
 
+def as_paths(files: Path | str | list | tuple | None) -> list[Path]:
+    """One labels file, several, or none, as a list."""
+    if files is None:
+        return []
+    return [Path(files)] if isinstance(files, str | Path) else [Path(f) for f in files]
+
+
+def ask(
+    folder: Path,
+    ids: np.ndarray,
+    texts: list[str],
+    bank: dict[str, int],
+    classes: tuple[str, str],
+    what: str = "HQ labels",
+) -> np.ndarray:
+    """The person's labels of these texts, from `bank` (text -> 0/1); if any is missing, write
+    the request (every row this folder asked so far, with the answers known) and stop."""
+    labels = [bank.get(t.strip()) for t in texts]
+    if all(label is not None for label in labels):
+        return np.asarray(labels, dtype=np.int64)
+    rows: dict[int, str] = {}
+    if (previous := read_request(folder)) is not None:
+        rows.update(zip(previous.ids, previous.texts, strict=True))
+    for i, text in zip(np.asarray(ids).tolist(), texts, strict=True):
+        rows.setdefault(int(i), text)
+    request = Request(list(rows), list(rows.values()), [bank.get(t.strip()) for t in rows.values()])
+    path = write_request(folder, request, classes)
+    raise LabelsNeeded(path, request.pending, len(request.ids), what)
+
+
 class Person(PoolSource):
-    """HQ labels from a CSV that a person labeled. Every label read is counted: the HQ spend."""
+    """HQ labels from a person, through labeling files. Every label read is counted: the HQ spend."""
 
     pauses = True
 
-    def __init__(self, folder: Path, texts: list[str], limit: int, labels_file: Path | None, offer=None):
+    def __init__(
+        self,
+        folder: Path,
+        texts: list[str],
+        limit: int,
+        labels_file: Path | list[Path] | None = None,
+        offer=None,
+        classes: tuple[str, str] = ("0", "1"),
+    ):
         super().__init__("hq", 1.0, limit, offer)
-        self.folder, self.texts = Path(folder), texts
-        self.labels_file = None if labels_file is None else Path(labels_file)
+        self.folder, self.texts, self.classes = Path(folder), texts, classes
+        self.labels_files = as_paths(labels_file)
+        self._bank: dict[str, int] | None = None
 
     @property
-    def request(self) -> Path:
-        return self.folder / "to_label.csv"
+    def bank(self) -> dict[str, int]:
+        if self._bank is None:
+            self._bank = read_labels(self.labels_files)
+        return self._bank
 
     @property
     def state_path(self) -> Path:
@@ -54,70 +106,46 @@ class Person(PoolSource):
         save_state(self.state_path, tensors, meta)
 
     def saved_state(self) -> dict | None:
-        """The saved state of the paused run, if labels were given to resume with."""
-        if self.labels_file is None:
+        """The state the run saved when it last paused (None if it has not paused after training)."""
+        if not self.labels_files or not self.state_path.exists():
             return None
-        if not self.state_path.exists():
-            raise UserError(
-                f"--labels-file was given but no paused run was found in {self.folder}",
-                "run the same command without --labels-file first; it writes the examples to label",
-            )
         tensors, meta = load_state(self.state_path)
         return {"tensors": tensors, **meta}
 
     def answer(self, ids: np.ndarray) -> np.ndarray:
-        if self.labels_file is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            table = pd.DataFrame({"id": ids, "text": [self.texts[i] for i in ids], "label": ""})
-            table.to_csv(self.request, index=False)
-            raise LabelsNeeded(self.request, len(ids), "--labels-file")
-        return read_labels(self.labels_file, ids)
+        return ask(self.folder, ids, [self.texts[i] for i in ids], self.bank, self.classes)
+
+
+def test_labels(task: TaskData, results: Path, labels_file=None) -> TaskData:
+    """`task` with its test set labeled by the person: asked once per task (every run on it
+    shares the request), before the run trains anything."""
+    folder = Path(results) / "labeling" / f"test-{task.fingerprint}"
+    what = "test labels (your test set: labeled once, for every run on this task)"
+    bank = read_labels(as_paths(labels_file))
+    labels = ask(folder, np.arange(len(task.test)), task.test.texts, bank, task.classes, what)
+    counts = np.bincount(labels, minlength=2)
+    if counts.min() == 0:
+        raise UserError(
+            f"your {len(labels)} test labels are all {int(np.argmax(counts))}: accuracy and AUROC "
+            "need both classes in the test set",
+            "pass a larger --test-size (the request grows; your labels are kept), or a --test-file",
+        )
+    return dataclasses.replace(task, test=Labeled(task.test.texts, labels))
 
 
 def build(setup: Setup) -> Person:
     folder = setup.results / "labeling" / setup.run_id
-    return Person(folder, setup.task.pool.texts, setup.limit, setup.labels_file, setup.offer)
+    task = setup.task
+    return Person(folder, task.pool.texts, setup.limit, setup.labels_file, setup.offer, task.classes)
 
 
 register_source(
     SourceSpec(
         "file",
         "hq",
-        "HQ labels from a person: the run writes a CSV to label, stops, and resumes with --labels-file",
+        "HQ labels from a person: the run writes a file to label (CSV and Label Studio JSON), stops, "
+        "and resumes with --labels-file",
         build,
+        pauses=True,
     )
 )
-
-
-def read_labels(path: Path, ids: np.ndarray) -> np.ndarray:
-    """The 0/1 labels in `path` for exactly `ids`, in that order; refuses anything else."""
-    if not path.is_file():
-        raise UserError(f"labels file {path} does not exist", "pass the CSV the run wrote, once labeled")
-    try:
-        table = pd.read_csv(path, dtype={"label": str}, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as e:
-        raise UserError(
-            f"could not parse labels file {path}: {e}", "keep the CSV as written: id,text,label"
-        ) from e
-    if not {"id", "label"} <= set(table.columns):
-        raise UserError(
-            f"labels file {path} lacks an `id` or `label` column",
-            "keep the columns id,text,label of the file the run wrote",
-        )
-    asked, given = set(ids.tolist()), set(pd.to_numeric(table["id"], errors="coerce").dropna().astype(int))
-    if asked != given or len(table) != len(ids):
-        raise UserError(
-            f"labels file {path} answers ids that do not match the {len(ids)} requested "
-            f"({len(asked - given)} missing, {len(given - asked)} unexpected)",
-            "label the file the run wrote without adding, removing or changing ids",
-        )
-    values = table["label"].astype(str).str.strip()
-    bad = ~values.isin(["0", "1"])
-    if bad.any():
-        raise UserError(
-            f"labels file {path} has {int(bad.sum())} labels that are not 0 or 1 "
-            f"(e.g. {values[bad].iloc[0]!r} for id {table['id'][bad].iloc[0]})",
-            "write 0 or 1 in the label column of every row",
-        )
-    by_id = dict(zip(table["id"].astype(int), values.astype(int), strict=True))
-    return np.array([by_id[i] for i in ids.tolist()], dtype=np.int64)

@@ -137,7 +137,8 @@ class Setup:
     results: Path
     run_id: str
     """The run's config hash (names its labeling folder)."""
-    labels_file: Path | None = None
+    labels_file: Any = None
+    """The labels files a person filled (`labels.person`): a path, a list of paths, or None."""
     phases: Any = None
 
 
@@ -163,6 +164,10 @@ class SourceSpec:
     reserved: Callable[[Any, Any], np.ndarray | None] = field(default=lambda config, task: None)
     """Pool ids the source keeps out of the elicitation pool (the weak model's own training
     examples), computed without any work; None: none."""
+    needs_gold: bool = False
+    """It reads the task's gold labels (so a task without them, `--unlabeled`, refuses it)."""
+    pauses: bool = False
+    """Its labels come from a person later: a run stops and resumes (a sweep cannot wait)."""
     warm: Callable[[Any, Any, Path], None] = field(default=lambda config, task, results: None)
     """Work done once per task before any run (the trained weak labeler trains), so that an
     executor can do it in parallel first; the runs then find it cached."""
@@ -204,5 +209,6 @@ register_source(
         "hq",
         "HQ labels from the dataset's gold labels through a counting oracle (the paper's simulation)",
         lambda s: Fixed("hq", 1.0, s.limit, s.task.pool.labels, s.offer),
+        needs_gold=True,
     )
 )

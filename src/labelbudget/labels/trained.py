@@ -218,7 +218,8 @@ register_source(
         "weak labels from a small model fine-tuned on ground truth (the paper's; --weak-model ...)",
         build,
         reserved,
-        warm,
+        warm=warm,
+        needs_gold=True,
     )
 )
 
@@ -252,6 +253,7 @@ register_source(
         "the trained weak labels with their errors permuted across examples (the authors' shuffled errors)",
         build_shuffled,
         reserved,
-        warm,
+        warm=warm,
+        needs_gold=True,
     )
 )

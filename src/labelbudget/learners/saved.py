@@ -13,6 +13,7 @@ demonstrations are drawn per input, so a saved model would not score as the run 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -164,5 +165,7 @@ def predict_file(model: Path | str, input: Path | str, output: Path | str | None
         if output.suffix.lower() == ".jsonl":
             out_df.to_json(tmp, orient="records", lines=True, force_ascii=False)
         else:
-            out_df.to_csv(tmp, sep="\t" if output.suffix.lower() == ".tsv" else ",", index=False)
+            tsv = output.suffix.lower() == ".tsv"
+            quoting = csv.QUOTE_MINIMAL if tsv else csv.QUOTE_NONNUMERIC  # a bare \r in a text stays in it
+            out_df.to_csv(tmp, sep="\t" if tsv else ",", index=False, quoting=quoting)
     return output

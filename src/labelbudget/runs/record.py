@@ -67,6 +67,9 @@ class Record:
     weak_quality: dict[str, Any] | None = None
     """The weak labels against the run's gold (`metrics.label_quality`: accuracy, calibration and
     confusion matrix with intervals, and which gold); None in records stored before."""
+    eval_spent: float | None = None
+    """$ of HQ labels a person gave for the test set (a task without gold labels), outside the
+    budget; None where the test set had gold labels (and in records stored before)."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

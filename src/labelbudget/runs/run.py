@@ -20,6 +20,7 @@ import numpy as np
 
 from labelbudget.config import MethodOptions, RunConfig
 from labelbudget.labels.budget import Allocation, allocate, partition_pool
+from labelbudget.labels.person import test_labels
 from labelbudget.labels.sources import Ledger, Setup, source_for
 from labelbudget.learners import LEARNERS
 from labelbudget.methods import Elicitation, Method, get_method
@@ -47,15 +48,16 @@ log = logging.getLogger(__name__)
 def run(
     config: RunConfig,
     results: Path | str = "results",
-    labels_file: Path | str | None = None,
+    labels_file: Path | str | list | None = None,
     share_weak_stages: bool = False,
     save_model: Path | str | None = None,
 ) -> tuple[Record, bool]:
     """Run `config` unless its record, or that of a config buying the same allocation
     (`runs.identity.run_key`), is already stored. Returns (record, whether it ran now).
 
-    With `--oracle file` the run stops (`LabelsNeeded`) once it knows which examples need HQ
-    labels; call again with `labels_file` (that CSV, labeled) to resume and finish.
+    With `--oracle file` the run stops (`LabelsNeeded`) once it knows which examples need a
+    person's labels; call again with `labels_file` (that file, labeled; or a list of files) to
+    resume and finish.
     """
     refuse_unread(config)
     store = Store(results)
@@ -140,8 +142,27 @@ def check(config: RunConfig) -> Checked:
     check_model(config.strong_model)
     check_model(config.weak.weak_model)
     task = load_task(config.task)
+    if not task.gold:
+        _check_gold_free(config, task)
     excluded = _check_pool(config, alloc, task)
     return Checked(method_cls, alloc, task, excluded)
+
+
+def _check_gold_free(config: RunConfig, task: TaskData) -> None:
+    """A task without gold labels (`tasks.gold`) refuses the sources that would read them."""
+    weak, hq = source_for(config, "weak"), source_for(config, "hq")
+    if weak.needs_gold:
+        raise UserError(
+            f"--weak-labels {config.weak_labels} needs gold labels ({weak.description}), but task "
+            f"{task.name!r} has none (--unlabeled)",
+            "pass --weak-labels column:NAME, file:PATH or prompt:MODEL (weak labels that need no gold)",
+        )
+    if hq.needs_gold:
+        raise UserError(
+            f"--oracle {config.oracle} sells the task's gold labels, but task {task.name!r} has none "
+            "(--unlabeled)",
+            "pass --oracle file: a person labels what the run asks for (CSV or Label Studio)",
+        )
 
 
 def _check_pool(config: RunConfig, alloc: Allocation, task: TaskData) -> np.ndarray | None:
@@ -177,10 +198,19 @@ def refusal(config: RunConfig) -> str | None:
     return None
 
 
+def spend_note(eval_spent: float | None, budget: float) -> list[str]:
+    if eval_spent is None:
+        return []
+    return [
+        f"evaluation spend: the {eval_spent:g} test labels came from you (${eval_spent:g} at $1 each), "
+        f"outside the ${budget:g} training budget"
+    ]
+
+
 def compute(
     config: RunConfig,
     results: Path | str = "results",
-    labels_file: Path | str | None = None,
+    labels_file: Path | str | list | None = None,
     share_weak_stages: bool = False,
     save_model: Path | str | None = None,
 ) -> Record:
@@ -195,6 +225,9 @@ def compute(
     with phases("data and checks"):
         checked = check(config)
     method, alloc, task, excluded = checked.method(), checked.allocation, checked.task, checked.excluded
+    eval_spent = None
+    if task.test_pending:  # no gold: the person labels the test set first (once per task)
+        task, eval_spent = test_labels(task, results, labels_file), float(len(task.test))
     rng = np.random.default_rng(config.seed)
     weak_ids, hq_candidates = partition_pool(len(task.pool), alloc, rng, exclude=excluded)
     setup = Setup(config, task, weak_ids, alloc.n_weak, results, key, labels_file, phases)
@@ -242,7 +275,7 @@ def compute(
         weak_key=weak.info.key,
         # through JSON, so the record equals what the store gives back (tuples become lists)
         stages=json.loads(json.dumps([dataclasses.asdict(s) for s in method.stages])),
-        notes=list(task.notes + weak.info.notes) + method.notes,
+        notes=list(task.notes + weak.info.notes) + method.notes + spend_note(eval_spent, config.budget),
         device=str(params.device) if params is not None else "cpu",
         dtype=str(params.dtype) if params is not None else "n/a",
         started_at=started.isoformat(timespec="seconds"),
@@ -253,6 +286,7 @@ def compute(
         phases=phases.records(),
         predictions=encode_predictions(test_scores, task.test.labels),
         weak_quality=label_quality(weak.info.test_probs, task.test.labels, "test split"),
+        eval_spent=eval_spent,
     )
     if save_model is not None:
         from labelbudget.learners.saved import save_model as save

@@ -86,6 +86,16 @@ def invalid(configs: list[RunConfig]) -> list[tuple[RunConfig, UserError]]:
 
 def refuse_invalid(configs: list[RunConfig]) -> None:
     """One error naming every config the sweep would refuse, before anything runs."""
+    from labelbudget.labels.sources import source_for
+
+    waiting = [c for c in configs if source_for(c, "hq").pauses]
+    if waiting:
+        raise UserError(
+            f"{len(waiting)} of the sweep's {len(configs)} runs take HQ labels from a person "
+            f"(--oracle {waiting[0].oracle}), and a sweep cannot stop to wait for one",
+            "sweep in simulation (--oracle ground-truth) on labeled data, then run the allocation "
+            "you choose with `labelbudget run --oracle file`",
+        )
     bad = invalid(configs)
     if bad:
         listed = "; ".join(f"{describe(c)}: {e.problem}" for c, e in bad[:3])

@@ -147,7 +147,8 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...]]:
             f"task file {path} has an unknown type {path.suffix!r}", "use a .csv, .tsv or .jsonl file"
         )
     df = read_table(path, cfg.header)
-    for role, column in (("text", cfg.text_column), ("label", cfg.label_column)):
+    roles = [("text", cfg.text_column)] + ([] if cfg.unlabeled else [("label", cfg.label_column)])
+    for role, column in roles:
         if column not in df.columns:
             names = list(map(str, df.columns))
             if cfg.header and path.suffix.lower() != ".jsonl" and looks_like_data(names, cfg.label_map):
@@ -166,6 +167,11 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...]]:
                 f"{path} has no {role} column {column!r}; its columns are {names}",
                 f"pass --{role}-column with one of those names",
             )
+    if cfg.unlabeled:  # every row's label unknown (`tasks.gold`): the label column is not read
+        no_text = _missing(df[cfg.text_column])
+        texts = df[cfg.text_column][~no_text].astype(str).str.strip().tolist()
+        dropped = f"dropped {int(no_text.sum())} rows with empty or missing text"
+        return Labeled(texts, np.full(len(texts), -1, dtype=np.int64)), (dropped,) if no_text.any() else ()
     df = df[[cfg.text_column, cfg.label_column]]
     no_text, no_label = _missing(df[cfg.text_column]), _missing(df[cfg.label_column])
     keep = ~(no_text | no_label)
@@ -175,7 +181,11 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...]]:
     if no_text.any():
         notes.append(f"dropped {int(no_text.sum())} rows with empty or missing text (e.g. NaN, None)")
     if (no_label & ~no_text).any():
-        notes.append(f"dropped {int((no_label & ~no_text).sum())} rows with a missing label")
+        n, total = int((no_label & ~no_text).sum()), len(df)
+        notes.append(
+            f"dropped {n} rows with a missing label"
+            + (" (if your file has no gold labels yet, pass --unlabeled)" if n > total / 2 else "")
+        )
     if (~kept).any():
         notes.append(f"dropped {int((~kept).sum())} rows whose label is not in --label-map")
     if cfg.label_map:

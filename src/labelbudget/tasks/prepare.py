@@ -42,6 +42,18 @@ class TaskData:
     test: Labeled
     notes: tuple[str, ...] = ()
     """What preparing the data did that a user should know (dropped rows, capped sizes)."""
+    classes: tuple[str, str] = ("0", "1")
+    """What labels 0 and 1 mean (from `--label-map` or the task), for the person who labels."""
+
+    @property
+    def gold(self) -> bool:
+        """Whether the pool's labels are known (False for `--unlabeled`: -1 stands for unknown)."""
+        return bool((self.pool.labels >= 0).all())
+
+    @property
+    def test_pending(self) -> bool:
+        """Whether the test set still needs its labels from a person (`tasks.gold`)."""
+        return bool((self.test.labels < 0).any())
 
     @property
     def fingerprint(self) -> str:
@@ -132,6 +144,39 @@ def mix_note(before: Labeled, rest: Labeled, balanced: Labeled, n_test: int, tes
     return kept + mix
 
 
+def own_test_split(test: Labeled, cfg: TaskConfig, rng: np.random.Generator, name: str) -> Labeled:
+    """The test set drawn from a source's own test split (or `--test-file`): balanced, or in its
+    own class mix with `--test-mix natural`."""
+    half = cfg.test_size // 2
+    check_binary(f"{name} (test split)", test.labels)
+    test, _ = dedup(test, rng)
+    counts = np.bincount(test.labels, minlength=2)
+    if cfg.test_mix == "natural":
+        return stratified(test, cfg.test_size, rng, f"{name} (test split)")[0]
+    if counts.min() < half:
+        raise UserError(
+            f"task {name!r} has {counts.min()} test examples in its smaller class, too few "
+            f"for a balanced test set of {cfg.test_size}",
+            f"pass --test-size {2 * int(counts.min())} or less",
+        )
+    return balance(test, rng, n_per_class=half)
+
+
+def unseen(texts: list[str], test: Labeled, test_file: str | None) -> np.ndarray:
+    """Which of `texts` also occur in the test set (to drop from the pool); the user's own test
+    file must share none (never silently cut)."""
+    test_texts = set(test.texts)
+    leaked = np.array([t in test_texts for t in texts], dtype=bool)
+    if leaked.any() and test_file is not None:
+        shown = next(t for t, x in zip(texts, leaked, strict=True) if x)
+        raise UserError(
+            f"--test-file {test_file} shares {int(leaked.sum())} texts with the task's pool "
+            f"(e.g. {shown[:60]!r}): a test set must be unseen",
+            "remove those texts from the task file or from the test file",
+        )
+    return leaked
+
+
 def prepare(
     name: str,
     train: Labeled,
@@ -181,28 +226,8 @@ def prepare(
         pool = balanced.take(np.flatnonzero(~is_test))
         notes.append(mix_note(train, train, balanced, cfg.test_size, test_split))
     else:
-        check_binary(f"{name} (test split)", test.labels)
-        test, _ = dedup(test, rng)
-        counts = np.bincount(test.labels, minlength=2)
-        if natural:
-            test_split = stratified(test, cfg.test_size, rng, f"{name} (test split)")[0]
-        elif counts.min() < half:
-            raise UserError(
-                f"task {name!r} has {counts.min()} test examples in its smaller class, too few "
-                f"for a balanced test set of {cfg.test_size}",
-                f"pass --test-size {2 * int(counts.min())} or less",
-            )
-        else:
-            test_split = balance(test, rng, n_per_class=half)
-        test_texts = set(test_split.texts)
-        leaked = np.array([t in test_texts for t in train.texts])
-        if leaked.any() and test_file is not None:  # the user's own test set: never silently cut
-            shown = next(t for t, x in zip(train.texts, leaked, strict=True) if x)
-            raise UserError(
-                f"--test-file {test_file} shares {int(leaked.sum())} texts with the task's pool "
-                f"(e.g. {shown[:60]!r}): a test set must be unseen",
-                "remove those texts from the task file or from the test file",
-            )
+        test_split = own_test_split(test, cfg, rng, name)
+        leaked = unseen(train.texts, test_split, test_file)
         if leaked.any():
             notes.append(f"dropped {int(leaked.sum())} pool texts that also occur in test")
         pool = balance(train.take(np.flatnonzero(~leaked)), rng)

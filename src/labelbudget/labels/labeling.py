@@ -1,0 +1,182 @@
+"""Labeling files: what a run asks a person to label, and the labels that come back.
+
+A request is written twice in one folder, with the same ids, texts and instructions:
+
+- `to_label.csv`: columns `id`, `text`, `label` (empty: to fill with 0 or 1), `question`;
+- `to_label.json`: Label Studio's task import format (`[{"data": {"id", "text", "question"}}]`,
+  rows already labeled carry their answer as an annotation), with `label_config.xml`, the
+  labeling interface to create the project with (one `Choices` named `label`: 1 or 0).
+
+The labels come back in any of: that CSV (or any CSV/TSV/JSONL with `text` and `label`), Label
+Studio's JSON export (tasks with `annotations`) or its JSON-MIN export (flat rows with `text` and
+`label`). They are matched to what was asked by exact text (a text's label is the same for
+every run, so one file serves the test set and every run's HQ labels; a text edited by hand stays
+asked for). An empty label is not yet labeled; anything else but 0 or 1 is refused with the
+count.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import pandas as pd
+
+from labelbudget.tasks.files import MISSING, read_table
+from labelbudget.util.atomic import atomic_path
+from labelbudget.util.errors import UserError, short
+
+LABEL_CONFIG = """<View>
+  <Header value="$question"/>
+  <Text name="text" value="$text"/>
+  <Choices name="label" toName="text" choice="single" showInline="true">
+    <Choice value="1" hint={one}/>
+    <Choice value="0" hint={zero}/>
+  </Choices>
+</View>
+"""
+
+
+def question(classes: tuple[str, str]) -> str:
+    """The instruction every row carries: what 1 and 0 mean for this task."""
+    zero, one = classes
+    if (zero, one) == ("0", "1"):
+        return "Write 1 if this text belongs to class 1 (the task's positive class), else 0."
+    return f"Write 1 if this text is {one}, 0 if it is {zero}."
+
+
+@dataclass(frozen=True)
+class Request:
+    """Rows a person is asked to label: ids, texts, and the labels already given (None: not yet)."""
+
+    ids: list[int]
+    texts: list[str]
+    labels: list[int | None]
+
+    @property
+    def pending(self) -> int:
+        return sum(label is None for label in self.labels)
+
+
+def write_request(folder: Path, request: Request, classes: tuple[str, str] = ("0", "1")) -> Path:
+    """Write the request as CSV, Label Studio JSON and its label config; returns the CSV's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    asked = question(classes)
+    cells = ["" if label is None else str(label) for label in request.labels]
+    table = pd.DataFrame({"id": request.ids, "text": request.texts, "label": cells, "question": asked})
+    with atomic_path(folder / "to_label.csv", ".csv") as tmp:
+        table.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)  # a bare \r in a text stays in it
+    tasks = []
+    for i, text, label in zip(request.ids, request.texts, request.labels, strict=True):
+        task: dict = {"data": {"id": int(i), "text": text, "question": asked}}
+        if label is not None:
+            choice = {"from_name": "label", "to_name": "text", "type": "choices"}
+            task["annotations"] = [{"result": [{**choice, "value": {"choices": [str(label)]}}]}]
+        tasks.append(task)
+    with atomic_path(folder / "to_label.json", ".json") as tmp:
+        tmp.write_text(json.dumps(tasks, indent=1, ensure_ascii=False), encoding="utf-8")
+    config = LABEL_CONFIG.format(one=quoteattr(classes[1]), zero=quoteattr(classes[0]))
+    with atomic_path(folder / "label_config.xml", ".xml") as tmp:
+        tmp.write_text(config, encoding="utf-8")
+    return folder / "to_label.csv"
+
+
+def read_request(folder: Path) -> Request | None:
+    """The request last written in `folder` (its labels as written), or None."""
+    path = folder / "to_label.csv"
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    labels = [None if v.strip() == "" else int(v) for v in table["label"]]
+    return Request(table["id"].astype(int).tolist(), table["text"].tolist(), labels)
+
+
+def _choice(task: dict, where: str) -> str:
+    """The label of one Label Studio export task: its annotations' `label` choice ('' if none)."""
+    picked = set()
+    for annotation in task.get("annotations") or []:
+        if annotation.get("was_cancelled"):
+            continue
+        for result in annotation.get("result") or []:
+            choices = (result.get("value") or {}).get("choices")
+            if result.get("from_name", "label") == "label" and choices:
+                picked.add(str(choices[0]))
+    if len(picked) > 1:
+        raise UserError(
+            f"{where}: annotators disagree on the text {short(task.get('data', {}).get('text'), 50)} "
+            f"({sorted(picked)})",
+            "settle the disagreement in Label Studio (one annotation per task), then export again",
+        )
+    return picked.pop() if picked else ""
+
+
+def _table(path: Path) -> pd.DataFrame:
+    """A labels file as a table with `text`, `label` and maybe `id` (strings)."""
+    if not path.is_file():
+        raise UserError(f"labels file {path} does not exist", "pass the file the run wrote, once labeled")
+    if path.suffix.lower() == ".json":
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UserError(
+                f"could not parse labels file {path} as JSON: {e}",
+                "export the project again from Label Studio",
+            ) from e
+        if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+            raise UserError(
+                f"labels file {path} is not a list of Label Studio tasks",
+                "export with Label Studio's JSON (or JSON-MIN) format",
+            )
+        rows = []
+        for item in items:
+            if "data" in item:  # the full export
+                data = item["data"]
+                rows.append(
+                    {"id": data.get("id", ""), "text": data.get("text"), "label": _choice(item, str(path))}
+                )
+            else:  # JSON-MIN: the data's fields and the choice, flat
+                rows.append(
+                    {"id": item.get("id", ""), "text": item.get("text"), "label": item.get("label", "")}
+                )
+        table = pd.DataFrame(rows, columns=["id", "text", "label"]).astype(str)
+    else:
+        try:
+            table = read_table(path).astype(str)
+        except UserError as e:
+            raise UserError(f"labels file: {e.problem}", e.fix) from e
+    missing = {"text", "label"} - set(table.columns)
+    if missing:
+        raise UserError(
+            f"labels file {path} lacks {sorted(missing)}; its columns are {list(table.columns)}",
+            "keep the columns of the file the run wrote (id, text, label)",
+        )
+    return table
+
+
+def read_labels(paths: list[Path]) -> dict[str, int]:
+    """text -> 0/1 from every labels file given; refuses labels other than 0/1 and texts that two
+    rows label differently."""
+    bank: dict[str, int] = {}
+    for path in paths:
+        table = _table(Path(path))
+        values = table["label"].str.strip()
+        empty = values.str.lower().isin(MISSING)
+        bad = ~empty & ~values.isin(["0", "1", "0.0", "1.0"])
+        if bad.any():
+            first = table[bad].iloc[0]
+            raise UserError(
+                f"labels file {path} has {int(bad.sum())} labels that are not 0 or 1 "
+                f"(e.g. {values[bad].iloc[0]!r} for {short(first['text'], 50)})",
+                "write 0 or 1 in the label column (or leave it empty if not labeled yet)",
+            )
+        for text, value in zip(table["text"][~empty].str.strip(), values[~empty], strict=True):
+            label = int(float(value))
+            if bank.setdefault(text, label) != label:
+                raise UserError(
+                    f"labels files give the text {short(text, 60)} two different labels",
+                    "keep one label per text (fix the row in the file, or pass only one of the files)",
+                )
+    return bank

@@ -1,0 +1,210 @@
+"""A person as the only source of truth: labeling files (CSV and Label Studio JSON), runs that
+pause and resume as often as the method asks, and tasks without any gold labels (`--unlabeled`)
+whose test set the person labels too, reported as evaluation spend."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import synthetic_texts
+
+from labelbudget.config import TaskConfig
+from labelbudget.labels.labeling import Request, read_labels, read_request, write_request
+from labelbudget.labels.person import LabelsNeeded
+from labelbudget.runs.run import run
+from labelbudget.runs.store import Store
+from labelbudget.tasks import load_task
+from labelbudget.util.errors import UserError
+
+
+def fill(request_csv, gold: dict[str, int], out, rows: slice | None = None):
+    """Play the person: label the request's empty rows from the hidden gold (only `rows` of them)."""
+    table = pd.read_csv(request_csv, dtype=str, keep_default_na=False)
+    empty = [i for i, v in enumerate(table["label"]) if v == ""]
+    for i in empty[rows] if rows is not None else empty:
+        table.loc[i, "label"] = str(gold[table.loc[i, "text"]])
+    table.to_csv(out, index=False)
+    return out
+
+
+def label_studio_export(folder, gold: dict[str, int], out):
+    """Play a Label Studio user: import `to_label.json`, annotate every task, export JSON."""
+    tasks = json.loads((folder / "to_label.json").read_text())
+    for n, task in enumerate(tasks):
+        choice = str(gold[task["data"]["text"]])
+        result = [
+            {"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [choice]}}
+        ]
+        task.update(id=1000 + n, annotations=[{"id": n, "result": result, "was_cancelled": False}])
+    out.write_text(json.dumps(tasks))
+    return out
+
+
+# --- labeling files ---------------------------------------------------------------------------
+
+
+def test_label_studio_and_csv_round_trip(tmp_path):
+    texts = ["good film", "bad film", 'a "quoted", comma text', "ünïcode ✓"]
+    write_request(tmp_path, Request([3, 7, 11, 12], texts, [None, 0, None, None]), ("bad", "good"))
+    gold = dict(zip(texts, [1, 0, 1, 0], strict=True))
+    back = read_request(tmp_path)
+    assert back.ids == [3, 7, 11, 12] and back.texts == texts and back.labels == [None, 0, None, None]
+    assert "Write 1 if this text is good, 0 if it is bad." in (tmp_path / "to_label.csv").read_text()
+    config = (tmp_path / "label_config.xml").read_text()
+    assert '<Choices name="label" toName="text"' in config and 'hint="good"' in config
+    tasks = json.loads((tmp_path / "to_label.json").read_text())
+    assert [t["data"]["id"] for t in tasks] == [3, 7, 11, 12]
+    assert tasks[1]["annotations"][0]["result"][0]["value"]["choices"] == ["0"]  # the known label
+    assert read_labels([label_studio_export(tmp_path, gold, tmp_path / "export.json")]) == gold
+    minimal = [{"id": i, "text": t, "label": str(g)} for i, (t, g) in enumerate(gold.items())]
+    (tmp_path / "min.json").write_text(json.dumps(minimal))  # Label Studio's JSON-MIN export
+    assert read_labels([tmp_path / "min.json"]) == gold
+    assert read_labels([fill(tmp_path / "to_label.csv", gold, tmp_path / "filled.csv")]) == gold
+    assert read_labels([fill(tmp_path / "to_label.csv", gold, tmp_path / "part.csv", slice(0, 1))]) == {
+        texts[0]: 1,
+        texts[1]: 0,
+    }
+
+
+def test_labeling_files_refuse_what_is_not_a_label(tmp_path):
+    write_request(tmp_path, Request([0, 1], ["a", "b"], [None, None]))
+    table = pd.read_csv(tmp_path / "to_label.csv").assign(label=["1", "yes"])
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(UserError, match="1 labels that are not 0 or 1.*'yes'"):
+        read_labels([tmp_path / "bad.csv"])
+    tasks = json.loads((tmp_path / "to_label.json").read_text())
+    votes = [{"result": [{"from_name": "label", "value": {"choices": [c]}}]} for c in ("0", "1")]
+    tasks[0]["annotations"] = votes
+    (tmp_path / "clash.json").write_text(json.dumps(tasks))
+    with pytest.raises(UserError, match="annotators disagree"):
+        read_labels([tmp_path / "clash.json"])
+    pd.DataFrame({"text": ["a"], "label": ["0"]}).to_csv(tmp_path / "other.csv", index=False)
+    pd.DataFrame({"text": ["a"], "label": ["1"]}).to_csv(tmp_path / "other2.csv", index=False)
+    with pytest.raises(UserError, match="two different labels"):
+        read_labels([tmp_path / "other.csv", tmp_path / "other2.csv"])
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(UserError, match="could not parse"):
+        read_labels([tmp_path / "broken.json"])
+
+
+# --- every method resumes, however often it asks ------------------------------------------------
+
+
+def test_all_hq_prompted_seq_sft_resumes_through_two_requests(tiny_config, tmp_path):
+    """Its HQ demonstrations are asked before anything is trained, then its HQ stage: two
+    pauses, one growing file, and the result equals the counting oracle's on the same labels."""
+    cfg = dataclasses.replace(tiny_config, method="prompted_seq_sft", hq_fraction=1.0, budget=6)
+    expected, _ = run(cfg, tmp_path / "oracle")
+    task = load_task(cfg.task)
+    gold = dict(zip(task.pool.texts, task.pool.labels.tolist(), strict=True))
+    person = dataclasses.replace(cfg, oracle="file")
+    with pytest.raises(LabelsNeeded) as first:
+        run(person, tmp_path)
+    assert first.value.n == 2 and "Label Studio" in str(first.value)
+    demos = fill(first.value.path, gold, tmp_path / "demos.csv")
+    with pytest.raises(LabelsNeeded) as second:
+        run(person, tmp_path, labels_file=demos)
+    assert second.value.path == first.value.path
+    assert read_request(second.value.path.parent).labels.count(None) == 4 == second.value.n
+    assert Store(tmp_path).records() == []
+    export = label_studio_export(second.value.path.parent, gold, tmp_path / "export.json")
+    record, ran = run(person, tmp_path, labels_file=[export])
+    assert ran and record.n_hq == 6 and record.spent == pytest.approx(6.0)
+    assert record.accuracy == expected.accuracy and record.predictions == expected.predictions
+
+
+def test_file_oracle_waits_for_every_label_and_refuses_bad_ones(tiny_config, tmp_path):
+    cfg = dataclasses.replace(tiny_config, method="uncertainty", oracle="file")
+    with pytest.raises(LabelsNeeded) as paused:
+        run(cfg, tmp_path)
+    assert Store(tmp_path).records() == []
+    task = load_task(cfg.task)
+    request = pd.read_csv(paused.value.path)
+    assert len(request) == 4 and request["text"].tolist() == [task.pool.texts[i] for i in request["id"]]
+    gold = dict(zip(task.pool.texts, task.pool.labels.tolist(), strict=True))
+    bad = pd.read_csv(paused.value.path).assign(label=["1", "yes", "0", "1"])
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(UserError, match="not 0 or 1"):
+        run(cfg, tmp_path, labels_file=tmp_path / "bad.csv")
+    part = fill(paused.value.path, gold, tmp_path / "part.csv", slice(0, 3))
+    with pytest.raises(LabelsNeeded) as again:  # one label missing: asked again, the rest kept
+        run(cfg, tmp_path, labels_file=part)
+    assert again.value.n == 1 and read_request(again.value.path.parent).labels.count(None) == 1
+    record, ran = run(cfg, tmp_path, labels_file=fill(again.value.path, gold, tmp_path / "all.csv"))
+    assert ran and record.n_hq == 4 and record.spent == pytest.approx(8.0)
+    assert [s["name"] for s in record.stages] == ["weak", "hq"]
+    assert len(Store(tmp_path).records()) == 1
+
+
+# --- a task without gold labels -----------------------------------------------------------------
+
+
+@pytest.fixture
+def hidden(tmp_path):
+    """The practitioner's file: texts and a weak labeler's P(1), no gold; the gold kept aside."""
+    data = synthetic_texts(240, seed=3)
+    rng = np.random.default_rng(0)
+    right = rng.random(len(data)) < 0.8
+    data["weak"] = np.where(right, data["label"], 1 - data["label"]) * 0.8 + 0.1
+    path = tmp_path / "unlabeled.csv"
+    data[["text", "weak"]].to_csv(path, index=False)
+    return path, dict(zip(data["text"], data["label"], strict=True))
+
+
+def test_a_task_without_gold_runs_with_a_person_for_test_and_hq_labels(tiny_config, tmp_path, hidden):
+    path, gold = hidden
+    task = TaskConfig(task=str(path), unlabeled=True, test_size=20)
+    cfg = dataclasses.replace(tiny_config, task=task, weak_labels="column:weak", oracle="file")
+    results = tmp_path / "results"
+    with pytest.raises(LabelsNeeded) as test_request:  # the test set first, before any training
+        run(cfg, results)
+    assert test_request.value.n == 20 and "test labels" in str(test_request.value)
+    assert test_request.value.path.parent.name.startswith("test-")
+    test_file = fill(test_request.value.path, gold, tmp_path / "test_labels.csv")
+    with pytest.raises(LabelsNeeded) as hq_request:
+        run(cfg, results, labels_file=[test_file])
+    assert hq_request.value.n == 4 and Store(results).records() == []
+    hq_file = label_studio_export(hq_request.value.path.parent, gold, tmp_path / "hq.json")
+    record, ran = run(cfg, results, labels_file=[test_file, hq_file])
+    assert ran and record.n_hq == 4 and record.eval_spent == 20.0 and record.spent <= 8
+    assert any("evaluation spend: the 20 test labels came from you" in n for n in record.notes)
+    assert any("no gold labels (--unlabeled)" in n for n in record.notes)
+    test_texts = pd.read_csv(test_file)["text"].tolist()
+    from labelbudget.runs.record import decode_predictions
+
+    assert decode_predictions(record.predictions)[1].tolist() == [gold[t] for t in test_texts]
+    assert record.weak_quality["n"] == 20 and record.weak_quality["against"] == "test split"
+    weak = dict(pd.read_csv(path)[["text", "weak"]].itertuples(index=False))
+    assert record.weak_accuracy == pytest.approx(np.mean([(weak[t] > 0.5) == gold[t] for t in test_texts]))
+
+
+def test_a_task_without_gold_refuses_sources_that_need_gold_and_writes_nothing(tiny_config, tmp_path, hidden):
+    path, _ = hidden
+    task = TaskConfig(task=str(path), unlabeled=True, test_size=20)
+    oracle = dataclasses.replace(tiny_config, task=task, weak_labels="column:weak")
+    with pytest.raises(UserError, match="(?s)--oracle ground-truth sells the task's gold.*--oracle file"):
+        run(oracle, tmp_path)
+    trained = dataclasses.replace(tiny_config, task=task, oracle="file")
+    with pytest.raises(UserError, match="(?s)--weak-labels trained needs gold labels.*column:NAME"):
+        run(trained, tmp_path)
+    assert not (tmp_path / "labeling").exists() and Store(tmp_path).records() == []
+
+
+def test_unlabeled_splits_are_random_and_disjoint_and_a_test_file_can_replace_the_person(tmp_path, hidden):
+    path, gold = hidden
+    task = load_task(TaskConfig(task=str(path), unlabeled=True, test_size=20))
+    assert not task.gold and task.test_pending and len(task.test) == 20 and len(task.pool) == 220
+    assert not set(task.test.texts) & set(task.pool.texts)
+    labeled = tmp_path / "my_test.csv"
+    rows = list(gold.items())[:30]
+    pd.DataFrame({"text": [t for t, _ in rows], "label": [g for _, g in rows]}).to_csv(labeled, index=False)
+    with pytest.raises(UserError, match="shares 20 texts with the task's pool"):
+        load_task(TaskConfig(task=str(path), unlabeled=True, test_size=20, test_file=str(labeled)))
+    others = synthetic_texts(30, seed=9)
+    others.to_csv(labeled, index=False)
+    task = load_task(TaskConfig(task=str(path), unlabeled=True, test_size=20, test_file=str(labeled)))
+    assert not task.test_pending and len(task.test) == 20 and len(task.pool) == 240
