@@ -1,18 +1,22 @@
 """The practitioner's path, offline, on the embedded tweets with their gold labels hidden.
 
-    python scripts/walkthrough.py WORK_DIR            # Gemma-3-270M probes (minutes on a CPU)
-    python scripts/walkthrough.py WORK_DIR --strong-model TINY --quick --sizes 400 400 60   # the test
+    python scripts/walkthrough.py WORK_DIR            # Gemma-3-270M probes, MiniLM labeler (minutes)
+    python scripts/walkthrough.py WORK_DIR --weak-model TINY --strong-model TINY --quick   # the test
 
-You have texts, a cheap weak labeler (here a word-list heuristic, written as a column) and a
-person who can label; no gold labels. The script prints and runs each `labelbudget` command:
+You have texts and a person who can label them; no gold labels. The script prints and runs each
+`labelbudget` command:
 
-1. `sweep` in simulation on a labeled task like yours (here: other embedded tweets, with gold),
-   with the same weak labeler, then `plan` what to buy for $64;
+0. a weak labeler: a small model (MiniLM) trained on a labeled task like yours (here: other
+   embedded tweets, with gold), saved (`run --save-model`), and written as a column of P(1) into
+   your file and the simulation's by `predict` (any column of your own works the same way:
+   an LLM's, a heuristic's, a crowd's);
+1. `sweep` in simulation on a labeled task like yours with that weak labeler, then `plan`
+   what to buy for $64;
 2. `run` that allocation on your unlabeled file: it asks you (twice) for labels, first the test
    set, then the HQ labels it chose, as a CSV and as Label Studio tasks; `person` below plays
    you from the hidden gold (do it by hand, or in Label Studio, in real life);
 3. `predict` new texts with the classifier the run saved, and (only because the gold exists
-   here) check it.
+   here) check it against the weak labeler.
 """
 
 from __future__ import annotations
@@ -28,24 +32,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-POSITIVE = set("love loved great good awesome happy amazing best excellent nice cool fun thanks".split())  # noqa: SIM905
-NEGATIVE = set("hate hated bad awful worst sad terrible horrible boring poor fail sucks".split())  # noqa: SIM905
-
-
 QUOTED = csv.QUOTE_NONNUMERIC
 """Quote every text, so that a tweet's bare carriage return stays inside its field."""
 
 
-def heuristic(text: str) -> float:
-    """A weak labeler with no training: P(positive) from counts of a few sentiment words."""
-    words = text.lower().split()
-    score = sum(w.strip(".,!?") in POSITIVE for w in words) - sum(w.strip(".,!?") in NEGATIVE for w in words)
-    return float(np.clip(0.5 + 0.2 * score, 0.05, 0.95))
-
-
-def data(work: Path, n_sim: int, n_mine: int, n_new: int) -> None:
-    """Split the embedded tweets: a labeled simulation task, your unlabeled file, new texts, and
-    the gold labels kept aside (only `person` and the final check read them)."""
+def data(work: Path, n_labeler: int, n_sim: int, n_mine: int, n_new: int) -> None:
+    """Split the embedded tweets: labeled texts for the weak labeler and for the simulation, your
+    unlabeled file, new texts, and the gold labels kept aside (only `person` and the final check
+    read them)."""
     from labelbudget.config import TaskConfig
     from labelbudget.tasks import load_task
 
@@ -54,12 +48,12 @@ def data(work: Path, n_sim: int, n_mine: int, n_new: int) -> None:
     labels = np.concatenate([task.pool.labels, task.test.labels])
     order = np.random.default_rng(0).permutation(len(texts))
     table = pd.DataFrame({"text": [texts[i] for i in order], "label": labels[order]})
-    table["weak"] = table["text"].map(heuristic)
-    sim, mine = table.iloc[:n_sim], table.iloc[n_sim : n_sim + n_mine]
-    new = table.iloc[n_sim + n_mine : n_sim + n_mine + n_new]
+    ends = np.cumsum([n_labeler, n_sim, n_mine, n_new])
+    labeler, sim, mine, new = (table.iloc[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))
     work.mkdir(parents=True, exist_ok=True)
+    labeler.to_csv(work / "labeler_train.csv", index=False, quoting=QUOTED)
     sim.to_csv(work / "similar_labeled.csv", index=False, quoting=QUOTED)
-    mine[["text", "weak"]].to_csv(work / "mine.csv", index=False, quoting=QUOTED)
+    mine[["text"]].to_csv(work / "mine.csv", index=False, quoting=QUOTED)
     new[["text"]].to_csv(work / "new.csv", index=False, quoting=QUOTED)
     pd.concat([mine, new])[["text", "label"]].to_csv(work / "hidden_gold.csv", index=False, quoting=QUOTED)
 
@@ -82,26 +76,42 @@ def labelbudget(*args: str, expect: tuple[int, ...] = (0,)) -> subprocess.Comple
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("work", type=Path)
+    parser.add_argument("--weak-model", default="minilm-l6")
     parser.add_argument("--strong-model", default="gemma-3-270m")
-    parser.add_argument("--quick", action="store_true", help="short training and a test set of 40 (tests)")
-    parser.add_argument(
-        "--sizes", nargs=3, type=int, default=(3000, 3000, 500), metavar=("SIM", "MINE", "NEW")
-    )
+    parser.add_argument("--quick", action="store_true", help="short training and small sets (tests)")
     args = parser.parse_args()
     work = args.work
+    sizes = (500, 600, 700, 60) if args.quick else (1000, 3000, 3000, 500)
     test_size = "40" if args.quick else "200"
-    data(work, *args.sizes)
-    method = ["--method", "probe_seq_sft", "--strong-model", args.strong_model]
-    method += ["--example-visits", "64"] if args.quick else []
+    quick = ["--example-visits", "64"] if args.quick else []
+    data(work, *sizes)
+
+    # 0. A weak labeler: a small model trained on a labeled task like yours, written as a column.
+    labelbudget(
+        "run", "--task", str(work / "labeler_train.csv"), "--strong-model", args.weak_model,
+        "--method", "probe_seq_sft", "--budget", "200" if args.quick else "800", "--hq-fraction", "1",
+        "--test-size", test_size, *quick, "--results", str(work / "labeler"), "--save-model",
+        str(work / "weak_labeler"),
+    )  # fmt: skip
+    for name in ("similar_labeled", "mine"):
+        out = str(work / f"{name}_weak.csv")
+        labelbudget(
+            "predict",
+            "--model",
+            str(work / "weak_labeler"),
+            "--input",
+            str(work / f"{name}.csv"),
+            "--output",
+            out,
+        )
+    method = ["--method", "probe_seq_sft", "--strong-model", args.strong_model, *quick]
 
     # 1. Simulate on a labeled task like yours, with your weak labeler, and plan.
     sim = str(work / "simulation")
     labelbudget(
-        "sweep", "--tasks", str(work / "similar_labeled.csv"), "--weak-labels", "column:weak",
+        "sweep", "--tasks", str(work / "similar_labeled_weak.csv"), "--weak-labels", "column:p1",
         *method, "--test-size", test_size, "--budgets", "16", "64", "--weak-costs", "0.1",
         "--hq-fractions", "0", "0.25", "0.5", "1", "--seeds", "0", "1", "2", "--skip-unsupplied",
         "--results", sim,
@@ -112,7 +122,7 @@ def main() -> None:
     # 2. Run that allocation on your own file: no gold, a person labels what the run asks for.
     real = str(work / "results")
     run = [
-        "run", "--task", str(work / "mine.csv"), "--unlabeled", "--weak-labels", "column:weak",
+        "run", "--task", str(work / "mine_weak.csv"), "--unlabeled", "--weak-labels", "column:p1",
         "--oracle", "file", "--test-size", test_size, *method, *flags, "--seed", "0", "--results", real,
     ]  # fmt: skip
     given: list[str] = []
@@ -128,15 +138,23 @@ def main() -> None:
     else:
         raise SystemExit("the run kept asking for labels")
 
-    # 3. Use the classifier you paid for.
+    # 3. Use the classifier you paid for (and, since the gold exists here, check it).
     labelbudget("predict", "--model", str(work / "model"), "--input", str(work / "new.csv"))
-    scored = pd.read_csv(work / "new.predictions.csv", keep_default_na=False)
-    gold = dict(pd.read_csv(work / "hidden_gold.csv", keep_default_na=False).itertuples(index=False))
-    accuracy = float(
-        np.mean([gold[t] == p for t, p in zip(scored["text"], scored["label_pred"], strict=True)])
+    labelbudget(
+        "predict",
+        "--model",
+        str(work / "weak_labeler"),
+        "--input",
+        str(work / "new.csv"),
+        "--output",
+        str(work / "new_weak.csv"),
     )
-    weak = float(np.mean([gold[t] == (heuristic(t) > 0.5) for t in scored["text"]]))
-    print(f"on {len(scored)} new texts: the classifier {accuracy:.3f}, the weak heuristic {weak:.3f}")
+    gold = dict(pd.read_csv(work / "hidden_gold.csv", keep_default_na=False).itertuples(index=False))
+    for who, path in (("the classifier", "new.predictions.csv"), ("the weak labeler", "new_weak.csv")):
+        scored = pd.read_csv(work / path, keep_default_na=False)
+        pairs = zip(scored["text"], scored["label_pred"], strict=True)
+        accuracy = float(np.mean([gold[t] == p for t, p in pairs]))
+        print(f"on {len(scored)} new texts: {who} {accuracy:.3f} accurate", flush=True)
 
 
 if __name__ == "__main__":

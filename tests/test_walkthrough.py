@@ -13,17 +13,18 @@ ROOT = Path(__file__).parents[1]
 
 
 @pytest.mark.slow  # about a dozen CLI processes
-def test_the_walkthrough_runs_offline_end_to_end(tmp_path, tiny_decoder):
+def test_the_walkthrough_runs_offline_end_to_end(tmp_path, tiny_encoder, tiny_decoder):
     done = subprocess.run(
-        [sys.executable, ROOT / "scripts" / "walkthrough.py", tmp_path, "--strong-model", tiny_decoder,
-         "--quick", "--sizes", "600", "500", "60"],
+        [sys.executable, ROOT / "scripts" / "walkthrough.py", tmp_path, "--weak-model", tiny_encoder,
+         "--strong-model", tiny_decoder, "--quick"],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert out.count("need test labels") == 1 and out.count("need HQ labels") == 1
     assert "evaluation spend: the 40 test labels came from you" in out
-    assert "on 60 new texts: the classifier" in out
+    assert "on 60 new texts: the classifier" in out and "on 60 new texts: the weak labeler" in out
     scored = pd.read_csv(tmp_path / "new.predictions.csv")
     assert len(scored) == 60 and scored["p1"].between(0, 1).all()
-    assert set(pd.read_csv(tmp_path / "mine.csv").columns) == {"text", "weak"}  # no gold in the file
+    assert set(pd.read_csv(tmp_path / "mine.csv").columns) == {"text"}  # no gold in the file
+    assert set(pd.read_csv(tmp_path / "mine_weak.csv").columns) == {"text", "p1", "label_pred"}

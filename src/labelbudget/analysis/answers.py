@@ -172,7 +172,8 @@ class Analysis:
             )
             out.append(
                 f"weak-to-strong: trained on weak labels alone ({n_weak} of them), the strong model "
-                f"{verdict} its weak labels: {accs.mean():.3f} against {weak:.3f}"
+                f"{verdict} its weak labels: {accs.mean():.3f} against {weak:.3f} (difference "
+                f"{gain:+.3f} +- {2 * sd:.3f}, 95%, from the seeds' spread and the test set's sampling)"
             )
         top = mine.groupby(["n_weak", "n_hq"])["accuracy"].mean()
         (nw, nh), best = top.idxmax(), float(top.max())

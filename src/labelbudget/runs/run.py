@@ -173,9 +173,9 @@ def _check_pool(config: RunConfig, alloc: Allocation, task: TaskData) -> np.ndar
         raise PoolTooSmall(
             f"{config.method} at ${config.budget:g}, HQ fraction {config.hq_fraction:g}, needs "
             f"{alloc.n_weak} weak + {alloc.n_hq} HQ examples but the pool of {task.name!r} has "
-            f"{available} (weak pool: {config.weak.weak_pool})",
-            "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $), or use "
-            "--weak-pool paper to include the weak model's training examples",
+            f"{available}" + ("" if excluded is None else f" (weak pool: {config.weak.weak_pool})"),
+            "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $)"
+            + ("" if excluded is None else ", or use --weak-pool paper to include the weak model's examples"),
         )
     return excluded
 
