@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short training and small sets (tests)")
     args = parser.parse_args()
     work = args.work
-    sizes = (500, 600, 700, 60) if args.quick else (1000, 3000, 3000, 500)
+    sizes = (500, 600, 700, 60) if args.quick else (1500, 3000, 3000, 500)
     test_size = "40" if args.quick else "200"
     quick = ["--example-visits", "64"] if args.quick else []
     data(work, *sizes)
@@ -91,7 +91,7 @@ def main() -> None:
     # 0. A weak labeler: a small model trained on a labeled task like yours, written as a column.
     labelbudget(
         "run", "--task", str(work / "labeler_train.csv"), "--strong-model", args.weak_model,
-        "--method", "probe_seq_sft", "--budget", "200" if args.quick else "800", "--hq-fraction", "1",
+        "--method", "probe_seq_sft", "--budget", "200" if args.quick else "600", "--hq-fraction", "1",
         "--test-size", test_size, *quick, "--results", str(work / "labeler"), "--save-model",
         str(work / "weak_labeler"),
     )  # fmt: skip
