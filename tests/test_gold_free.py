@@ -91,6 +91,32 @@ def test_labeling_files_refuse_what_is_not_a_label(tmp_path):
         read_labels([tmp_path / "broken.json"])
 
 
+def test_a_labels_file_that_does_not_answer_what_was_asked_is_refused(tiny_config, tmp_path):
+    """A row whose text changed on the way (a spreadsheet's doing) would be asked again forever:
+    refused, naming the id; a file of other texts is said to answer none of the request."""
+    cfg = dataclasses.replace(tiny_config, method="uncertainty", oracle="file")
+    with pytest.raises(LabelsNeeded) as paused:
+        run(cfg, tmp_path)
+    task = load_task(cfg.task)
+    gold = dict(zip(task.pool.texts, task.pool.labels.tolist(), strict=True))
+    table = pd.read_csv(fill(paused.value.path, gold, tmp_path / "filled.csv"), dtype=str)
+    first = table.loc[0, "id"]
+    table.loc[0, "text"] = table.loc[0, "text"] + " (edited)"
+    table.to_csv(tmp_path / "edited.csv", index=False)
+    with pytest.raises(UserError, match=f"labels id {first} with the text .*the text changed") as bad:
+        run(cfg, tmp_path, labels_file=tmp_path / "edited.csv")
+    assert "exactly as written" in bad.value.fix
+    export = json.loads(label_studio_export(paused.value.path.parent, gold, tmp_path / "e.json").read_text())
+    export[1]["data"]["text"] = export[1]["data"]["text"].upper()  # the same in Label Studio's export
+    (tmp_path / "e.json").write_text(json.dumps(export))
+    with pytest.raises(UserError, match=f"labels id {export[1]['data']['id']} with the text"):
+        run(cfg, tmp_path, labels_file=tmp_path / "e.json")
+    pd.DataFrame({"text": ["some other text"], "label": ["1"]}).to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(LabelsNeeded, match="labels file\\(s\\) given answer none of them"):
+        run(cfg, tmp_path, labels_file=tmp_path / "other.csv")
+    assert Store(tmp_path).records() == []
+
+
 # --- every method resumes, however often it asks ------------------------------------------------
 
 

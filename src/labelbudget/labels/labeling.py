@@ -156,10 +156,39 @@ def _table(path: Path) -> pd.DataFrame:
     return table
 
 
-def read_labels(paths: list[Path]) -> dict[str, int]:
+class Bank(dict):
+    """text -> 0/1 from labels files, with every labeled row's (file, id, text) kept to explain a
+    request they do not answer (`mismatch`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[tuple[str, str, str]] = []
+        """(file, id or "", text) of every labeled row read."""
+
+    def mismatch(self, request: Request) -> str | None:
+        """Why these files do not answer `request` as asked, or None: a labeled row whose id the
+        request asked for under another text (the text was changed on the way, e.g. by a
+        spreadsheet), in a file that otherwise answers this request (so a test set's file, whose
+        ids count from 0 as well, is not taken for one)."""
+        asked = {str(i): t.strip() for i, t in zip(request.ids, request.texts, strict=True)}
+        pairs = set(asked.items())
+        for path in {path for path, _, _ in self.rows}:
+            mine = [(i, t) for p, i, t in self.rows if p == path and i != ""]
+            if not any(pair in pairs for pair in mine):
+                continue
+            for i, text in mine:
+                if i in asked and asked[i] != text and asked[i] not in self:
+                    return (
+                        f"labels file {path} labels id {i} with the text {short(text, 40)}, but the request "
+                        f"asked id {i} for {short(asked[i], 40)} (the text changed on the way)"
+                    )
+        return None
+
+
+def read_labels(paths: list[Path]) -> Bank:
     """text -> 0/1 from every labels file given; refuses labels other than 0/1 and texts that two
     rows label differently."""
-    bank: dict[str, int] = {}
+    bank = Bank()
     for path in paths:
         table = _table(Path(path))
         values = table["label"].str.strip()
@@ -172,8 +201,11 @@ def read_labels(paths: list[Path]) -> dict[str, int]:
                 f"(e.g. {values[bad].iloc[0]!r} for {short(first['text'], 50)})",
                 "write 0 or 1 in the label column (or leave it empty if not labeled yet)",
             )
-        for text, value in zip(table["text"][~empty].str.strip(), values[~empty], strict=True):
+        ids = table["id"].str.strip() if "id" in table else pd.Series([""] * len(table), index=table.index)
+        labeled = zip(ids[~empty], table["text"][~empty].str.strip(), values[~empty], strict=True)
+        for i, text, value in labeled:
             label = int(float(value))
+            bank.rows.append((str(path), i.removesuffix(".0"), text))
             if bank.setdefault(text, label) != label:
                 raise UserError(
                     f"labels files give the text {short(text, 60)} two different labels",

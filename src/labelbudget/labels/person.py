@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelbudget.labels.labeling import Request, read_labels, read_request, write_request
+from labelbudget.labels.labeling import Bank, Request, read_labels, read_request, write_request
 from labelbudget.labels.sources import PoolSource, Setup, SourceSpec, register_source
 from labelbudget.tasks.prepare import Labeled, TaskData
 from labelbudget.util.atomic import load_state, save_state
@@ -30,14 +30,14 @@ from labelbudget.util.errors import UserError
 class LabelsNeeded(Exception):
     """Not an error: the run is waiting for a person's labels. The CLI exits with code 3."""
 
-    def __init__(self, path: Path, pending: int, total: int, what: str = "HQ labels"):
+    def __init__(self, path: Path, pending: int, total: int, what: str = "HQ labels", note: str = ""):
         self.path, self.n = path, pending
         folder = path.parent
         super().__init__(
-            f"{pending} of the {total} examples in {path} need {what}: fill its empty `label` column "
-            f"with 0 or 1 (or import {folder / 'to_label.json'} into Label Studio with the interface "
-            f"{folder / 'label_config.xml'} and export JSON), then rerun the same command adding "
-            f"--labels-file {path} (or the export)"
+            f"{pending} of the {total} examples in {path} need {what}{note}: fill its empty `label` "
+            f"column with 0 or 1 (or import {folder / 'to_label.json'} into Label Studio with the "
+            f"interface {folder / 'label_config.xml'} and export JSON), then rerun the same command "
+            f"adding --labels-file {path} (or the export)"
         )
 
 
@@ -52,12 +52,14 @@ def ask(
     folder: Path,
     ids: np.ndarray,
     texts: list[str],
-    bank: dict[str, int],
+    bank: Bank,
     classes: tuple[str, str],
     what: str = "HQ labels",
 ) -> np.ndarray:
     """The person's labels of these texts, from `bank` (text -> 0/1); if any is missing, write
-    the request (every row this folder asked so far, with the answers known) and stop."""
+    the request (every row this folder asked so far, with the answers known) and stop. A labels
+    file that answers this request under changed texts is refused (it would be asked again
+    forever)."""
     labels = [bank.get(t.strip()) for t in texts]
     if all(label is not None for label in labels):
         return np.asarray(labels, dtype=np.int64)
@@ -67,8 +69,14 @@ def ask(
     for i, text in zip(np.asarray(ids).tolist(), texts, strict=True):
         rows.setdefault(int(i), text)
     request = Request(list(rows), list(rows.values()), [bank.get(t.strip()) for t in rows.values()])
+    if (problem := bank.mismatch(request)) is not None:
+        raise UserError(problem, "label the rows with their texts exactly as written in to_label.csv")
     path = write_request(folder, request, classes)
-    raise LabelsNeeded(path, request.pending, len(request.ids), what)
+    given = {p for p, _, _ in bank.rows}
+    note = ""
+    if given and request.pending == len(request.ids):
+        note = f" (the {len(given)} labels file(s) given answer none of them: not this request's file?)"
+    raise LabelsNeeded(path, request.pending, len(request.ids), what, note)
 
 
 class Person(PoolSource):
@@ -88,10 +96,10 @@ class Person(PoolSource):
         super().__init__("hq", 1.0, limit, offer)
         self.folder, self.texts, self.classes = Path(folder), texts, classes
         self.labels_files = as_paths(labels_file)
-        self._bank: dict[str, int] | None = None
+        self._bank: Bank | None = None
 
     @property
-    def bank(self) -> dict[str, int]:
+    def bank(self) -> Bank:
         if self._bank is None:
             self._bank = read_labels(self.labels_files)
         return self._bank
