@@ -208,6 +208,27 @@ def test_a_task_without_gold_runs_with_a_person_for_test_and_hq_labels(tiny_conf
     assert record.weak_accuracy == pytest.approx(np.mean([(weak[t] > 0.5) == gold[t] for t in test_texts]))
 
 
+def test_a_few_shot_prompts_demonstrations_come_from_the_person_once_for_every_run(
+    tiny_config, tmp_path, hidden
+):
+    path, gold = hidden
+    task = TaskConfig(task=str(path), unlabeled=True, test_size=20)
+    weak = f"prompt:{tiny_config.strong_model}:3"
+    cfg = dataclasses.replace(tiny_config, task=task, weak_labels=weak, oracle="file", hq_fraction=0.0)
+    results = tmp_path / "results"
+    with pytest.raises(LabelsNeeded) as test_request:
+        run(cfg, results)
+    test_file = fill(test_request.value.path, gold, tmp_path / "test_labels.csv")
+    with pytest.raises(LabelsNeeded) as demos:  # then the demonstrations, before any scoring
+        run(cfg, results, labels_file=[test_file])
+    assert demos.value.n == 3 and demos.value.path.parent.name.startswith("demos-")
+    demo_file = fill(demos.value.path, gold, tmp_path / "demos.csv")
+    record, _ = run(cfg, results, labels_file=[test_file, demo_file])
+    assert record.weak_spent_once == 3 and record.eval_spent == 20 and record.n_hq == 0
+    other, ran = run(dataclasses.replace(cfg, seed=1), results, labels_file=[test_file, demo_file])
+    assert ran and other.weak_key == record.weak_key  # the same demonstrations: no new request
+
+
 def test_a_task_without_gold_refuses_sources_that_need_gold_and_writes_nothing(tiny_config, tmp_path, hidden):
     path, _ = hidden
     task = TaskConfig(task=str(path), unlabeled=True, test_size=20)

@@ -215,3 +215,45 @@ def test_prompt_weak_labels_are_icls_scores_of_the_same_prompt_and_model(tiny_co
         if t in got:
             assert got[t] == pytest.approx(1 / (1 + np.exp(-s)), abs=tol)
     assert source.info.test_probs.shape == (len(task.test),)
+
+
+def test_a_few_shot_prompt_scores_as_icl_behind_its_hq_demonstrations(tiny_config, tmp_path, spy):
+    """prompt:MODEL:K: K pool examples drawn once per task, labeled by the HQ source, kept out of
+    the pool, paid once outside the budget; the scores are icl's behind those demonstrations."""
+    import torch
+
+    from labelbudget.labels.prompt import demo_ids, prompt_scores
+    from labelbudget.methods.icl import LabelScorer
+    from labelbudget.models.backbone import load_causal_lm
+    from labelbudget.models.packing import Encoder
+    from labelbudget.prompts import prompted
+    from labelbudget.runs.run import run
+
+    cfg = dataclasses.replace(tiny_config, weak_labels=f"prompt:{tiny_config.strong_model}:4")
+    task = load_task(cfg.task)
+    ids = demo_ids(cfg, task)
+    assert len(ids) == 4 and (ids == demo_ids(dataclasses.replace(cfg, seed=9), task)).all()
+    demos = [(task.pool.texts[i], int(task.pool.labels[i])) for i in ids]
+    model, tokenizer = load_causal_lm(tiny_config.strong_model, torch.float32)
+    texts = task.test.texts[:12]
+    prompts = prompted(texts, demos, np.random.default_rng(0))
+    icl = LabelScorer(model, tokenizer)(Encoder(tokenizer, 512)(prompts), 8)
+    got = prompt_scores(tiny_config.strong_model, texts, "float32", demos=demos)
+    np.testing.assert_allclose(got, icl, atol=1e-4)
+    assert np.abs(got - prompt_scores(tiny_config.strong_model, texts, "float32")).max() > 1e-3
+
+    record, _ = run(cfg, tmp_path)
+    first, *rest = spy["hq"]
+    assert sorted(first.tolist()) == ids.tolist()  # the demonstrations, bought first from the HQ source
+    sold_after = np.concatenate(rest + spy["weak"])
+    assert not set(sold_after.tolist()) & set(ids.tolist())  # kept out of the pool
+    assert record.weak_spent_once == 4 and record.spent == pytest.approx(8.0)
+    assert record.n_hq == 4 and any("4-shot prompt" in n for n in record.notes)
+    zero, _ = run(dataclasses.replace(cfg, weak_labels=f"prompt:{tiny_config.strong_model}"), tmp_path)
+    assert zero.weak_key != record.weak_key and zero.weak_spent_once is None
+    from labelbudget.analysis.report import write_report
+
+    html = write_report(tmp_path).read_text()
+    assert "bought once (outside budgets)" in html and "$4 of HQ demonstrations" in html
+    with pytest.raises(UserError, match="asks for 999 demonstrations"):
+        run(dataclasses.replace(cfg, weak_labels=f"prompt:{tiny_config.strong_model}:999"), tmp_path)

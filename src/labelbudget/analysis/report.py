@@ -108,6 +108,9 @@ def _weak_quality(records) -> list[str]:
                 "mean P(1)": f"{q['mean_p1']:.3f}",
                 "gold 0: labeled 0 / 1": f"{tn} / {fp}",
                 "gold 1: labeled 0 / 1": f"{fn} / {tp}",
+                "bought once (outside budgets)": f"${r.weak_spent_once:g} of HQ demonstrations"
+                if r.weak_spent_once
+                else "",
             }
     if not rows:
         return []
@@ -115,7 +118,7 @@ def _weak_quality(records) -> list[str]:
         "<h2>The weak labels, measured</h2><p>Each set of weak labels against the gold the runs "
         "have: accuracy (Wilson interval), expected calibration error of P(1) over 10 bins "
         "(bootstrap interval; 0 is calibrated) and the confusion matrix.</p>",
-        _table(pd.DataFrame(list(rows.values()))),
+        _table(pd.DataFrame(list(rows.values())).replace("", np.nan).dropna(axis=1, how="all").fillna("")),
     ]
 
 

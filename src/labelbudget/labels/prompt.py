@@ -1,30 +1,68 @@
-"""Weak labels from a causal LM's prompt: `--weak-labels prompt:MODEL` (an embedded name, a local
-folder or a Hugging Face id).
+"""Weak labels from a causal LM's prompt: `--weak-labels prompt:MODEL` (zero-shot) or
+`prompt:MODEL:K` (K demonstrations); MODEL is an embedded name, a local folder or a Hugging Face id.
 
 Each pool and test text is scored as `icl` scores (`methods.icl.LabelScorer`: logit("1") -
-logit("0") at the last position of the icl prompt format, `prompts.few_shot_prompt`), here with
-no demonstrations (zero-shot), and sold soft as P(1) = sigmoid(score). Scored once per model and
-task, cached in the results folder's artifacts. Few-shot prompts whose demonstrations are paid
-for as HQ labels are not built yet.
+logit("0") at the last position of the icl prompt format, `prompts.prompted`: the demonstrations
+reshuffled per text) and sold soft as P(1) = sigmoid(score).
+
+The K demonstrations are HQ labels: K pool examples drawn once per task (from its fingerprint),
+labeled by the run's HQ source (gold in simulation; with `--oracle file` a person, asked once in
+`labeling/demos-<key>/`), kept out of the elicitation pool, and paid for at $1 each. Departure
+(stated in the record, `Record.weak_spent_once`): they are paid once per task, outside each run's
+budget, like the weak model's own training labels in the paper (which no budget pays for) and like
+a gold-free test set, because every run on the task shares them: charging each run of a sweep $K
+would price one purchase many times and move every budget line by K. Scored once per model, task
+and demonstrations, cached in the results folder's artifacts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from pathlib import Path
 
 import numpy as np
 
-from labelbudget.labels.sources import Fixed, Setup, SourceSpec, WeakInfo, register_source
+from labelbudget.labels.sources import Fixed, Setup, SourceSpec, WeakInfo, register_source, source_for
+from labelbudget.prompts import Demo
 from labelbudget.util.atomic import atomic_path
+from labelbudget.util.errors import UserError
 from labelbudget.util.hashing import stable_hash
 
-VERSION = 1
+VERSION = 2
 
 
-def prompt_scores(model_name: str, texts: list[str], dtype: str = "auto", batch_size: int = 32) -> np.ndarray:
-    """icl's zero-shot score of every text (log-odds of "1")."""
+def parse(spec: str) -> tuple[str, int]:
+    """(model, number of demonstrations) of `prompt:MODEL` or `prompt:MODEL:K`."""
+    model = spec.split(":", 1)[1]
+    head, _, tail = model.rpartition(":")
+    if head and tail.strip().isdigit():
+        return head, int(tail)
+    return model, 0
+
+
+def demo_ids(config, task) -> np.ndarray | None:
+    """The pool examples the prompt's demonstrations are: K drawn once per task (so every run and
+    seed on it shares them, and the weak labels are scored once); None for zero-shot."""
+    _, k = parse(config.weak_labels)
+    if not k:
+        return None
+    if k >= len(task.pool):
+        raise UserError(
+            f"--weak-labels {config.weak_labels} asks for {k} demonstrations, but the pool of "
+            f"{task.name!r} has {len(task.pool)} examples",
+            "ask for fewer demonstrations (prompt:MODEL:K with a small K, e.g. 8)",
+        )
+    rng = np.random.default_rng(int(stable_hash(["demos", task.fingerprint, k])[:12], 16))
+    return np.sort(rng.choice(len(task.pool), k, replace=False))
+
+
+def prompt_scores(
+    model_name: str, texts: list[str], dtype: str = "auto", batch_size: int = 32, demos: list[Demo] = ()
+) -> np.ndarray:
+    """icl's score of every text (log-odds of "1") behind these demonstrations (none: zero-shot),
+    reshuffled per text from a fixed seed."""
     from labelbudget.methods.icl import LabelScorer
     from labelbudget.models.backbone import load_causal_lm, max_length, pick_device, pick_dtype
     from labelbudget.models.packing import Encoder
@@ -33,17 +71,34 @@ def prompt_scores(model_name: str, texts: list[str], dtype: str = "auto", batch_
     device = pick_device()
     model, tokenizer = load_causal_lm(model_name, pick_dtype(dtype, device))
     model = model.to(device)
-    prompts = prompted(texts, [], np.random.default_rng(0))  # no demonstrations: the order is moot
+    prompts = prompted(texts, list(demos), np.random.default_rng(0))
     return LabelScorer(model, tokenizer)(Encoder(tokenizer, max_length(model.config))(prompts), batch_size)
+
+
+def _demonstrations(setup: Setup) -> list[Demo]:
+    """The demonstrations with their HQ labels, bought from the run's HQ source (a person is asked
+    once per task, in a request every run on it shares)."""
+    ids = demo_ids(setup.config, setup.task)
+    if ids is None:
+        return []
+    key = stable_hash([setup.task.fingerprint, ids.tolist()])
+    oracle = source_for(setup.config, "hq").build(
+        dataclasses.replace(setup, offer=ids, limit=len(ids), run_id=f"demos-{key}")
+    )
+    labels = oracle.label(ids)
+    return list(
+        zip((setup.task.pool.texts[i] for i in ids), np.asarray(labels).astype(int).tolist(), strict=True)
+    )
 
 
 def build(setup: Setup) -> Fixed:
     from labelbudget.models.backbone import check_model, weights_fingerprint
 
     cfg, task = setup.config, setup.task
-    model = cfg.weak_labels.split(":", 1)[1]
+    model, _ = parse(cfg.weak_labels)
     check_model(model)
-    key = stable_hash([VERSION, model, weights_fingerprint(model), task.fingerprint, cfg.train.dtype])
+    demos = _demonstrations(setup)
+    key = stable_hash([VERSION, model, weights_fingerprint(model), task.fingerprint, cfg.train.dtype, demos])
     cache = setup.results / "artifacts" / "prompt_labels" / f"{key}.npz"
     start = time.perf_counter()
     if cache.exists():
@@ -51,14 +106,20 @@ def build(setup: Setup) -> Fixed:
             pool, test = z["pool"], z["test"]
     else:
         with setup.phases("weak labels (prompting)") if setup.phases else contextlib.nullcontext():
-            scores = prompt_scores(model, task.pool.texts + task.test.texts, cfg.train.dtype)
+            scores = prompt_scores(model, task.pool.texts + task.test.texts, cfg.train.dtype, demos=demos)
         pool, test = scores[: len(task.pool)], scores[len(task.pool) :]
         with atomic_path(Path(cache), ".npz") as tmp:
             np.savez(tmp, pool=pool, test=test)
     sigmoid = lambda x: 1 / (1 + np.exp(-np.asarray(x, np.float64)))  # noqa: E731
     source = Fixed("weak", cfg.weak_cost, setup.limit, sigmoid(pool), setup.offer)
-    note = f"weak labels from {model}'s zero-shot prompt (icl's scoring), cached as {key}"
-    source.info = WeakInfo(sigmoid(test), key, (note,), time.perf_counter() - start)
+    shots = (
+        f"a {len(demos)}-shot prompt (demonstrations: {len(demos)} HQ labels, ${len(demos)}, bought once "
+        "for every run on this task, outside the budget, and kept out of the pool)"
+        if demos
+        else "zero-shot prompt"
+    )
+    note = f"weak labels from {model}'s {shots}, scored as icl, cached as {key}"
+    source.info = WeakInfo(sigmoid(test), key, (note,), time.perf_counter() - start, float(len(demos)))
     return source
 
 
@@ -66,7 +127,9 @@ register_source(
     SourceSpec(
         "prompt:",
         "weak",
-        "weak labels from a causal LM's zero-shot prompt, scored as icl: prompt:MODEL",
+        "weak labels from a causal LM's prompt, scored as icl: prompt:MODEL (zero-shot) or "
+        "prompt:MODEL:K (K HQ demonstrations, bought once per task)",
         build,
+        reserved=demo_ids,
     )
 )

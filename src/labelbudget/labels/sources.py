@@ -151,6 +151,9 @@ class WeakInfo:
     key: str
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
+    spent_once: float = 0.0
+    """$ of HQ labels the source bought for itself, once per task, outside the run's budget (a
+    few-shot prompt's demonstrations)."""
 
 
 @dataclass(frozen=True)

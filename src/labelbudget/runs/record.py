@@ -70,6 +70,9 @@ class Record:
     eval_spent: float | None = None
     """$ of HQ labels a person gave for the test set (a task without gold labels), outside the
     budget; None where the test set had gold labels (and in records stored before)."""
+    weak_spent_once: float | None = None
+    """$ of HQ labels the weak labeler itself bought, once per task for every run on it and
+    outside the budget: a few-shot prompt's demonstrations (`labels.prompt`); None if none."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

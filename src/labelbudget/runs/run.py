@@ -170,12 +170,24 @@ def _check_pool(config: RunConfig, alloc: Allocation, task: TaskData) -> np.ndar
     excluded = source_for(config, "weak").reserved(config, task)
     available = len(task.pool) - (0 if excluded is None else len(excluded))
     if alloc.n_weak + alloc.n_hq > available:
+        trained = config.weak_labels.startswith("trained")
+        kept = (
+            ""
+            if excluded is None
+            else f" (weak pool: {config.weak.weak_pool})"
+            if trained
+            else f" ({len(excluded)} kept out by --weak-labels {config.weak_labels})"
+        )
         raise PoolTooSmall(
             f"{config.method} at ${config.budget:g}, HQ fraction {config.hq_fraction:g}, needs "
             f"{alloc.n_weak} weak + {alloc.n_hq} HQ examples but the pool of {task.name!r} has "
-            f"{available}" + ("" if excluded is None else f" (weak pool: {config.weak.weak_pool})"),
+            f"{available}{kept}",
             "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $)"
-            + ("" if excluded is None else ", or use --weak-pool paper to include the weak model's examples"),
+            + (
+                ", or use --weak-pool paper to include the weak model's examples"
+                if excluded is not None and trained
+                else ""
+            ),
         )
     return excluded
 
@@ -287,6 +299,7 @@ def compute(
         predictions=encode_predictions(test_scores, task.test.labels),
         weak_quality=label_quality(weak.info.test_probs, task.test.labels, "test split"),
         eval_spent=eval_spent,
+        weak_spent_once=weak.info.spent_once or None,
     )
     if save_model is not None:
         from labelbudget.learners.saved import save_model as save
