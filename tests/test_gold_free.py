@@ -238,6 +238,9 @@ def test_a_task_without_gold_refuses_sources_that_need_gold_and_writes_nothing(t
     trained = dataclasses.replace(tiny_config, task=task, oracle="file")
     with pytest.raises(UserError, match="(?s)--weak-labels trained needs gold labels.*column:NAME"):
         run(trained, tmp_path)
+    from labelbudget.runs.run import refusal  # what a sweep's --dry-run says of each config
+
+    assert "sells the task's gold labels" in refusal(oracle) and "needs gold labels" in refusal(trained)
     assert not (tmp_path / "labeling").exists() and Store(tmp_path).records() == []
 
 

@@ -193,8 +193,9 @@ def _check_pool(config: RunConfig, alloc: Allocation, task: TaskData) -> np.ndar
 
 
 def refusal(config: RunConfig) -> str | None:
-    """Why `run` would refuse this config (its method, or a pool too small), or None. Where the
-    task's data cannot be loaded here, only the checks that need no data apply."""
+    """Why `run` would refuse this config (its method, a source that needs gold on a task without
+    it, or a pool too small), or None. Where the task's data cannot be loaded here, only the
+    checks that need no data apply."""
     try:
         _, alloc = validate(config)
     except UserError as e:
@@ -204,6 +205,8 @@ def refusal(config: RunConfig) -> str | None:
     except UserError:
         return None
     try:
+        if not task.gold:
+            _check_gold_free(config, task)
         _check_pool(config, alloc, task)
     except UserError as e:
         return e.problem
