@@ -229,6 +229,22 @@ def test_a_few_shot_prompts_demonstrations_come_from_the_person_once_for_every_r
     assert ran and other.weak_key == record.weak_key  # the same demonstrations: no new request
 
 
+def test_the_labels_a_file_already_has_answer_the_person_s_requests(tiny_config, tmp_path, hidden):
+    """A file with some labels: --unlabeled reads none of them as gold, but passed as a labels
+    file it answers every request for the texts it labels."""
+    path, gold = hidden
+    data = pd.read_csv(path)
+    data["label"] = [gold[t] if i % 2 else None for i, t in enumerate(data["text"])]
+    data.to_csv(path, index=False)
+    task = TaskConfig(task=str(path), unlabeled=True, test_size=20)
+    cfg = dataclasses.replace(tiny_config, task=task, weak_labels="column:weak", oracle="file")
+    with pytest.raises(LabelsNeeded) as asked:
+        run(cfg, tmp_path, labels_file=path)
+    test_texts = load_task(task).test.texts
+    unknown = sum(data.set_index("text")["label"].isna()[t] for t in test_texts)
+    assert 0 < asked.value.n == unknown < 20
+
+
 def test_a_task_without_gold_refuses_sources_that_need_gold_and_writes_nothing(tiny_config, tmp_path, hidden):
     path, _ = hidden
     task = TaskConfig(task=str(path), unlabeled=True, test_size=20)
