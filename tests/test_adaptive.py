@@ -120,7 +120,8 @@ def test_sweep_adaptive_runs_real_records_and_resumes(tiny_config, tmp_path, cap
 
 def test_projected_covariance_is_the_posterior_with_the_runs_added():
     """A GP's posterior covariance does not depend on the values it sees: refitting with the runs
-    added (the kernel fixed) gives what `projected_cov` predicts, and more runs shrink it."""
+    added (the kernel and its calibration fixed) gives what `projected_cov` predicts, and more
+    runs shrink it."""
     from sklearn.base import clone
     from test_surface import surface_of
 
@@ -139,7 +140,7 @@ def test_projected_covariance_is_the_posterior_with_the_runs_added():
     refit.fit(x, np.zeros(len(x)))  # any values: the covariance is the same
     _, cov = refit.predict(features(allocs[:, 0], allocs[:, 1]), return_cov=True)
     white = gp.kernel_.k2.noise_level
-    np.testing.assert_allclose((cov - white * np.eye(3)) * gp._y_train_std**2, later, atol=1e-9)
+    np.testing.assert_allclose((cov - white * np.eye(3)) * gp._y_train_std**2 * part.scale, later, atol=1e-9)
 
 
 def test_a_flat_top_is_undecidable_and_a_clear_peak_is_not():

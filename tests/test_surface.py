@@ -199,3 +199,38 @@ def test_rank_agreement_between_probe_and_lora_is_kendalls_tau_with_an_interval(
     assert acc_row["kendall tau"] == expected and acc_row["allocations"] == 4
     lo, hi = (float(x) for x in acc_row["95% interval"].strip("[]").split(","))
     assert lo <= expected <= hi
+
+
+def test_calibration_is_the_closed_form_leave_one_allocation_out_and_grows_where_the_gp_misfits():
+    """The residual of each allocation left out (the kernel fixed) equals a refit without it; on
+    a smooth surface the intervals need no widening; a kernel that cannot follow a spike in the
+    runs is over-confident there, and the residuals widen it."""
+    from sklearn.base import clone
+
+    from labelbudget.analysis.surface import calibration, fit_task
+    from labelbudget.labels.budget import allocate
+
+    def accuracy(b, f):  # a smooth saturating surface
+        a = allocate(b, 0.1, f)
+        return 0.5 + 0.3 * (1 - np.exp(-(0.2 * a.n_weak + a.n_hq) / 150))
+
+    curves = {b: {f: accuracy(b, f) for f in FRACTIONS} for b in (16, 64, 256, 1024)}
+    smooth = runs_frame(frame(curve_records(curves, sd=0.01)))
+    part = fit_task(smooth)
+    gp = part.gp
+    groups = np.append(smooth.groupby(["n_weak", "n_hq"]).ngroup().to_numpy(), -1)
+    inverse = np.linalg.inv(gp.kernel_(gp.X_train_) + gp.alpha * np.eye(len(gp.X_train_)))
+    rows = np.flatnonzero(groups == 3)
+    closed = np.linalg.solve(inverse[np.ix_(rows, rows)], (inverse @ gp.y_train_)[rows])
+    keep = np.setdiff1d(np.arange(len(groups)), rows)
+    refit = clone(gp).set_params(kernel=gp.kernel_, optimizer=None, normalize_y=False)
+    refit.fit(gp.X_train_[keep], gp.y_train_[keep])
+    np.testing.assert_allclose(closed, gp.y_train_[rows] - refit.predict(gp.X_train_[rows]), atol=1e-8)
+    assert part.scale == calibration(gp, groups) and 1.0 <= part.scale < 1.5
+
+    # the smooth surface's kernel, kept, on runs with a spike it cannot follow (one allocation 8
+    # points above its neighbours in every seed): over-confident there, and the residuals say so
+    curves[256][0.4] += 0.08
+    spiky = fit_task(runs_frame(frame(curve_records(curves, sd=0.01))))
+    fixed = clone(gp).set_params(kernel=gp.kernel_, optimizer=None).fit(spiky.gp.X_train_, spiky.gp.y_train_)
+    assert calibration(fixed, groups) > 1.5
