@@ -187,3 +187,14 @@ def test_which_tasks_load_from_local_files_only(tmp_path):
     assert is_local(TaskConfig(task=str(write(synthetic_texts(10), tmp_path / "d.csv"))))
     assert not is_local(TaskConfig(task="boolq"))
     assert is_local(TaskConfig(task="boolq", data_dir=str(tmp_path)))
+
+
+def test_a_task_file_edited_within_a_process_is_loaded_again(tmp_path):
+    path = tmp_path / "mine.csv"
+    synthetic_texts(120, seed=1).to_csv(path, index=False)
+    cfg = TaskConfig(task=str(path), test_size=20)
+    first = load_task(cfg)
+    assert load_task(cfg) is first  # cached while the file is unchanged
+    synthetic_texts(200, seed=2).to_csv(path, index=False)
+    again = load_task(cfg)
+    assert again is not first and len(again.pool) + len(again.test) > len(first.pool) + len(first.test)

@@ -59,9 +59,18 @@ _LOADED: dict[str, TaskData] = {}
 """Tasks already prepared in this process (a sweep checks and runs many configs of one task)."""
 
 
+def _stamp(path: str | None) -> tuple | None:
+    """A file's (size, mtime): a file edited since it was loaded is loaded again."""
+    if not path or not Path(path).is_file():
+        return None
+    st = Path(path).stat()
+    return st.st_size, st.st_mtime_ns
+
+
 def load_task(cfg: TaskConfig) -> TaskData:
-    """Load, deduplicate, balance and split the task that `cfg.task` names (once per process)."""
-    key = to_json(cfg)
+    """Load, deduplicate, balance and split the task that `cfg.task` names (once per process,
+    again if its file or test file has changed)."""
+    key = to_json(cfg) + repr((_stamp(cfg.task), _stamp(cfg.test_file)))
     if key not in _LOADED:
         if len(_LOADED) >= 4:
             _LOADED.pop(next(iter(_LOADED)))
