@@ -206,6 +206,14 @@ def test_a_task_without_gold_runs_with_a_person_for_test_and_hq_labels(tiny_conf
     assert record.weak_quality["n"] == 20 and record.weak_quality["against"] == "test split"
     weak = dict(pd.read_csv(path)[["text", "weak"]].itertuples(index=False))
     assert record.weak_accuracy == pytest.approx(np.mean([(weak[t] > 0.5) == gold[t] for t in test_texts]))
+    again, ran = run(cfg, results, labels_file=[test_file, hq_file])  # the same labels: served
+    assert not ran and again == record
+    corrected = pd.read_csv(test_file)
+    corrected.loc[0, "label"] = 1 - corrected.loc[0, "label"]
+    corrected.to_csv(tmp_path / "corrected.csv", index=False)
+    with pytest.raises(UserError, match="1 of 20 differ from what your labels files say now"):
+        run(cfg, results, labels_file=[tmp_path / "corrected.csv", hq_file])
+    assert Store(results).records() == [record]
 
 
 def test_a_few_shot_prompts_demonstrations_come_from_the_person_once_for_every_run(

@@ -20,7 +20,8 @@ import numpy as np
 
 from labelbudget.config import MethodOptions, RunConfig
 from labelbudget.labels.budget import Allocation, allocate, partition_pool
-from labelbudget.labels.person import test_labels
+from labelbudget.labels.labeling import read_labels
+from labelbudget.labels.person import as_paths, test_labels
 from labelbudget.labels.sources import Ledger, Setup, source_for
 from labelbudget.learners import LEARNERS
 from labelbudget.methods import Elicitation, Method, get_method
@@ -35,7 +36,7 @@ from labelbudget.runs.identity import (
     stored_hash,
     weak_stage_key,
 )
-from labelbudget.runs.record import Record, encode_predictions, git_commit, versions
+from labelbudget.runs.record import Record, decode_predictions, encode_predictions, git_commit, versions
 from labelbudget.runs.store import Store
 from labelbudget.tasks import TaskData, load_task
 from labelbudget.util.errors import PoolTooSmall, UserError
@@ -68,6 +69,8 @@ def run(
 
         check_savable(config, Path(save_model))
     if (done := store.find(config)) is not None:
+        if config.task.unlabeled and labels_file is not None:
+            _check_test_labels(config, done, labels_file)
         if save_model is not None:
             raise UserError(
                 f"this run is already stored in {results}, and its classifier was not saved then",
@@ -87,6 +90,24 @@ def run(
         record = compute(config, results, labels_file, share_weak_stages, save_model)
         store.add_or_keep(record)
     return record, True
+
+
+def _check_test_labels(config: RunConfig, done: Record, labels_file) -> None:
+    """A stored gold-free run was scored on the person's test labels of then: refuse to serve it
+    if the labels files now label some of those test texts differently (corrected labels)."""
+    if done.predictions is None:
+        return
+    bank = read_labels(as_paths(labels_file))
+    texts = load_task(config.task).test.texts
+    then = decode_predictions(done.predictions)[1]
+    changed = sum(bank.get(t.strip(), int(y)) != int(y) for t, y in zip(texts, then, strict=True))
+    if changed:
+        raise UserError(
+            f"this run is stored (config {done.config_hash}), scored on test labels of which {changed} "
+            f"of {len(texts)} differ from what your labels files say now",
+            "pass another --results folder to rerun it on the corrected test labels (the stored run "
+            "is kept as it was)",
+        )
 
 
 @dataclass(frozen=True)
