@@ -111,7 +111,9 @@ def test_a_labels_file_that_does_not_answer_what_was_asked_is_refused(tiny_confi
     (tmp_path / "e.json").write_text(json.dumps(export))
     with pytest.raises(UserError, match=f"labels id {export[1]['data']['id']} with the text"):
         run(cfg, tmp_path, labels_file=tmp_path / "e.json")
-    pd.DataFrame({"text": ["some other text"], "label": ["1"]}).to_csv(tmp_path / "other.csv", index=False)
+    ids = table["id"].tolist()  # another request's rows under the same ids (a merged file): not an edit
+    other = pd.DataFrame({"id": ids, "text": [f"another request's text {i}" for i in ids], "label": "1"})
+    other.to_csv(tmp_path / "other.csv", index=False)
     with pytest.raises(LabelsNeeded, match="labels file\\(s\\) given answer none of them"):
         run(cfg, tmp_path, labels_file=tmp_path / "other.csv")
     assert Store(tmp_path).records() == []

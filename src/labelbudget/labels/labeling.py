@@ -18,6 +18,7 @@ count.
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,23 +167,27 @@ class Bank(dict):
         """(file, id or "", text) of every labeled row read."""
 
     def mismatch(self, request: Request) -> str | None:
-        """Why these files do not answer `request` as asked, or None: a labeled row whose id the
-        request asked for under another text (the text was changed on the way, e.g. by a
-        spreadsheet), in a file that otherwise answers this request (so a test set's file, whose
-        ids count from 0 as well, is not taken for one)."""
+        """Why these files do not answer `request` as asked, or None: a labeled row under an id
+        the request still waits for, whose text is nearly the asked one but not quite (changed on
+        the way, e.g. by a spreadsheet), so it would be asked again forever. Only nearly: a file
+        that also holds another request's rows (the test set's ids count from 0 too) has other
+        texts under those ids."""
         asked = {str(i): t.strip() for i, t in zip(request.ids, request.texts, strict=True)}
-        pairs = set(asked.items())
-        for path in {path for path, _, _ in self.rows}:
-            mine = [(i, t) for p, i, t in self.rows if p == path and i != ""]
-            if not any(pair in pairs for pair in mine):
-                continue
-            for i, text in mine:
-                if i in asked and asked[i] != text and asked[i] not in self:
-                    return (
-                        f"labels file {path} labels id {i} with the text {short(text, 40)}, but the request "
-                        f"asked id {i} for {short(asked[i], 40)} (the text changed on the way)"
-                    )
+        for path, i, text in self.rows:
+            want = asked.get(i)
+            if want is not None and want not in self and text != want and _near(text, want):
+                return (
+                    f"labels file {path} labels id {i} with the text {short(text, 40)}, but the request "
+                    f"asked id {i} for {short(want, 40)} (the text changed on the way)"
+                )
         return None
+
+
+def _near(a: str, b: str) -> bool:
+    """Two texts that differ only by what a spreadsheet or editor does to one (case, spacing,
+    quotes, a few characters)."""
+    squash = lambda t: " ".join(t.casefold().replace('"', "").replace("'", "").split())  # noqa: E731
+    return difflib.SequenceMatcher(None, squash(a), squash(b)).ratio() >= 0.8
 
 
 def read_labels(paths: list[Path]) -> Bank:
