@@ -16,11 +16,13 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_record, synthetic_texts
 
 from labelbudget.__main__ import main
+from labelbudget.config import TaskConfig
 from labelbudget.runs.store import Store
 
 
@@ -346,3 +348,24 @@ def test_list_names_tasks_methods_and_models():
     assert out.returncode == 0
     for name in ("tweet-sentiment", "seq_sft", "gemma-3-270m", "minilm-l6", "smollm2-135m"):
         assert name in out.stdout
+
+
+def test_weak_measures_any_weak_labels_against_the_gold_test_split(tmp_path):
+    from labelbudget.tasks import load_task
+
+    data = synthetic_texts(200, seed=4)
+    flip = np.random.default_rng(1).random(len(data)) < 0.25
+    data["p"] = np.where(flip, 1 - data["label"], data["label"]) * 0.8 + 0.1
+    data.loc[:9, "p"] = np.nan  # rows without a weak label
+    path = tmp_path / "mine.csv"
+    data.to_csv(path, index=False)
+    out = cli(
+        "weak", "--task", path, "--test-size", 40, "--weak-labels", "column:p", "--results", tmp_path / "r"
+    )
+    assert out.returncode == 0, out.stderr
+    task = load_task(TaskConfig(task=str(path), test_size=40))
+    p = data.set_index("text")["p"]
+    test = [(p[t], y) for t, y in zip(task.test.texts, task.test.labels, strict=True) if not np.isnan(p[t])]
+    accuracy = np.mean([(v > 0.5) == y for v, y in test])
+    assert f"on {len(test)} test texts accuracy {accuracy:.3f}" in out.stdout, out.stdout
+    assert "calibration error" in out.stdout and "gold 1 labeled 0/1" in out.stdout

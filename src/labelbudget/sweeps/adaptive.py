@@ -34,6 +34,7 @@ from labelbudget.runs.record import Record
 from labelbudget.util.errors import UserError
 from labelbudget.util.hashing import stable_hash
 
+LINE_ONLY = False
 BATCH = 8
 """Runs added per round (the authors' batch of 8 allocations)."""
 
@@ -180,7 +181,9 @@ class Adaptive:
         stored = set(accuracy)
         remaining = defaultdict(list)  # per (variant, task): the allocations of the runs still to run
         for key, configs in self.lines.items():
-            remaining[key[:2]] += [_alloc(c) for c in configs if self.identity[id(c)] not in stored]
+            left = [_alloc(c) for c in configs if self.identity[id(c)] not in stored]
+            remaining[key[:2]] += left
+            remaining[key] = left
         self._value: dict[LineKey, list[tuple[float, RunConfig]]] = {}
         out = {}
         for key, configs in self.lines.items():
@@ -228,7 +231,11 @@ class Adaptive:
             if not found.decided:
                 rng = np.random.default_rng(self.seed)
                 chance = decidable(
-                    surface, np.array(allocs, float), np.array(remaining[key[:2]]), self.decide, rng
+                    surface,
+                    np.array(allocs, float),
+                    np.array(remaining[key if LINE_ONLY else key[:2]]),
+                    self.decide,
+                    rng,
                 )
             out[key] = LineState(
                 key,
