@@ -86,20 +86,18 @@ class Weak:
     """Folder holding cached artifacts (weak labels)."""
 
     def execute(self) -> None:
+        from labelbudget.labels.sources import measure
+        from labelbudget.labels.trained import weak_labels
+        from labelbudget.models.backbone import check_model
         from labelbudget.runs.store import Store
         from labelbudget.tasks import load_task
 
         Store(self.results).check()
         task = load_task(self.task)
-        if self.weak_labels == "trained":
-            self._trained(task)
+        if self.weak_labels != "trained":  # any other source: measured against the gold test split
+            config = RunConfig(task=self.task, weak=self.weak, weak_labels=self.weak_labels)
+            print("\n".join(measure(config, task, self.results)))
             return
-        self._source(task)
-
-    def _trained(self, task) -> None:
-        from labelbudget.labels.trained import weak_labels
-        from labelbudget.models.backbone import check_model
-
         check_model(self.weak.weak_model)
         labels, notes = weak_labels(task, self.task, self.weak, self.results / "artifacts")
         for note in task.notes + notes:
@@ -109,39 +107,6 @@ class Weak:
             f"test accuracy {labels.test_accuracy:.3f}, validation accuracy "
             f"{labels.val_accuracy:.3f}; {len(labels.pool_probs)} pool + "
             f"{len(labels.test_probs)} test examples labeled"
-        )
-
-    def _source(self, task) -> None:
-        import numpy as np
-
-        from labelbudget.labels.sources import Setup, source_for
-        from labelbudget.metrics import label_quality
-
-        config = RunConfig(task=self.task, weak=self.weak, weak_labels=self.weak_labels)
-        spec = source_for(config, "weak")
-        if task.test_pending:
-            raise UserError(
-                f"task {task.name!r} has no gold labels (--unlabeled), so there is nothing to measure "
-                f"--weak-labels {self.weak_labels} against here",
-                "run it (`labelbudget run ... --oracle file`): its record measures the weak labels "
-                "against the test set you label",
-            )
-        reserved = spec.reserved(config, task)
-        offer = np.setdiff1d(np.arange(len(task.pool)), [] if reserved is None else reserved)
-        source = spec.build(Setup(config, task, offer, 0, self.results, "weak"))  # sells nothing
-        for note in task.notes + source.info.notes:
-            print(f"note: {note}")
-        q = label_quality(source.info.test_probs, task.test.labels, "test split")
-        if q is None:
-            print(f"weak labels {source.info.key}: none of the {len(task.test)} test texts has one")
-            return
-        (tn, fp), (fn, tp) = q["confusion"]
-        print(
-            f"weak labels {source.info.key} ({self.weak_labels} on {task.name}): {len(source.offer)} of "
-            f"{len(task.pool)} pool texts labeled; on {q['n']} test texts accuracy {q['accuracy']:.3f} "
-            f"[{q['accuracy_lo']:.3f}, {q['accuracy_hi']:.3f}], calibration error {q['ece']:.3f} "
-            f"[{q['ece_lo']:.3f}, {q['ece_hi']:.3f}], mean P(1) {q['mean_p1']:.3f}; gold 0 labeled 0/1: "
-            f"{tn}/{fp}, gold 1 labeled 0/1: {fn}/{tp}"
         )
 
 

@@ -279,7 +279,8 @@ class RunConfig:
     """What the SFT methods train (`labelbudget list`): `lora` (LoRA + a new head on the strong
     model, the paper's) or `probe` (a new linear head on its cached activations; fast)."""
     weak_labels: str = "trained"
-    """Where weak labels come from (`labelbudget list`): `trained` (the paper's; `--weak-*`)."""
+    """Where weak labels come from (`labelbudget list`): `trained` (the paper's; `--weak-*`),
+    `trained-shuffled`, `column:NAME`, `file:PATH` or `prompt:MODEL[:K]` (K HQ demonstrations)."""
     oracle: str = "ground-truth"
     """Where HQ labels come from: `ground-truth`, the dataset's labels through a counting oracle
     (the paper's simulation), or `file`, a person who labels a CSV (the run stops, and resumes

@@ -206,6 +206,37 @@ def source_for(config, side: Literal["weak", "hq"]) -> SourceSpec:
     return spec
 
 
+def measure(config, task, results: Path) -> list[str]:
+    """What `labelbudget weak --weak-labels SPEC` prints: the source's notes, how many pool texts
+    it labels, and its labels against the task's gold test split (`metrics.label_quality`)."""
+    from labelbudget.metrics import label_quality
+
+    spec = source_for(config, "weak")
+    if task.test_pending:
+        raise UserError(
+            f"task {task.name!r} has no gold labels (--unlabeled), so there is nothing to measure "
+            f"--weak-labels {config.weak_labels} against here",
+            "run it (`labelbudget run ... --oracle file`): its record measures the weak labels against "
+            "the test set you label",
+        )
+    reserved = spec.reserved(config, task)
+    offer = np.setdiff1d(np.arange(len(task.pool)), [] if reserved is None else reserved)
+    source = spec.build(Setup(config, task, offer, 0, results, "weak"))  # it sells nothing here
+    lines = [f"note: {note}" for note in task.notes + source.info.notes]
+    q = label_quality(source.info.test_probs, task.test.labels, "test split")
+    if q is None:
+        return [*lines, f"weak labels {source.info.key}: none of the {len(task.test)} test texts has one"]
+    (tn, fp), (fn, tp) = q["confusion"]
+    return [
+        *lines,
+        f"weak labels {source.info.key} ({config.weak_labels} on {task.name}): {len(source.offer)} of "
+        f"{len(task.pool)} pool texts labeled; on {q['n']} test texts accuracy {q['accuracy']:.3f} "
+        f"[{q['accuracy_lo']:.3f}, {q['accuracy_hi']:.3f}], calibration error {q['ece']:.3f} "
+        f"[{q['ece_lo']:.3f}, {q['ece_hi']:.3f}], mean P(1) {q['mean_p1']:.3f}; gold 0 labeled 0/1: "
+        f"{tn}/{fp}, gold 1 labeled 0/1: {fn}/{tp}",
+    ]
+
+
 register_source(
     SourceSpec(
         "ground-truth",
