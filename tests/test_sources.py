@@ -257,3 +257,26 @@ def test_a_few_shot_prompt_scores_as_icl_behind_its_hq_demonstrations(tiny_confi
     assert "bought once (outside budgets)" in html and "$4 of HQ demonstrations" in html
     with pytest.raises(UserError, match="asks for 999 demonstrations"):
         run(dataclasses.replace(cfg, weak_labels=f"prompt:{tiny_config.strong_model}:999"), tmp_path)
+
+
+def test_a_pool_too_small_names_what_its_weak_source_keeps_out(tiny_config):
+    from labelbudget.labels.budget import Allocation
+    from labelbudget.runs.run import _check_pool
+    from labelbudget.util.errors import PoolTooSmall
+
+    task = load_task(tiny_config.task)
+    too_many = Allocation(len(task.pool) + 1, 0)
+    cases = {
+        "trained": ("(weak pool: ", "--weak-pool paper"),
+        f"prompt:{tiny_config.strong_model}:4": ("(4 demonstrations kept out)", "fewer demonstrations"),
+        "column:label": (f"has {len(task.pool)}", None),
+    }
+    for weak_labels, (problem, fix) in cases.items():
+        with pytest.raises(PoolTooSmall) as e:
+            _check_pool(dataclasses.replace(tiny_config, weak_labels=weak_labels), too_many, task)
+        assert problem in e.value.problem, e.value.problem
+        assert (
+            (fix in e.value.fix)
+            if fix
+            else ("--weak-pool" not in e.value.fix and "demonstr" not in e.value.fix)
+        )

@@ -131,5 +131,9 @@ register_source(
         "prompt:MODEL:K (K HQ demonstrations, bought once per task)",
         build,
         reserved=demo_ids,
+        kept_out=lambda config: (
+            f"{parse(config.weak_labels)[1]} demonstrations kept out",
+            "or ask for fewer demonstrations",
+        ),
     )
 )

@@ -167,6 +167,8 @@ class SourceSpec:
     reserved: Callable[[Any, Any], np.ndarray | None] = field(default=lambda config, task: None)
     """Pool ids the source keeps out of the elicitation pool (the weak model's own training
     examples), computed without any work; None: none."""
+    kept_out: Callable[[Any], tuple[str, str]] = field(default=lambda config: ("", ""))
+    """What the reserved ids are and how to let them back in, for a pool-too-small error."""
     needs_gold: bool = False
     """It reads the task's gold labels (so a task without them, `--unlabeled`, refuses it)."""
     pauses: bool = False

@@ -207,6 +207,13 @@ def build(setup: Setup) -> Fixed:
     return source
 
 
+def kept_out(config) -> tuple[str, str]:
+    return (
+        f"weak pool: {config.weak.weak_pool}",
+        "or use --weak-pool paper to include the weak model's examples",
+    )
+
+
 def warm(config, task: TaskData, results: Path) -> None:
     weak_labels(task, config.task, config.weak, results / "artifacts")
 
@@ -218,6 +225,7 @@ register_source(
         "weak labels from a small model fine-tuned on ground truth (the paper's; --weak-model ...)",
         build,
         reserved,
+        kept_out=kept_out,
         warm=warm,
         needs_gold=True,
     )
@@ -253,6 +261,7 @@ register_source(
         "the trained weak labels with their errors permuted across examples (the authors' shuffled errors)",
         build_shuffled,
         reserved,
+        kept_out=kept_out,
         warm=warm,
         needs_gold=True,
     )

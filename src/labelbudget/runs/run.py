@@ -188,27 +188,17 @@ def _check_gold_free(config: RunConfig, task: TaskData) -> None:
 
 def _check_pool(config: RunConfig, alloc: Allocation, task: TaskData) -> np.ndarray | None:
     """The pool can supply the allocation; returns the ids kept out of it (or None)."""
-    excluded = source_for(config, "weak").reserved(config, task)
+    spec = source_for(config, "weak")
+    excluded = spec.reserved(config, task)
     available = len(task.pool) - (0 if excluded is None else len(excluded))
     if alloc.n_weak + alloc.n_hq > available:
-        trained = config.weak_labels.startswith("trained")
-        kept = (
-            ""
-            if excluded is None
-            else f" (weak pool: {config.weak.weak_pool})"
-            if trained
-            else f" ({len(excluded)} kept out by --weak-labels {config.weak_labels})"
-        )
+        what, fix = spec.kept_out(config) if excluded is not None else ("", "")
         raise PoolTooSmall(
             f"{config.method} at ${config.budget:g}, HQ fraction {config.hq_fraction:g}, needs "
             f"{alloc.n_weak} weak + {alloc.n_hq} HQ examples but the pool of {task.name!r} has "
-            f"{available}{kept}",
+            f"{available}" + (f" ({what})" if what else ""),
             "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $)"
-            + (
-                ", or use --weak-pool paper to include the weak model's examples"
-                if excluded is not None and trained
-                else ""
-            ),
+            + (f", {fix}" if fix else ""),
         )
     return excluded
 
