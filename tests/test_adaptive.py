@@ -48,6 +48,21 @@ def test_initial_design_is_both_ends_and_the_middle_mix_at_two_seeds():
     assert len({allocation_of(c) for c in design}) == 3
 
 
+def test_a_run_under_two_names_is_run_once_counted_once_and_worth_both_lines():
+    """All-weak uncertainty sampling is all-weak seq_sft and all-HQ logconf all-HQ seq_sft: the
+    initial design names both, the sweep runs each once (`run_sweep` stores the copy), and the
+    adaptive sweep counts it once and values it on both lines."""
+    grid = Grid(tasks=("t",), methods=("seq_sft", "uncertainty", "logconf"), budgets=(64,), seeds=(0, 1))
+    adaptive = Adaptive(expand(RunConfig(task=TaskConfig(task="t")), grid))
+    design = adaptive.initial()
+    assert len(design) == 18  # 3 methods x (both ends and the middle mix) x 2 seeds
+    records = [make_record(method=c.method, f=c.hq_fraction, seed=c.seed) for c in design]
+    assert adaptive.runs(records) == 14 and adaptive.runs(records[:1]) == 1
+    assert len(adaptive.members) == len(adaptive.keys) - 2 * 2 * 1  # 2 ends x 2 seeds, one budget
+    batch, _ = adaptive.next_batch(records)
+    assert adaptive.with_twins(batch) == batch  # a run is asked with all its names
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_replayed_adaptive_sweep_reaches_the_full_grids_decisions_with_a_fraction_of_its_runs(seed):
     """Every line's regime as the full grid decides it, from at most half its runs, and the
@@ -149,8 +164,7 @@ def test_a_flat_top_is_undecidable_and_a_clear_peak_is_not():
     one with a peak 4 points above both ends can be, from 3 seeds."""
     from test_surface import FRACTIONS, between, curve_records, surface_of
 
-    from labelbudget.analysis.regimes import line
-    from labelbudget.sweeps.adaptive import decidable
+    from labelbudget.analysis.regimes import decidable, line
 
     allocs = line(256, 0.1, FRACTIONS)
     edge = dict(zip(FRACTIONS, (0.75, 0.752, 0.756, 0.76, 0.756, 0.74, 0.70), strict=True))

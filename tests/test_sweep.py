@@ -15,11 +15,12 @@ import pytest
 from labelbudget.config import to_dict
 from labelbudget.labels.budget import allocation_of
 from labelbudget.runs.identity import display_method, run_key, stored_hash
+from labelbudget.runs.run import run
 from labelbudget.runs.store import Store
 from labelbudget.sweeps.files import read_sweep
 from labelbudget.sweeps.grid import Grid, expand
 from labelbudget.sweeps.presets import PAPER_SFT, PRESETS, demo_configs
-from labelbudget.sweeps.sweep import run_sweep
+from labelbudget.sweeps.sweep import pending, run_sweep
 from labelbudget.training import stage as train_mod
 from labelbudget.util.errors import UserError
 
@@ -212,8 +213,9 @@ def test_shared_weak_stages_equal_independent_runs(tiny_config, tmp_path, monkey
     shared_weak = stages.count("weak")
     stages.clear()
     run_sweep(configs, tmp_path / "independent", share_weak_stages=False)
-    # 8 runs; seq_sft and uncertainty share the weak stage at each (seed, fraction): 4 weak stages
-    assert (shared_weak, stages.count("weak")) == (4, 8)
+    # 8 runs; seq_sft and uncertainty share the weak stage at each (seed, fraction): 4 weak stages;
+    # all-weak uncertainty is all-weak seq_sft, stored as its copy: 6 weak stages without sharing
+    assert (shared_weak, stages.count("weak")) == (4, 6)
     shared = {r.config_hash: comparable(r) for r in Store(tmp_path / "shared").records()}
     independent = {r.config_hash: comparable(r) for r in Store(tmp_path / "independent").records()}
     assert len(shared) == 8 and shared == independent
@@ -277,7 +279,7 @@ def test_ray_executor_gives_the_same_records_as_local(tiny_config, tmp_path):
         report = run_sweep(configs, tmp_path / "ray", executor="ray")
     finally:
         ray.shutdown()
-    assert report.ran == 4
+    assert (report.ran, report.copied) == (3, 1)  # all-weak uncertainty: all-weak seq_sft's copy
     local = {r.config_hash: comparable(r) for r in Store(tmp_path / "local").records()}
     remote = {r.config_hash: comparable(r) for r in Store(tmp_path / "ray").records()}
     # Ray runs each task with OMP_NUM_THREADS = its CPUs (1), this process uses 2 threads: sums are
@@ -370,3 +372,52 @@ def test_weak_label_sources_are_a_grid_axis():
     assert collections.Counter(c.weak_labels for c in configs) == {"trained": 2, "column:llm_p1": 2}
     assert len({run_key(c) for c in configs}) == 4  # a different source is a different run
     assert {c.weak_labels for c in expand(RunConfig(weak_labels="column:x"), Grid())} == {"column:x"}
+
+
+@pytest.mark.parametrize("learner", ["probe", "lora"])
+def test_methods_that_coincide_at_an_end_are_the_same_run_and_a_sweep_runs_it_once(
+    tiny_config, tmp_path, monkeypatch, learner
+):
+    """All-weak uncertainty sampling is all-weak seq_sft and all-HQ logconf is all-HQ seq_sft,
+    prediction for prediction (`MethodSpec.all_weak_is`, `all_hq_is`): computed apart they are
+    equal, so a sweep trains each once and stores the other name as its copy (noted, its own
+    config and cost); a lone `run` of the other name is served from the store; mixes still run."""
+    from labelbudget.runs import run as run_mod
+    from labelbudget.runs.run import compute
+
+    base = dataclasses.replace(tiny_config, learner=learner)
+    ends = {"uncertainty": 0.0, "logconf": 1.0}
+    for method, f in ends.items():
+        twin, seq = (dataclasses.replace(base, method=m, hq_fraction=f) for m in (method, "seq_sft"))
+        a, b = compute(twin, tmp_path / "apart"), compute(seq, tmp_path / "apart")
+        assert a.predictions == b.predictions and (a.n_weak, a.n_hq) == (b.n_weak, b.n_hq)
+
+    computed = []
+    real = run_mod.compute
+    monkeypatch.setattr(run_mod, "compute", lambda c, *a, **k: computed.append(c.method) or real(c, *a, **k))
+    configs = [
+        dataclasses.replace(base, method=m, hq_fraction=f, weak_cost=0.1)
+        for m in ("seq_sft", "uncertainty", "logconf")
+        for f in (0.0, 1.0)
+    ] + [dataclasses.replace(base, method="uncertainty", hq_fraction=0.5)]  # a mix: its own run
+    report = run_sweep(configs, tmp_path / "sweep")
+    assert sorted(computed) == ["logconf", "seq_sft", "seq_sft", "uncertainty", "uncertainty"]
+    assert report.copied == 2 and "2 stored as the same run" in report.summary(tmp_path)
+    records = {(r.config["method"], r.hq_fraction): r for r in Store(tmp_path / "sweep").records()}
+    assert len(records) == 7
+    for method, f in ends.items():
+        copy, original = records[(method, f)], records[("seq_sft", f)]
+        assert copy.predictions == original.predictions and copy.method == display_method(
+            dataclasses.replace(base, method=method)
+        )
+        assert any(f"the same run as {original.method}'s" in n for n in copy.notes)
+    assert list(pending(configs, tmp_path / "sweep")) == []
+
+    computed.clear()  # a lone run of the other name at another price buying the same labels
+    fresh = tmp_path / "lone"
+    run(dataclasses.replace(base, method="seq_sft", hq_fraction=0.0), fresh)
+    cheaper = dataclasses.replace(base, method="uncertainty", hq_fraction=0.0, budget=4, weak_cost=0.05)
+    record, ran = run(cheaper, fresh)
+    assert not ran and computed == ["seq_sft"] and record.config["method"] == "uncertainty"
+    assert (record.budget, record.weak_cost, record.spent, record.n_weak) == (4, 0.05, 4.0, 80)
+    assert len(Store(fresh).records()) == 2

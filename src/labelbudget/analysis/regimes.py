@@ -137,3 +137,28 @@ def regime(
         float(hi[best]),
         float(np.mean(winner == best)),
     )
+
+
+def decidable(
+    surface, allocs: np.ndarray, extra: np.ndarray, decide: float, rng, outer: int = 40, inner: int = 400
+) -> float:
+    """The probability that the line's regime would be decided (one regime's probability at least
+    `decide`) once runs at `extra` are stored: a preposterior. The kernel as fitted, those runs
+    leave the covariance `Surface.projected_cov`; the posterior mean they would give is drawn
+    from N(mean now, covariance now - covariance then); per draw, the regime's probabilities
+    from `inner` joint draws, as `analysis.regimes` computes them."""
+    kinds = [kind(int(w), int(h)) for w, h in allocs]
+    mean, now = surface.posterior(allocs)
+    later = surface.projected_cov(allocs, extra) if len(extra) else now
+
+    def factor(cov: np.ndarray) -> np.ndarray:
+        values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+        return vectors * np.sqrt(np.clip(values, 0, None))
+
+    means = mean + rng.standard_normal((outer, len(mean))) @ factor(now - later).T
+    z = rng.standard_normal((inner, len(mean))) @ factor(later).T
+    hits = 0
+    for m in means:
+        winner = np.asarray(kinds)[_peaks(m + z, kinds)]
+        hits += max(np.mean(winner == k) for k in REGIMES) >= decide
+    return hits / outer

@@ -107,6 +107,21 @@ class MethodSpec:
     """The method whose weak stage it runs (runs of both share it); default: its own."""
     learner: bool = True
     """Whether it trains a learner (`RunConfig.learner`); ICL trains nothing."""
+    all_weak_is: str | None = None
+    all_hq_is: str | None = None
+    """The method whose run this one's is, exactly, at an all-weak (all-HQ) allocation:
+    uncertainty sampling with no HQ label to choose is sequential SFT; the log-confidence loss
+    with no weak stage is too. A sweep runs such a run once and stores it under both names
+    (`runs.run.stored_twin`); the adaptive sweep counts it once."""
+
+    def same_run_as(self, n_weak: int, n_hq: int) -> str:
+        """The method whose run this method's is at this allocation (its own name but at an end
+        declared above)."""
+        if n_hq == 0 and n_weak > 0 and self.all_weak_is:
+            return self.all_weak_is
+        if n_weak == 0 and n_hq > 0 and self.all_hq_is:
+            return self.all_hq_is
+        return self.name
 
 
 METHODS: Registry[MethodSpec] = Registry("method")
@@ -119,11 +134,14 @@ def register_method(
     reads: tuple[str, ...] = (),
     weak_stage_of: str | None = None,
     learner: bool = True,
+    all_weak_is: str | None = None,
+    all_hq_is: str | None = None,
 ) -> MethodSpec:
     unknown = set(reads) - {f.name for f in dataclasses.fields(MethodOptions)}
     if unknown:
         raise ValueError(f"method {name!r} reads options MethodOptions lacks: {sorted(unknown)}")
-    return METHODS.register(name, MethodSpec(name, description, cls, reads, weak_stage_of or name, learner))
+    spec = MethodSpec(name, description, cls, reads, weak_stage_of or name, learner, all_weak_is, all_hq_is)
+    return METHODS.register(name, spec)
 
 
 def get_method(name: str) -> MethodSpec:

@@ -18,4 +18,5 @@ register_method(
     "sequential SFT with the log-confidence loss in the weak stage",
     LogConfidenceSFT,
     reads=SFT_OPTIONS,
+    all_hq_is="seq_sft",  # no weak stage, no log-confidence loss: the HQ stage is seq_sft's
 )

@@ -48,4 +48,5 @@ register_method(
     UncertaintySampling,
     reads=(*SFT_OPTIONS, "temperature", "max_candidates"),
     weak_stage_of="seq_sft",  # its weak stage is sequential SFT's: runs of both share it
+    all_weak_is="seq_sft",  # no HQ label to choose: the weak stage is the whole run
 )

@@ -24,6 +24,7 @@ rule, never from a hand-kept list of fields.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,16 @@ def record_identity(record) -> str:
     from labelbudget.config import run_config_from_dict
 
     return run_identity(run_config_from_dict(record.config), getattr(record, "inputs", None))
+
+
+def same_run(config: RunConfig) -> RunConfig | None:
+    """The config whose run this one's is, exactly, under another method's name (all-weak
+    uncertainty sampling is all-weak seq_sft: `MethodSpec.same_run_as`), or None."""
+    from labelbudget.methods import METHODS
+
+    alloc = allocation_of(config)
+    other = METHODS.get_or_fail(config.method).same_run_as(alloc.n_weak, alloc.n_hq)
+    return None if other == config.method else dataclasses.replace(config, method=other)
 
 
 def weak_stage_key(config: RunConfig) -> str:

@@ -33,6 +33,7 @@ from labelbudget.runs.identity import (
     config_hash,
     display_method,
     inputs,
+    same_run,
     stored_hash,
     weak_stage_key,
 )
@@ -68,7 +69,10 @@ def run(
         from labelbudget.learners.saved import check_savable
 
         check_savable(config, Path(save_model))
-    if (done := store.find(config)) is not None:
+    done = store.find(config)
+    if done is None and save_model is None:
+        done = stored_twin(config, store)
+    if done is not None:
         if config.task.unlabeled and labels_file is not None:
             _check_test_labels(config, done, labels_file)
         if save_model is not None:
@@ -90,6 +94,31 @@ def run(
         record = compute(config, results, labels_file, share_weak_stages, save_model)
         store.add_or_keep(record)
     return record, True
+
+
+def stored_twin(config: RunConfig, store: Store) -> Record | None:
+    """The stored run of the method whose run this config's is at its allocation
+    (`runs.identity.same_run`: all-weak uncertainty sampling is all-weak seq_sft), stored again
+    under this config and returned; None where there is no such method or it is not stored. The
+    copy is the same run: its predictions, stages and timings, its own config and cost, and a
+    note naming the run it is."""
+    other = same_run(config)
+    if other is None or (done := store.find(other)) is None:
+        return None
+    note = f"the same run as {done.method}'s at this allocation (run once: {done.config_hash})"
+    record = dataclasses.replace(
+        done,
+        config_hash=stored_hash(config, done.inputs),
+        config=canonical(config),
+        method=display_method(config),
+        budget=config.budget,
+        weak_cost=config.weak_cost,
+        hq_fraction=config.hq_fraction,
+        spent=round(done.n_weak * config.weak_cost + done.n_hq, 9),
+        notes=[*done.notes, note],
+    )
+    store.add_or_keep(record)
+    return record
 
 
 def _check_test_labels(config: RunConfig, done: Record, labels_file) -> None:

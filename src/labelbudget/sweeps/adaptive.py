@@ -6,7 +6,10 @@ The grid is the set of runs it may choose from. It starts from a small design (p
 and budget line: all weak, all HQ and the middle mix, `initial_seeds` seeds each), then adds runs
 in batches (so that Ray runs a batch in parallel) where they most reduce the uncertainty of the
 decision at each undecided budget line, until every line's regime is decided (one regime's
-probability at least `decide`, as the report decides it) or `max_runs` are stored.
+probability at least `decide`, as the report decides it) or `max_runs` are stored. A run that is
+another method's under a second name (all-weak uncertainty sampling is all-weak seq_sft:
+`runs.identity.same_run`) is one run: asked with both names, run once, counted once, and valued
+on both lines.
 
 Following the authors' `bayes_sweep.py` (EleutherAI/scalable-elicitation: a GP over the log label
 counts, batches of 8 allocations where its predictive standard deviation is highest), with one
@@ -26,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from labelbudget.analysis.points import _variant
-from labelbudget.analysis.regimes import DECIDE, DRAWS, REGIMES, _peaks, kind, line, regime
+from labelbudget.analysis.regimes import DECIDE, DRAWS, _peaks, decidable, kind, line, regime
 from labelbudget.config import RunConfig, run_config_from_dict
 from labelbudget.labels.budget import allocation_of
-from labelbudget.runs.identity import record_identity, run_identity
+from labelbudget.runs.identity import record_identity, run_identity, same_run
 from labelbudget.runs.record import Record
 from labelbudget.util.errors import UserError
 from labelbudget.util.hashing import stable_hash
@@ -151,6 +154,22 @@ class Adaptive:
         self.lines: dict[LineKey, list[RunConfig]] = defaultdict(list)
         for c in self.keys.values():
             self.lines[line_of(c)].append(c)
+        # one run under several names (all-weak uncertainty sampling is all-weak seq_sft:
+        # `runs.identity.same_run`) is one unit: run once, counted once, worth what it tells
+        # every line it is on
+        self.unit = {k: run_identity(same_run(c) or c) for k, c in self.keys.items()}
+        self.members: dict[str, list[RunConfig]] = defaultdict(list)
+        for k, c in self.keys.items():
+            self.members[self.unit[k]].append(c)
+
+    def with_twins(self, configs: Iterable[RunConfig]) -> list[RunConfig]:
+        """These configs and every other name of their runs, each once."""
+        units = dict.fromkeys(self.unit[self.identity[id(c)]] for c in configs)
+        return [m for u in units for m in self.members[u]]
+
+    def runs(self, records: Iterable[Record]) -> int:
+        """How many of the grid's runs these records hold (a run under two names counts once)."""
+        return len({self.unit[k] for r in records if (k := record_identity(r)) in self.unit})
 
     def initial(self) -> list[RunConfig]:
         """Per line: both ends and the mix nearest half the budget, at the lowest seeds."""
@@ -164,7 +183,7 @@ class Adaptive:
                 picked.add(min(mixes, key=lambda a: abs(fraction[a] - 0.5)))
             for a in picked:
                 design += _lowest_seeds([c for c in configs if _alloc(c) == a], self.initial_seeds)
-        return design
+        return self.with_twins(design)
 
     def mine(self, records: Iterable[Record]) -> list[Record]:
         """The stored records of this sweep's candidates."""
@@ -251,14 +270,20 @@ class Adaptive:
     def next_batch(self, records: list[Record]) -> tuple[list[RunConfig], dict[LineKey, LineState]]:
         """The runs to add now (empty when every line is settled or nothing is left to run)."""
         states = self.states(records)
-        scored = [v for key, state in states.items() if not state.settled for v in self._value.get(key, [])]
-        scored.sort(key=lambda t: -t[0])
+        value: dict[str, float] = defaultdict(float)  # a run's value: summed over its names' lines
+        for key, state in states.items():
+            if not state.settled:
+                for v, c in self._value.get(key, []):
+                    value[self.unit[self.identity[id(c)]]] += v
         batch, per_line = [], defaultdict(int)
-        for _, c in scored:  # at most PER_LINE runs of a batch on one line: spread the batch
-            if len(batch) < self.batch and per_line[line_of(c)] < PER_LINE:
-                batch.append(c)
-                per_line[line_of(c)] += 1
-        return batch, states
+        for unit in sorted(value, key=lambda u: -value[u]):
+            # at most PER_LINE runs of a batch on one line: spread the batch
+            lines = {line_of(c) for c in self.members[unit]}
+            if len(batch) < self.batch and all(per_line[k] < PER_LINE for k in lines):
+                batch.append(unit)
+                for k in lines:
+                    per_line[k] += 1
+        return [m for u in batch for m in self.members[u]], states
 
 
 def run_adaptive(
@@ -272,43 +297,26 @@ def run_adaptive(
     candidates are stored (already stored runs count). `execute(configs)` runs and stores configs;
     `stored()` reads every stored record."""
     records = adaptive.mine(stored())
-    first = [c for c in adaptive.initial() if run_identity(c) not in {record_identity(r) for r in records}]
-    execute(first[: max(0, max_runs - len(records))])
+    done = {record_identity(r) for r in records}
+    first = [c for c in adaptive.initial() if run_identity(c) not in done]
+    execute(_first_runs(adaptive, first, max_runs - adaptive.runs(records)))
     round_ = 0
     while True:
         records = adaptive.mine(stored())
         batch, states = adaptive.next_batch(records)
         report(round_, states)
-        room = max_runs - len(records)
+        room = max_runs - adaptive.runs(records)
         if not batch or room <= 0:
             return states
-        execute(batch[:room])
+        execute(_first_runs(adaptive, batch, room))
         round_ += 1
 
 
-def decidable(
-    surface, allocs: np.ndarray, extra: np.ndarray, decide: float, rng, outer: int = 40, inner: int = 400
-) -> float:
-    """The probability that the line's regime would be decided (one regime's probability at least
-    `decide`) once runs at `extra` are stored: a preposterior. The kernel as fitted, those runs
-    leave the covariance `Surface.projected_cov`; the posterior mean they would give is drawn
-    from N(mean now, covariance now - covariance then); per draw, the regime's probabilities
-    from `inner` joint draws, as `analysis.regimes` computes them."""
-    kinds = [kind(int(w), int(h)) for w, h in allocs]
-    mean, now = surface.posterior(allocs)
-    later = surface.projected_cov(allocs, extra) if len(extra) else now
-
-    def factor(cov: np.ndarray) -> np.ndarray:
-        values, vectors = np.linalg.eigh((cov + cov.T) / 2)
-        return vectors * np.sqrt(np.clip(values, 0, None))
-
-    means = mean + rng.standard_normal((outer, len(mean))) @ factor(now - later).T
-    z = rng.standard_normal((inner, len(mean))) @ factor(later).T
-    hits = 0
-    for m in means:
-        winner = np.asarray(kinds)[_peaks(m + z, kinds)]
-        hits += max(np.mean(winner == k) for k in REGIMES) >= decide
-    return hits / outer
+def _first_runs(adaptive: Adaptive, configs: list[RunConfig], room: int) -> list[RunConfig]:
+    """The configs of the first `room` runs among these (every name of a run kept together)."""
+    units = list(dict.fromkeys(adaptive.unit[adaptive.identity[id(c)]] for c in configs))[: max(0, room)]
+    keep = set(units)
+    return [c for c in configs if adaptive.unit[adaptive.identity[id(c)]] in keep]
 
 
 def _alloc(c: RunConfig) -> tuple[int, int]:
@@ -366,8 +374,8 @@ def adaptive_sweep(
     def report(round_: int, states: dict[LineKey, LineState]) -> None:
         done = [s for s in states.values() if s.settled]
         say(
-            f"adaptive round {round_}: {sum(s.runs for s in states.values())} of the grid's "
-            f"{len(supplied)} runs stored (at most {max_runs}); {len(done)} of {len(states)} budget "
+            f"adaptive round {round_}: {adaptive.runs(Store(results).records())} of the grid's "
+            f"{len(adaptive.members)} runs stored (at most {max_runs}); {len(done)} of {len(states)} budget "
             "lines decided"
         )
         for s in sorted(states.values(), key=lambda s: (s.label, s.key[1], s.key[2])):

@@ -5,7 +5,10 @@
 
 Rerunning a sweep runs only what the store lacks: each record is one SQLite transaction keyed by
 its config hash, so killing a sweep (even with SIGKILL) loses at most the run in flight and never
-duplicates a row. Runs that share a weak stage train it once and branch from its saved state.
+duplicates a row. Runs that share a weak stage train it once and branch from its saved state,
+and a run that is another method's at its allocation (all-weak uncertainty sampling is all-weak
+seq_sft, all-HQ logconf is all-HQ seq_sft: `MethodSpec.all_weak_is`) is trained once and stored
+under both names.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from labelbudget.config import RunConfig
 from labelbudget.runs.claims import Claims
-from labelbudget.runs.identity import run_identity
+from labelbudget.runs.identity import run_identity, same_run
 from labelbudget.runs.store import Store, record_unsupplied
 from labelbudget.sweeps.executors import EXECUTORS, ExecutorOptions, Progress, Tally
 from labelbudget.sweeps.grid import describe
@@ -36,6 +39,8 @@ class SweepReport:
     """Runs whose allocation the task's pool cannot supply (with `skip_unsupplied`)."""
     busy: int = 0
     """Runs another process was training when this one reached them (left to it)."""
+    copied: int = 0
+    """Runs stored as another method's identical run (`runs.run.stored_twin`), not trained again."""
     held: int | None = None
     """The grid's runs the store holds at the end (fewer than counted where the results folder
     was removed or replaced during the sweep)."""
@@ -51,7 +56,7 @@ class SweepReport:
         return tuple(notes)
 
     def summary(self, results: Path) -> str:
-        if self.held is not None and self.held < self.already + self.ran:
+        if self.held is not None and self.held < self.already + self.ran + self.copied:
             return (
                 f"sweep: the store in {results} holds {self.held} of the grid's {self.total} runs, "
                 f"though this process counted {self.ran} done now and {self.already} stored: the "
@@ -60,7 +65,8 @@ class SweepReport:
             )
         return (
             f"sweep: {self.ran} runs done now by this process, {self.already} already stored, "
-            f"{self.busy} left to another process running them, {self.skipped} skipped (pool too "
+            + (f"{self.copied} stored as the same run under another method's name, " if self.copied else "")
+            + f"{self.busy} left to another process running them, {self.skipped} skipped (pool too "
             f"small); {self.total} in all ({self.seconds:.0f} s); results in {results}"
         )
 
@@ -119,7 +125,7 @@ def run_sweep(
     """Run every config the store lacks. Every config is checked before anything runs; with
     `skip_unsupplied`, those whose allocation the pool cannot supply are skipped and counted
     instead of stopping the sweep."""
-    from labelbudget.runs.run import check
+    from labelbudget.runs.run import check, stored_twin
     from labelbudget.util.progress import progress
 
     results = Path(results)
@@ -149,10 +155,24 @@ def run_sweep(
     bar = progress(
         total=len(configs), initial=len(configs) - len(todo), desc="sweep", unit="run", dynamic_ncols=True
     )
-    tally = Tally()
+    # a run that is another method's at its allocation (all-weak uncertainty sampling is all-weak
+    # seq_sft) is trained once: stored under its own config once the other is stored
+    keys = {run_identity(c) for c in todo} | set(store.run_keys())
+    twins = [c for c in todo if (other := same_run(c)) is not None and run_identity(other) in keys]
+    tally, copied = Tally(), 0
     try:
         with Claims(store) as claims:
-            execute(todo, Progress(results, share_weak_stages, bar, claims, tally, options))
+            progress_ = Progress(results, share_weak_stages, bar, claims, tally, options)
+            execute([c for c in todo if id(c) not in {id(t) for t in twins}], progress_)
+            alone = []
+            for c in twins:
+                if stored_twin(c, store) is None:  # the other run failed or was left elsewhere
+                    alone.append(c)
+                else:
+                    copied += 1
+                    bar.update()
+            if alone:
+                execute(alone, progress_)
     finally:
         bar.close()
     return SweepReport(
@@ -162,6 +182,7 @@ def run_sweep(
         seconds=time.perf_counter() - start,
         skipped=skipped,
         busy=tally.busy,
+        copied=copied,
         held=len(configs) - len(list(pending(configs, results))),
     )
 
