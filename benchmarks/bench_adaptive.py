@@ -71,6 +71,7 @@ def replay(name: str, store: Path, emit) -> None:
         line_acc[key] = acc[acc["key"].isin(keys)].groupby(["n_weak", "n_hq"])["acc"].mean()
     revealed: set[str] = set()
     decided_at: dict = {}
+    curve: list[tuple[int, bool]] = []  # (runs, every decision of the full grid reached)
     start = time.perf_counter()
 
     def regret(state) -> float:
@@ -92,6 +93,7 @@ def replay(name: str, store: Path, emit) -> None:
         for k, s in states.items():
             if s.decided and k not in decided_at:
                 decided_at[k] = (runs(), s.runs)
+        curve.append((runs(), sum(agree) == len(agree)))
         emit(
             figure="adaptive_curve",
             grid=name,
@@ -137,6 +139,8 @@ def replay(name: str, store: Path, emit) -> None:
         full_runs=len(adaptive.members),
         full_records=len(by_key),
         fraction_of_grid=round(runs() / len(adaptive.members), 4),
+        # from this many runs on, every decision of the full grid is reached (and stays)
+        runs_to_reach_full_decisions=_reached(curve),
         decided_lines_in_full_grid=len(agree),
         decisions_agreeing=sum(agree),
         extra_decisions=sum(s.decided and not full_state[k].decided for k, s in final.items()),
@@ -146,6 +150,14 @@ def replay(name: str, store: Path, emit) -> None:
         ),
         seconds=round(time.perf_counter() - start, 1),
     )
+
+
+def _reached(curve: list[tuple[int, bool]]) -> int | None:
+    """The fewest runs after which every later round has all of the full grid's decisions."""
+    at = None
+    for runs, ok in curve:
+        at = (at if at is not None else runs) if ok else None
+    return at
 
 
 def main() -> None:
