@@ -52,21 +52,21 @@ PLAN_LOSS = 0.005
 PER_LINE = 2
 """At most this many runs of a batch on one budget line."""
 
-UNDECIDABLE = 0.02
+UNDECIDABLE = 0.1
 """An undecided line stops taking runs once the probability that even every run of the grid left
 on that line would decide it falls below this (`decidable`): a tie at the top that no number of
-seeds resolves. Measured on the demo's 5-seed probe grid (615 runs) and SST-2's (110;
-`benchmarks/bench_adaptive.py`): off, 77% and 100% of the runs; 0.02, 68% and 69%, the same
-decisions and regret; 0.1, 54% and 64%, but one line stopped undecided at an allocation 0.031
-below its best. The preposterior counts the line's own remaining runs, not its variant's (runs on
-other budget lines barely move this one): on the latest 5-seed demo store 393 -> 360 runs, on a
-10-seed one (1,230 runs) 462 -> 446, on SST-2 70 -> 68, the same decisions and regret."""
-
-TOLERANCE = 0.0
-"""With a tolerance, a line whose regime stays undetermined stops taking runs once its best
-allocation is expected to lose less than this against the true peak ("either is as good"). Off
-by default: on the demo grid, 0.003 stopped four lines the full grid decides before they were
-decided."""
+seeds resolves. The preposterior counts the line's own remaining runs (runs on other budget lines
+barely move this one). Replayed on stored grids of real probe runs (`bench_adaptive.py`; a run
+under two names counted once), the 5-seed demo grid (550 runs) / the same with 10 seeds (1,100)
+/ SST-2 (110): at 0.02, 327 / 380 / 68 runs, 10 of 11 / 15 of 15 decisions; at 0.1, 282 / 338 /
+50, the same decisions (regret against the full grid's plan 0.031 / 0.0017 / 0.016); at 0.2,
+256 / 310 / 46, but 2 of the 5-seed grid's borderline decisions (reached by the full grid only
+with 27 of a line's 30 runs) lost. At 0.1 with an undecided line's runs weighted by that
+probability (`states`): 253 / 342 / 50, the same decisions, regret 0.0027 / 0.0017 / 0.016, and
+the 10-seed grid's decisions all reached from 302 runs on (318 unweighted).
+Tried and not kept: a tolerance (a line whose regime stays undetermined stopping once its best
+allocation is expected to lose less than 0.003-0.005 against the true peak): fewer runs, but it
+stopped lines that the full grid decides before they were decided."""
 
 
 def variant_of(config: RunConfig) -> str:
@@ -98,7 +98,6 @@ class LineState:
     expected_loss: float = 0.0
     """E[max_j f_j - f_best]: the accuracy the line's best allocation is expected to lose
     against the true peak (the cost of stopping here)."""
-    tolerance: float = 0.0
     thin: int = 0
     """Allocations that must be run before the line can settle: the best one's neighbours (and
     itself) short of the initial seeds, or a measured one whose mean beats the best's."""
@@ -113,13 +112,12 @@ class LineState:
     @property
     def settled(self) -> bool:
         """No longer worth runs: the regime decided and the plan too (its best allocation is
-        expected to lose at most `PLAN_LOSS` against the true peak), or, with a `tolerance`, the
-        best allocation expected to lose less than that whichever regime the peak is in."""
+        expected to lose at most `PLAN_LOSS` against the true peak), or undecidable."""
         if self.thin:
             return False
         if not self.decided and self.decidable < UNDECIDABLE:
             return True
-        return (self.decided and self.expected_loss <= PLAN_LOSS) or self.expected_loss < self.tolerance
+        return self.decided and self.expected_loss <= PLAN_LOSS
 
     def describe(self) -> str:
         loss = f"expected loss {self.expected_loss:.4f}"
@@ -127,8 +125,6 @@ class LineState:
             f"{self.regime}, buy {self.n_weak} weak + {self.n_hq} HQ ({loss})"
             if self.decided
             else f"undetermined, the grid cannot decide it (P {self.decidable:.2f}; {loss})"
-            if self.settled and self.decidable < UNDECIDABLE
-            else f"undetermined, settled ({loss})"
             if self.settled
             else f"undecided (P {self.p_top:.2f}, {loss})"
         )
@@ -143,7 +139,6 @@ class Adaptive:
     decide: float = DECIDE
     initial_seeds: int = INITIAL_SEEDS
     batch: int = BATCH
-    tolerance: float = TOLERANCE
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -253,6 +248,10 @@ class Adaptive:
                 chance = decidable(
                     surface, np.array(allocs, float), np.array(remaining[key]), self.decide, rng
                 )
+                # first where runs can settle something: an undecided line's runs are worth their
+                # value times the chance that the line's remaining runs decide it (not the thin
+                # runs: those come first on any line)
+                self._value[key] = [(v if v >= 1 else v * chance, c) for v, c in self._value[key]]
             out[key] = LineState(
                 key,
                 surface.label,
@@ -261,7 +260,6 @@ class Adaptive:
                 *allocs[best],
                 runs,
                 loss,
-                self.tolerance,
                 thin=len(thin),
                 decidable=chance,
             )
@@ -339,7 +337,6 @@ def adaptive_sweep(
     batch: int = BATCH,
     initial_seeds: int = INITIAL_SEEDS,
     decide: float = DECIDE,
-    tolerance: float = TOLERANCE,
     say: Callable[[str], None] = print,
     **sweep_options,
 ) -> dict[LineKey, LineState]:
@@ -369,7 +366,7 @@ def adaptive_sweep(
         say(f"adaptive: {left_out} of the grid's runs left out (the pool cannot supply them)")
     store = Store(results)
     store.check()
-    adaptive = Adaptive(supplied, decide, initial_seeds, batch, tolerance)
+    adaptive = Adaptive(supplied, decide, initial_seeds, batch)
 
     def report(round_: int, states: dict[LineKey, LineState]) -> None:
         done = [s for s in states.values() if s.settled]
