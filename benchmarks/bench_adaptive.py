@@ -88,18 +88,18 @@ def replay(name: str, store: Path, emit) -> None:
     def runs() -> int:
         return adaptive.runs(by_key[k] for k in revealed)
 
-    def report(round_, states) -> None:
+    def report(round_, states, held) -> None:
         agree = [s.regime == full_state[k].regime for k, s in states.items() if full_state[k].decided]
         for k, s in states.items():
             if s.decided and k not in decided_at:
-                decided_at[k] = (runs(), s.runs)
-        curve.append((runs(), sum(agree) == len(agree)))
+                decided_at[k] = (held, s.runs)
+        curve.append((held, sum(agree) == len(agree)))
         emit(
             figure="adaptive_curve",
             grid=name,
             round=round_,
-            runs=runs(),
-            fraction_of_grid=round(runs() / len(adaptive.members), 4),
+            runs=held,
+            fraction_of_grid=round(held / len(adaptive.members), 4),
             decisions_agreeing=f"{sum(agree)}/{len(agree)}",
             max_regret=round(max([regret(s) for s in states.values() if s.n_weak + s.n_hq] or [0]), 4),
             max_regret_vs_full_plan=round(

@@ -195,10 +195,6 @@ class Adaptive:
         task_of = {run_config_from_dict(r.config).task.task: r.task for r in records}
         accuracy = {record_identity(r): r.accuracy for r in records}
         stored = set(accuracy)
-        remaining = {  # per line: the allocations of its runs still to run
-            key: [_alloc(c) for c in configs if self.identity[id(c)] not in stored]
-            for key, configs in self.lines.items()
-        }
         self._value: dict[LineKey, list[tuple[float, RunConfig]]] = {}
         out = {}
         for key, configs in self.lines.items():
@@ -246,7 +242,7 @@ class Adaptive:
             if not found.decided:
                 rng = np.random.default_rng(self.seed)
                 chance = decidable(
-                    surface, np.array(allocs, float), np.array(remaining[key]), self.decide, rng
+                    surface, np.array(allocs, float), np.array([_alloc(c) for c in free]), self.decide, rng
                 )
                 # first where runs can settle something: an undecided line's runs are worth their
                 # value times the chance that the line's remaining runs decide it (not the thin
@@ -289,11 +285,11 @@ def run_adaptive(
     execute: Callable[[list[RunConfig]], None],
     stored: Callable[[], list[Record]],
     max_runs: int,
-    report: Callable[[int, dict[LineKey, LineState]], None] = lambda r, s: None,
+    report: Callable[[int, dict[LineKey, LineState], int], None] = lambda r, s, n: None,
 ) -> dict[LineKey, LineState]:
     """Run the initial design, then batches until every line is decided or `max_runs` of the
     candidates are stored (already stored runs count). `execute(configs)` runs and stores configs;
-    `stored()` reads every stored record."""
+    `stored()` reads every stored record; `report(round, states, runs stored)` hears each round."""
     records = adaptive.mine(stored())
     done = {record_identity(r) for r in records}
     first = [c for c in adaptive.initial() if run_identity(c) not in done]
@@ -302,8 +298,9 @@ def run_adaptive(
     while True:
         records = adaptive.mine(stored())
         batch, states = adaptive.next_batch(records)
-        report(round_, states)
-        room = max_runs - adaptive.runs(records)
+        held = adaptive.runs(records)
+        report(round_, states, held)
+        room = max_runs - held
         if not batch or room <= 0:
             return states
         execute(_first_runs(adaptive, batch, room))
@@ -368,10 +365,10 @@ def adaptive_sweep(
     store.check()
     adaptive = Adaptive(supplied, decide, initial_seeds, batch)
 
-    def report(round_: int, states: dict[LineKey, LineState]) -> None:
+    def report(round_: int, states: dict[LineKey, LineState], held: int) -> None:
         done = [s for s in states.values() if s.settled]
         say(
-            f"adaptive round {round_}: {adaptive.runs(Store(results).records())} of the grid's "
+            f"adaptive round {round_}: {held} of the grid's "
             f"{len(adaptive.members)} runs stored (at most {max_runs}); {len(done)} of {len(states)} budget "
             "lines decided"
         )

@@ -159,11 +159,13 @@ def run_sweep(
     # seq_sft) is trained once: stored under its own config once the other is stored
     keys = {run_identity(c) for c in todo} | set(store.run_keys())
     twins = [c for c in todo if (other := same_run(c)) is not None and run_identity(other) in keys]
+    twin_ids = {id(c) for c in twins}
+    first = [c for c in todo if id(c) not in twin_ids]
     tally, copied = Tally(), 0
     try:
         with Claims(store) as claims:
             progress_ = Progress(results, share_weak_stages, bar, claims, tally, options)
-            execute([c for c in todo if id(c) not in {id(t) for t in twins}], progress_)
+            execute(first, progress_)
             alone = []
             for c in twins:
                 if stored_twin(c, store) is None:  # the other run failed or was left elsewhere
