@@ -96,6 +96,27 @@ def test_replayed_adaptive_sweep_reaches_the_full_grids_decisions_with_a_fractio
         assert best - np.mean(means[(state.n_weak, state.n_hq)]) <= 0.01
 
 
+def test_a_line_does_not_settle_on_an_allocation_with_few_seeds():
+    """The mixed line with 3 seeds of every mix (8 of each end) is decided and its best mix is
+    expected to lose little, but the allocation it would buy has 3 runs: lucky seeds there are what
+    a plan is most often wrong about, so it takes `PLAN_SEEDS` before the line settles."""
+    from labelbudget.sweeps.adaptive import PLAN_SEEDS
+
+    full = grid_records()
+    adaptive = Adaptive([run_config_from_dict(r.config) for r in full.values()])
+
+    def shown(r) -> bool:
+        c = run_config_from_dict(r.config)
+        return c.budget != 256 or c.hq_fraction in (0.0, 1.0) or r.seed < 3
+
+    batch, states = adaptive.next_batch([r for r in full.values() if shown(r)])
+    (state,) = [s for k, s in states.items() if k[2] == 256]
+    assert state.decided and state.expected_loss <= 0.005 and not state.settled
+    assert PLAN_SEEDS > 3
+    first = allocation_of(batch[0])  # its seeds come first
+    assert (first.n_weak, first.n_hq) == (state.n_weak, state.n_hq)
+
+
 def test_max_runs_caps_the_adaptive_sweep():
     full = grid_records()
     candidates = [run_config_from_dict(r.config) for r in full.values()]

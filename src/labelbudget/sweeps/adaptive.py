@@ -49,24 +49,25 @@ PLAN_LOSS = 0.005
 """A decided line still takes runs until its best allocation is expected to lose at most this
 (half a point of accuracy) against the true peak: the plan decided, not only the regime."""
 
+PLAN_SEEDS = 5
+"""The allocation a line would buy takes this many seeds (or all the grid has) before the line
+settles: a plan is most often wrong about an allocation whose 2-3 seeds were lucky (260 weak + 38
+HQ at 0.813 on 3 seeds, 0.787 on all 5, where all-weak scores 0.808). Replayed with `UNDECIDABLE`
+0.2 on two regenerations of the demo's grids (5 and 10 seeds, fp32 and bf16 activations): max
+regret against the full grid's plan 0.021 / 0.020 / 0.007 / 0.006 before, 0 / 0.004 / 0.007 /
+0.002 with it, 7% fewer runs, the same 45 of 48 decisions (README, "The adaptive sweep")."""
+
 PER_LINE = 2
 """At most this many runs of a batch on one budget line."""
 
-UNDECIDABLE = 0.1
+UNDECIDABLE = 0.2
 """An undecided line stops taking runs once the probability that even every run of the grid left
 on that line would decide it falls below this (`decidable`): a tie at the top that no number of
 seeds resolves. The preposterior counts the line's own remaining runs (runs on other budget lines
-barely move this one). Replayed on stored grids of real probe runs (`bench_adaptive.py`; a run
-under two names counted once), the 5-seed demo grid (550 runs) / the same with 10 seeds (1,100)
-/ SST-2 (110): at 0.02, 327 / 380 / 68 runs, 10 of 11 / 15 of 15 decisions; at 0.1, 282 / 338 /
-50, the same decisions (regret against the full grid's plan 0.031 / 0.0017 / 0.016); at 0.2,
-256 / 310 / 46, but 2 of the 5-seed grid's borderline decisions (reached by the full grid only
-with 27 of a line's 30 runs) lost. At 0.1 with an undecided line's runs weighted by that
-probability (`states`): 253 / 342 / 50, the same decisions, regret 0.0027 / 0.0017 / 0.016, and
-the 10-seed grid's decisions all reached from 302 runs on (318 unweighted).
-Tried and not kept: a tolerance (a line whose regime stays undetermined stopping once its best
-allocation is expected to lose less than 0.003-0.005 against the true peak): fewer runs, but it
-stopped lines that the full grid decides before they were decided."""
+barely move this one). Replayed with `PLAN_SEEDS` on the four regenerated demo grids and two
+SST-2 grids: at 0.1, 1,190 runs in all (demo), 46 of 48 decisions, max regret against the full
+grid's plan 0.019; at 0.2, 1,130, 45 of 48, 0.007; at 0.3, one more decision lost on the first
+5-seed grid. Until the line stops, its runs are weighted by that probability (`states`)."""
 
 
 def variant_of(config: RunConfig) -> str:
@@ -99,8 +100,9 @@ class LineState:
     """E[max_j f_j - f_best]: the accuracy the line's best allocation is expected to lose
     against the true peak (the cost of stopping here)."""
     thin: int = 0
-    """Allocations that must be run before the line can settle: the best one's neighbours (and
-    itself) short of the initial seeds, or a measured one whose mean beats the best's."""
+    """Allocations that must be run before the line can settle: the best one short of
+    `PLAN_SEEDS`, its neighbours short of the initial seeds, or a measured one whose mean beats
+    the best's."""
     decidable: float = 1.0
     """For an undecided line, the probability that running every run of the grid still left
     would decide it (`decidable`)."""
@@ -220,12 +222,15 @@ class Adaptive:
             for c in configs:
                 if self.identity[id(c)] in stored:
                     measured[_alloc(c)].append(accuracy[self.identity[id(c)]])
-            # not settled while the best allocation or its neighbours along the line have fewer
-            # than initial_seeds runs, or while a measured allocation's mean beats the best's
-            # (the GP, smooth over a quarter of a decade, can be sure of a peak between two
-            # allocations that its own runs do not show): more seeds of both
+            # not settled while the best allocation has fewer than PLAN_SEEDS runs or its
+            # neighbours along the line fewer than initial_seeds, or while a measured
+            # allocation's mean beats the best's (the GP, smooth over a quarter of a decade, can
+            # be sure of a peak between two allocations that its own runs do not show): more
+            # seeds of both
             near = [i for i in (best - 1, best, best + 1) if 0 <= i < len(allocs)]
             thin = {i for i in near if len(measured[allocs[i]]) < self.initial_seeds}
+            if len(measured[allocs[best]]) < PLAN_SEEDS:
+                thin.add(best)
             means = {a: np.mean(v) for a, v in measured.items() if v}
             top = max(means, key=means.get) if means else allocs[best]
             if top != allocs[best]:
