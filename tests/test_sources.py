@@ -104,12 +104,37 @@ def write(tmp_path, rows, name="preds.csv"):
     ],
 )
 def test_bad_weak_label_input_is_refused_with_its_counts(task_file, tmp_path, make, match):
+    from labelbudget.runs.run import check
+
     path, df = task_file
     spec, change = make(df, tmp_path)
     if change:
         df.assign(**change).to_csv(path, index=False)
     with pytest.raises(UserError, match=match):
         sold(spec, path, tmp_path)
+    with pytest.raises(UserError, match=match):  # and by the checks before any run
+        check(RunConfig(task=TaskConfig(task=str(path), test_size=40), weak_labels=spec))
+
+
+def test_a_sweep_on_bad_weak_labels_is_refused_before_it_writes_anything(task_file, tiny_config, tmp_path):
+    """The clash is the source's own (seen only on reading the file): refused by every run's
+    checks, before the sweep claims a run, so no store is left behind."""
+    from labelbudget.sweeps.grid import Grid, expand
+    from labelbudget.sweeps.sweep import run_sweep
+
+    path, df = task_file
+    clash = df.iloc[[7]].assign(p=1 - df["p"].iloc[7])
+    pd.concat([df, clash]).to_csv(path, index=False)  # text 7 twice, with p and 1 - p
+    base = dataclasses.replace(
+        tiny_config,
+        learner="probe",
+        task=dataclasses.replace(tiny_config.task, task=str(path)),
+        weak_labels="column:p",
+    )
+    configs = expand(base, Grid(tasks=(str(path),), budgets=(8,), hq_fractions=(0.0, 0.5), seeds=(0,)))
+    with pytest.raises(UserError, match="gives 1 texts two different weak labels"):
+        run_sweep(configs, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
 
 
 def test_too_few_weak_labels_for_the_allocation_is_refused(task_file, tmp_path):

@@ -16,6 +16,7 @@ content digest (`runs.identity.inputs`), so an edited file is a new run.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,12 @@ def _by_text(texts: pd.Series, values: np.ndarray, where: str) -> dict[str, floa
     return frame.groupby("text")["value"].first().to_dict()
 
 
+def _stamp(*paths: Path) -> tuple:
+    """A file's path, size and modification time: the key of the readers' cache (a run's checks
+    and its sources read the same file; a sweep checks every config before it runs any)."""
+    return tuple((str(p), *((p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else ())) for p in paths)
+
+
 def column_labels(config) -> tuple[dict[str, float], str]:
     """`column:NAME`: the task file's column NAME."""
     name = config.weak_labels.split(":", 1)[1]
@@ -70,6 +77,11 @@ def column_labels(config) -> tuple[dict[str, float], str]:
             f"--weak-labels column:{name} needs a task file, but {config.task.task!r} is a named task",
             "pass --task with your CSV/TSV/JSONL file, or --weak-labels file:PREDICTIONS",
         )
+    return _column_labels(name, path, config.task.text_column, _stamp(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _column_labels(name: str, path: Path, text_column: str, stamp: tuple) -> tuple[dict[str, float], str]:
     df = read_table(path)
     if name not in df.columns:
         raise UserError(
@@ -77,7 +89,7 @@ def column_labels(config) -> tuple[dict[str, float], str]:
             "pass --weak-labels column:NAME with one of those names",
         )
     where = f"{path}'s column {name!r}"
-    return _by_text(df[config.task.text_column], _values(df[name], where), where), file_digest(path)
+    return _by_text(df[text_column], _values(df[name], where), where), file_digest(path)
 
 
 def file_labels(config) -> tuple[dict[str, float], str]:
@@ -88,9 +100,15 @@ def file_labels(config) -> tuple[dict[str, float], str]:
             f"weak-label file {path} does not exist or is not .csv, .tsv or .jsonl",
             "pass --weak-labels file:PATH with a CSV/TSV/JSONL of predictions",
         )
+    task_path = Path(config.task.task)
+    return _file_labels(path, task_path, config.task.text_column, _stamp(path, task_path))
+
+
+@functools.lru_cache(maxsize=4)
+def _file_labels(path: Path, task_path: Path, text_column: str, stamp: tuple) -> tuple[dict[str, float], str]:
     df = read_table(path)
     value = next((c for c in VALUE_COLUMNS if c in df.columns), None)
-    others = [c for c in df.columns if c not in ("id", config.task.text_column)]
+    others = [c for c in df.columns if c not in ("id", text_column)]
     value = value or (others[0] if len(others) == 1 else None)
     if value is None:
         raise UserError(
@@ -99,7 +117,6 @@ def file_labels(config) -> tuple[dict[str, float], str]:
         )
     where = f"{path}'s column {value!r}"
     values = _values(df[value], where)
-    task_path = Path(config.task.task)
     if "id" in df.columns and task_path.is_file() and "id" in (task := read_table(task_path)).columns:
         ids = df["id"].astype(str).str.strip()
         if ids.duplicated().any():
@@ -108,7 +125,7 @@ def file_labels(config) -> tuple[dict[str, float], str]:
                 f"(e.g. {short(ids[ids.duplicated()].iloc[0], 30)})",
                 "keep one row per id",
             )
-        text_of = dict(zip(task["id"].astype(str).str.strip(), task[config.task.text_column], strict=True))
+        text_of = dict(zip(task["id"].astype(str).str.strip(), task[text_column], strict=True))
         unknown = ~ids.isin(text_of.keys())
         if unknown.any():
             raise UserError(
@@ -117,30 +134,42 @@ def file_labels(config) -> tuple[dict[str, float], str]:
                 "give predictions for the task file's own ids",
             )
         texts = ids.map(text_of)
-    elif config.task.text_column in df.columns:
-        texts = df[config.task.text_column]
+    elif text_column in df.columns:
+        texts = df[text_column]
     else:
         raise UserError(
             f"{path} has neither an `id` column (matching the task file's) nor the text column "
-            f"{config.task.text_column!r}",
+            f"{text_column!r}",
             "add the task's ids (column `id`) or its texts to the predictions file",
         )
     return _by_text(texts, values, where), file_digest(path)
 
 
-def build(setup: Setup, read) -> Fixed:
-    cfg, task = setup.config, setup.task
-    by_text, digest = read(cfg)
+def matched(config, task, read) -> tuple[np.ndarray, np.ndarray, str]:
+    """P(1) per pool and per test text (NaN where the file has none) and the file's digest;
+    refuses a file that labels too few of the pool. A run's check and its source both call it."""
+    by_text, digest = read(config)
     pool = np.array([by_text.get(t, np.nan) for t in task.pool.texts])
     test = np.array([by_text.get(t, np.nan) for t in task.test.texts])
     labeled = ~np.isnan(pool)
-    spec = cfg.weak_labels
     if labeled.mean() < MIN_MATCHED:
         raise UserError(
-            f"--weak-labels {spec} labels {int(labeled.sum())} of the pool's {len(pool)} texts (at least "
-            f"{MIN_MATCHED:.0%} needed)",
+            f"--weak-labels {config.weak_labels} labels {int(labeled.sum())} of the pool's {len(pool)} "
+            f"texts (at least {MIN_MATCHED:.0%} needed)",
             "check that the file's ids or texts are the task's (texts must match exactly)",
         )
+    return pool, test, digest
+
+
+def _check(config, task, read) -> None:
+    matched(config, task, read)
+
+
+def build(setup: Setup, read) -> Fixed:
+    cfg = setup.config
+    pool, test, digest = matched(cfg, setup.task, read)
+    labeled = ~np.isnan(pool)
+    spec = cfg.weak_labels
     offer = setup.offer[labeled[setup.offer]]
     if len(offer) < setup.limit:
         raise UserError(
@@ -164,4 +193,12 @@ for _name, _read, _description in (
     ("column:", column_labels, "weak labels from a column of the task file: column:NAME (0/1 or P(1))"),
     ("file:", file_labels, "weak labels from a predictions file matched by id or text: file:PATH"),
 ):
-    register_source(SourceSpec(_name, "weak", _description, lambda s, r=_read: build(s, r)))
+    register_source(
+        SourceSpec(
+            _name,
+            "weak",
+            _description,
+            lambda s, r=_read: build(s, r),
+            check=lambda config, task, r=_read: _check(config, task, r),
+        )
+    )

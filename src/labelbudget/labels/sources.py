@@ -169,6 +169,9 @@ class SourceSpec:
     examples), computed without any work; None: none."""
     kept_out: Callable[[Any], tuple[str, str]] = field(default=lambda config: ("", ""))
     """What the reserved ids are and how to let them back in, for a pool-too-small error."""
+    check: Callable[[Any, Any], None] = field(default=lambda config, task: None)
+    """Refuse bad input of the source's own (a malformed labels file, a wrong column) before any
+    run, so that a sweep refuses it before it writes anything (`runs.run.check`)."""
     needs_gold: bool = False
     """It reads the task's gold labels (so a task without them, `--unlabeled`, refuses it)."""
     pauses: bool = False

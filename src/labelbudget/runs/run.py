@@ -194,6 +194,8 @@ def check(config: RunConfig) -> Checked:
     task = load_task(config.task)
     if not task.gold:
         _check_gold_free(config, task)
+    for side in ("weak", "hq"):
+        source_for(config, side).check(config, task)
     excluded = _check_pool(config, alloc, task)
     return Checked(method_cls, alloc, task, excluded)
 
