@@ -147,7 +147,7 @@ def test_sweep_adaptive_runs_real_records_and_resumes(tiny_config, tmp_path, cap
     stored = Store(tmp_path).records()
     assert 6 <= len(stored) <= 7  # the initial design (3 allocations x 2 seeds), then what fits
     out = capsys.readouterr().out
-    assert "adaptive round 0" in out and "budget lines decided" in out
+    assert "adaptive round 0" in out and "budget lines settled" in out
     assert len(states) == 1
     again = adaptive_sweep(configs, tmp_path, max_runs=7, batch=2)  # resumes: nothing past the cap
     assert len(Store(tmp_path).records()) == len(stored)

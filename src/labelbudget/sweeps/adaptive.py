@@ -6,10 +6,8 @@ The grid is the set of runs it may choose from. It starts from a small design (p
 and budget line: all weak, all HQ and the middle mix, `initial_seeds` seeds each), then adds runs
 in batches (so that Ray runs a batch in parallel) where they most reduce the uncertainty of the
 decision at each undecided budget line, until every line's regime is decided (one regime's
-probability at least `decide`, as the report decides it) or `max_runs` are stored. A run that is
-another method's under a second name (all-weak uncertainty sampling is all-weak seq_sft:
-`runs.identity.same_run`) is one run: asked with both names, run once, counted once, and valued
-on both lines.
+probability at least `decide`, as the report decides it) or `max_runs` are stored. A run under two
+names (`runs.identity.same_run`) is one run, valued on both lines.
 
 Following the authors' `bayes_sweep.py` (EleutherAI/scalable-elicitation: a GP over the log label
 counts, batches of 8 allocations where its predictive standard deviation is highest), with one
@@ -51,11 +49,9 @@ PLAN_LOSS = 0.005
 
 PLAN_SEEDS = 5
 """The allocation a line would buy takes this many seeds (or all the grid has) before the line
-settles: a plan is most often wrong about an allocation whose 2-3 seeds were lucky (260 weak + 38
-HQ at 0.813 on 3 seeds, 0.787 on all 5, where all-weak scores 0.808). Replayed with `UNDECIDABLE`
-0.2 on two regenerations of the demo's grids (5 and 10 seeds, fp32 and bf16 activations): max
-regret against the full grid's plan 0.021 / 0.020 / 0.007 / 0.006 before, 0 / 0.004 / 0.007 /
-0.002 with it, 7% fewer runs, the same 45 of 48 decisions (README, "The adaptive sweep")."""
+settles: a plan is most often wrong about an allocation whose 2-3 seeds were lucky. Replayed on
+four regenerated demo grids it cut the max regret against the full grid's plan from 0.021 to
+0.007 with 7% fewer runs and the same decisions (README, "The adaptive sweep")."""
 
 PER_LINE = 2
 """At most this many runs of a batch on one budget line."""
@@ -63,11 +59,8 @@ PER_LINE = 2
 UNDECIDABLE = 0.2
 """An undecided line stops taking runs once the probability that even every run of the grid left
 on that line would decide it falls below this (`decidable`): a tie at the top that no number of
-seeds resolves. The preposterior counts the line's own remaining runs (runs on other budget lines
-barely move this one). Replayed with `PLAN_SEEDS` on the four regenerated demo grids and two
-SST-2 grids: at 0.1, 1,190 runs in all (demo), 46 of 48 decisions, max regret against the full
-grid's plan 0.019; at 0.2, 1,130, 45 of 48, 0.007; at 0.3, one more decision lost on the first
-5-seed grid. Until the line stops, its runs are weighted by that probability (`states`)."""
+seeds resolves (runs on other budget lines barely move this one). Until then its runs are
+weighted by that probability (`states`). Replays at 0.1 / 0.2 / 0.3: README."""
 
 
 def variant_of(config: RunConfig) -> str:
@@ -92,6 +85,7 @@ class LineState:
     regime: str
     """The decided regime, or "undetermined"."""
     p_top: float
+    """The probability of the most probable regime (`leading`)."""
     n_weak: int
     n_hq: int
     """The allocation with the highest expected accuracy on the line."""
@@ -106,6 +100,8 @@ class LineState:
     decidable: float = 1.0
     """For an undecided line, the probability that running every run of the grid still left
     would decide it (`decidable`)."""
+    leading: str = ""
+    """The most probable regime (the decided one where decided)."""
 
     @property
     def decided(self) -> bool:
@@ -122,13 +118,15 @@ class LineState:
         return self.decided and self.expected_loss <= PLAN_LOSS
 
     def describe(self) -> str:
-        loss = f"expected loss {self.expected_loss:.4f}"
+        buy = f"buy {self.n_weak} weak + {self.n_hq} HQ (expected loss {self.expected_loss:.4f})"
+        leading = f"{self.leading} P {self.p_top:.2f}"
         state = (
-            f"{self.regime}, buy {self.n_weak} weak + {self.n_hq} HQ ({loss})"
+            f"{self.regime}, {buy}"
             if self.decided
-            else f"undetermined, the grid cannot decide it (P {self.decidable:.2f}; {loss})"
+            else f"undetermined ({leading}), a tie the grid cannot decide (every run left would "
+            f"decide it with P {self.decidable:.2f}): {buy}"
             if self.settled
-            else f"undecided (P {self.p_top:.2f}, {loss})"
+            else f"undecided ({leading}), best so far: {buy}"
         )
         return f"{self.label} {self.key[1]} ${self.key[2]:g}: {state}"
 
@@ -151,9 +149,7 @@ class Adaptive:
         self.lines: dict[LineKey, list[RunConfig]] = defaultdict(list)
         for c in self.keys.values():
             self.lines[line_of(c)].append(c)
-        # one run under several names (all-weak uncertainty sampling is all-weak seq_sft:
-        # `runs.identity.same_run`) is one unit: run once, counted once, worth what it tells
-        # every line it is on
+        # a run under several names is one unit: run once, counted once, valued on all its lines
         self.unit = {k: run_identity(same_run(c) or c) for k, c in self.keys.items()}
         self.members: dict[str, list[RunConfig]] = defaultdict(list)
         for k, c in self.keys.items():
@@ -263,6 +259,7 @@ class Adaptive:
                 loss,
                 thin=len(thin),
                 decidable=chance,
+                leading=max(found.probabilities, key=found.probabilities.get),
             )
         return out
 
@@ -363,19 +360,15 @@ def adaptive_sweep(
         except PoolTooSmall:
             continue
         supplied.append(c)
-    if len(supplied) < len(configs):
-        left_out = len(configs) - len(supplied)
-        say(f"adaptive: {left_out} of the grid's runs left out (the pool cannot supply them)")
-    store = Store(results)
-    store.check()
+    if left := len(configs) - len(supplied):
+        say(f"adaptive: {left} of the grid's runs left out (the pool cannot supply them)")
+    Store(results).check()
     adaptive = Adaptive(supplied, decide, initial_seeds, batch)
 
     def report(round_: int, states: dict[LineKey, LineState], held: int) -> None:
-        done = [s for s in states.values() if s.settled]
         say(
-            f"adaptive round {round_}: {held} of the grid's "
-            f"{len(adaptive.members)} runs stored (at most {max_runs}); {len(done)} of {len(states)} budget "
-            "lines decided"
+            f"adaptive round {round_}: {held} of the grid's {len(adaptive.members)} runs stored (at most "
+            f"{max_runs}); {settled(states)}"
         )
         for s in sorted(states.values(), key=lambda s: (s.label, s.key[1], s.key[2])):
             say(f"  {s.describe()} ({s.runs} runs)")
@@ -389,10 +382,19 @@ def adaptive_sweep(
     )
 
 
+def settled(states: dict[LineKey, LineState]) -> str:
+    """How many budget lines are settled: decided, or a tie the grid cannot decide."""
+    done = [s for s in states.values() if s.settled]
+    ties = sum(not s.decided for s in done)
+    return f"{len(done)} of {len(states)} budget lines settled" + (
+        f" ({len(done) - ties} decided, {ties} a tie the grid cannot decide)" if ties else ""
+    )
+
+
 def summary(states: dict[LineKey, LineState], results) -> str:
     open_ = [s for s in states.values() if not s.settled]
     return (
-        f"adaptive sweep: {len(states) - len(open_)} of {len(states)} budget lines decided"
+        f"adaptive sweep: {settled(states)}"
         + (f"; {len(open_)} still open (raise --max-runs to decide them)" if open_ else "")
         + f"; results in {results} (`labelbudget report` reads them)"
     )
