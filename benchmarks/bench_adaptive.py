@@ -2,6 +2,7 @@
 accuracy it loses against the grid's best (regret) as runs grow.
 
     python benchmarks/bench_adaptive.py                                    # the demo grid + SST-2
+    python benchmarks/bench_adaptive.py --seeds 10 --data-seed 1 --results results/draw1  # another draw
     python benchmarks/bench_adaptive.py --grids sst2 --stores results/demo # a demo's own store
 
 Every run is real: the full grids are run (probe runs on cached activations are cheap; resumable,
@@ -35,23 +36,29 @@ from labelbudget.sweeps.adaptive import Adaptive, run_adaptive
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"
 
 
-def grids(folder: Path, which: tuple[str, ...] = ("demo", "sst2")) -> dict[str, Path]:
+def grids(
+    folder: Path, which: tuple[str, ...] = ("demo", "sst2"), seeds: int = 5, data_seed: int = 0
+) -> dict[str, Path]:
     """Run (or resume) the full grids: the demo's probes (both weak labelers, as `labelbudget
-    demo` runs them), and the probe grid of `probe_seq_sft` on SST-2."""
+    demo` runs them), and the probe grid of `probe_seq_sft` on SST-2; with `seeds` seeds each
+    (the demo's 5 by default) and the tasks' `data_seed` (another test split, pool and weak
+    labelers: another draw of the same grid)."""
     from labelbudget.sweeps.grid import expand
-    from labelbudget.sweeps.presets import PROBES, TEMPLATE, demo_configs
+    from labelbudget.sweeps.presets import PROBES, TEMPLATE, WEAK_LABELERS
     from labelbudget.sweeps.sweep import run_sweep
 
+    template = dataclasses.replace(TEMPLATE, task=dataclasses.replace(TEMPLATE.task, data_seed=data_seed))
+    probes = dataclasses.replace(PROBES, seeds=tuple(range(seeds)))
     out = {}
-    if "demo" in which:
+    if "demo" in which:  # the demo's probe grid (`sweeps.presets.demo_configs` less ICL)
         out["demo"] = folder / "demo"
-        run_sweep([c for c in demo_configs() if c.method != "icl"], out["demo"], skip_unsupplied=True)
+        configs = [c for w in WEAK_LABELERS for c in expand(dataclasses.replace(template, weak=w), probes)]
+        run_sweep(configs, out["demo"], skip_unsupplied=True)
     if "sst2" in which and SST2.exists():
-        task = dataclasses.replace(TEMPLATE.task, task=str(SST2), text_column="sentence")
-        template = dataclasses.replace(TEMPLATE, task=task)
-        grid = dataclasses.replace(PROBES, tasks=(str(SST2),), methods=("probe_seq_sft",))
+        task = dataclasses.replace(template.task, task=str(SST2), text_column="sentence")
+        grid = dataclasses.replace(probes, tasks=(str(SST2),), methods=("probe_seq_sft",))
         out["sst2"] = folder / "sst2"
-        run_sweep(expand(template, grid), out["sst2"], skip_unsupplied=True)
+        run_sweep(expand(dataclasses.replace(template, task=task), grid), out["sst2"], skip_unsupplied=True)
     return out
 
 
@@ -165,8 +172,11 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path("results/bench_adaptive"))
     parser.add_argument("--stores", type=Path, nargs="*", default=[], help="also replay these stored grids")
     parser.add_argument("--grids", nargs="*", default=["demo", "sst2"], help="full grids to run and replay")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per allocation of the full grids")
+    parser.add_argument("--data-seed", type=int, default=0, help="another draw: the tasks' data_seed")
     args = parser.parse_args()
-    stores = {**{p.name: p for p in args.stores}, **grids(args.results, tuple(args.grids))}
+    full = grids(args.results, tuple(args.grids), args.seeds, args.data_seed)
+    stores = {**{p.name: p for p in args.stores}, **full}
 
     def emit(**row) -> None:
         print(json.dumps(row), flush=True)
