@@ -369,3 +369,19 @@ def test_weak_measures_any_weak_labels_against_the_gold_test_split(tmp_path):
     accuracy = np.mean([(v > 0.5) == y for v, y in test])
     assert f"on {len(test)} test texts accuracy {accuracy:.3f}" in out.stdout, out.stdout
     assert "calibration error" in out.stdout and "gold 1 labeled 0/1" in out.stdout
+
+
+def test_labels_files_after_one_flag_or_each_after_its_own():
+    """`--labels-file A B` (as people type it) and `--labels-file A --labels-file B` (as the
+    waiting message says) give the run the same files, in order."""
+    import tyro
+
+    from labelbudget.__main__ import Command
+
+    def files(*argv: str) -> list[Path]:
+        return tyro.cli(Command, args=["run", *argv]).labels_files
+
+    assert files("--labels-file", "a.csv", "b.csv") == [Path("a.csv"), Path("b.csv")]
+    assert files("--labels-file", "a.csv", "--labels-file", "b.csv") == [Path("a.csv"), Path("b.csv")]
+    assert files("--labels-file", "a.csv", "b.csv", "--labels-file", "c.json")[-1] == Path("c.json")
+    assert files() == []

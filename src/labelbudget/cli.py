@@ -34,11 +34,17 @@ class Run:
     """Folder holding the results store and cached artifacts (weak labels)."""
     json: bool = False
     """Print the stored record as one JSON line at the end."""
-    labels_file: Annotated[tuple[Path, ...], tyro.conf.UseAppendAction] = ()
+    labels_file: Annotated[tuple[tuple[Path, ...], ...], tyro.conf.UseAppendAction] = ()
     """With `--oracle file`: a file the run asked to label, labeled (CSV, or Label Studio's JSON
-    export), to resume with; repeat the flag for several (the test set's and the run's)."""
+    export), to resume with; several (the test set's and the run's) after one flag or each after
+    its own."""
     save_model: Path | None = None
     """Save the trained classifier in this new folder (`labelbudget predict --model` reads it)."""
+
+    @property
+    def labels_files(self) -> list[Path]:
+        """Every labels file given: `--labels-file A B --labels-file C` is A, B, C."""
+        return [f for group in self.labels_file for f in group]
 
     def execute(self) -> None:
         from labelbudget.runs.record import summary
@@ -49,7 +55,7 @@ class Run:
                 "--labels-file is read only when a person supplies the HQ labels",
                 "add --oracle file (the run then resumes from the labels in the file)",
             )
-        record, ran = run(self.config, self.results, list(self.labels_file), save_model=self.save_model)
+        record, ran = run(self.config, self.results, self.labels_files, save_model=self.save_model)
         print(summary(record, ran) + (f"\n  model saved in {self.save_model}" if self.save_model else ""))
         if self.json:
             print(record.to_json())
