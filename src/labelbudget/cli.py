@@ -35,9 +35,8 @@ class Run:
     json: bool = False
     """Print the stored record as one JSON line at the end."""
     labels_file: Annotated[tuple[tuple[Path, ...], ...], tyro.conf.UseAppendAction] = ()
-    """With `--oracle file`: a file the run asked to label, labeled (CSV, or Label Studio's JSON
-    export), to resume with; several (the test set's and the run's) after one flag or each after
-    its own."""
+    """With `--oracle file`: the files the run asked to label, labeled (CSV, or Label Studio's
+    JSON export), to resume with: several after one flag, or one per flag."""
     save_model: Path | None = None
     """Save the trained classifier in this new folder (`labelbudget predict --model` reads it)."""
 
