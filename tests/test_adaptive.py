@@ -63,6 +63,39 @@ def test_a_run_under_two_names_is_run_once_counted_once_and_worth_both_lines():
     assert adaptive.with_twins(batch) == batch  # a run is asked with all its names
 
 
+def test_a_run_under_two_names_is_worth_its_value_on_both_lines(monkeypatch):
+    """A twin worth 0.3 on each of its two lines (0.6 in all) goes before a run worth 0.5 on one:
+    `next_batch` sums a run's value over its names' lines."""
+    from labelbudget.sweeps.adaptive import LineState, line_of
+
+    grid = Grid(
+        tasks=("t",), methods=("seq_sft", "uncertainty"), budgets=(64,), hq_fractions=(0.0, 0.5), seeds=(0,)
+    )
+    adaptive = Adaptive(expand(RunConfig(task=TaskConfig(task="t")), grid), batch=1)
+    by = {(c.method, c.hq_fraction): c for c in adaptive.candidates}
+    twin_seq, twin_unc = by[("seq_sft", 0.0)], by[("uncertainty", 0.0)]  # all weak: one run
+    single = by[("seq_sft", 0.5)]
+    assert {id(c) for c in adaptive.with_twins([twin_seq])} == {id(twin_seq), id(twin_unc)}
+    seq, unc = line_of(twin_seq), line_of(twin_unc)
+
+    def states(records):
+        adaptive._value = {seq: [(0.3, twin_seq), (0.5, single)], unc: [(0.3, twin_unc)]}
+        return {k: LineState(k, "x", "undetermined", 0.5, 0, 0, 0, 0.1, thin=1) for k in (seq, unc)}
+
+    monkeypatch.setattr(adaptive, "states", states)
+    batch, _ = adaptive.next_batch([])
+    assert {id(c) for c in batch} == {id(twin_seq), id(twin_unc)}  # 0.3 + 0.3 > 0.5
+
+    def one_line(records):  # without its second line's value, the single run goes first
+        out = states(records)
+        adaptive._value[unc] = []
+        return out
+
+    monkeypatch.setattr(adaptive, "states", one_line)
+    batch, _ = adaptive.next_batch([])
+    assert [id(c) for c in batch] == [id(single)]
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_replayed_adaptive_sweep_reaches_the_full_grids_decisions_with_a_fraction_of_its_runs(seed):
     """Every line's regime as the full grid decides it, from at most half its runs, and the
