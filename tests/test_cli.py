@@ -383,5 +383,9 @@ def test_labels_files_after_one_flag_or_each_after_its_own():
 
     assert files("--labels-file", "a.csv", "b.csv") == [Path("a.csv"), Path("b.csv")]
     assert files("--labels-file", "a.csv", "--labels-file", "b.csv") == [Path("a.csv"), Path("b.csv")]
-    assert files("--labels-file", "a.csv", "b.csv", "--labels-file", "c.json")[-1] == Path("c.json")
+    assert files("--labels-file", "a.csv", "b.csv", "--labels-file", "c.json") == [
+        Path("a.csv"),
+        Path("b.csv"),
+        Path("c.json"),
+    ]
     assert files() == []
