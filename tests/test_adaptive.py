@@ -228,3 +228,11 @@ def test_a_flat_top_is_undecidable_and_a_clear_peak_is_not():
     assert decidable(flat, allocs, allocs, 0.95, rng) < 0.1
     assert decidable(flat, allocs, np.zeros((0, 2)), 0.95, rng) == 0  # undecided now, no runs left
     assert decidable(peak, allocs, np.repeat(allocs, 7, axis=0), 0.95, rng) > 0.5
+
+
+def test_a_line_without_runs_says_so():
+    from labelbudget.sweeps.adaptive import LineState
+
+    assert (
+        "no runs stored yet" in LineState(("v", "t", 64.0, 0.1), "?", "undetermined", 0.0, 0, 0, 0).describe()
+    )

@@ -121,7 +121,9 @@ class LineState:
         buy = f"buy {self.n_weak} weak + {self.n_hq} HQ (expected loss {self.expected_loss:.4f})"
         leading = f"{self.leading} P {self.p_top:.2f}"
         state = (
-            f"{self.regime}, {buy}"
+            "no runs stored yet"
+            if self.label == "?"
+            else f"{self.regime}, {buy}"
             if self.decided
             else f"undetermined ({leading}), a tie the grid cannot decide (every run left would "
             f"decide it with P {self.decidable:.2f}): {buy}"
@@ -218,11 +220,9 @@ class Adaptive:
             for c in configs:
                 if self.identity[id(c)] in stored:
                     measured[_alloc(c)].append(accuracy[self.identity[id(c)]])
-            # not settled while the best allocation has fewer than PLAN_SEEDS runs or its
-            # neighbours along the line fewer than initial_seeds, or while a measured
-            # allocation's mean beats the best's (the GP, smooth over a quarter of a decade, can
-            # be sure of a peak between two allocations that its own runs do not show): more
-            # seeds of both
+            # not settled while the best allocation is thin (`LineState.thin`) or a measured mean
+            # beats it (the GP, smooth over a quarter of a decade, can be sure of a peak between
+            # two allocations that its own runs do not show): more seeds of both
             near = [i for i in (best - 1, best, best + 1) if 0 <= i < len(allocs)]
             thin = {i for i in near if len(measured[allocs[i]]) < self.initial_seeds}
             if len(measured[allocs[best]]) < PLAN_SEEDS:
