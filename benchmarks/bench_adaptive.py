@@ -96,7 +96,7 @@ def replay(name: str, store: Path, emit) -> None:
         return adaptive.runs(by_key[k] for k in revealed)
 
     def report(round_, states, held) -> None:
-        agree = [s.regime == full_state[k].regime for k, s in states.items() if full_state[k].decided]
+        agree = [s.regime == full_state[k].regime for k, s in states.items() if _decides(full_state[k])]
         for k, s in states.items():
             if s.decided and k not in decided_at:
                 decided_at[k] = (held, s.runs)
@@ -138,7 +138,9 @@ def replay(name: str, store: Path, emit) -> None:
             regret=round(regret(s), 4),
             regret_vs_full_plan=round(plan_regret(s), 4),
         )
-    agree = [final[k].regime == f.regime for k, f in full_state.items() if f.decided]
+    agree = [final[k].regime == f.regime for k, f in full_state.items() if _decides(f)]
+    seconds = round(time.perf_counter() - start, 1)
+    stable = baseline(name, by_key, candidates, full_state, line_acc, emit)
     emit(
         figure="adaptive_summary",
         grid=name,
@@ -150,13 +152,65 @@ def replay(name: str, store: Path, emit) -> None:
         runs_to_reach_full_decisions=_reached(curve),
         decided_lines_in_full_grid=len(agree),
         decisions_agreeing=sum(agree),
-        extra_decisions=sum(s.decided and not full_state[k].decided for k, s in final.items()),
+        # the full grid's decisions that the grid less any one seed makes too
+        stable_decisions=len(stable),
+        stable_decisions_agreeing=sum(final[k].regime == full_state[k].regime for k in stable),
+        extra_decisions=sum(_decides(s) and not _decides(full_state[k]) for k, s in final.items()),
+        # decided against the full grid: a regime that the full grid does not find most probable
+        contradictions=sum(_decides(s) and s.regime != full_state[k].leading for k, s in final.items()),
         max_regret=round(max([regret(s) for s in final.values() if s.n_weak + s.n_hq] or [0]), 4),
         max_regret_vs_full_plan=round(
             max([plan_regret(s) for s in final.values() if s.n_weak + s.n_hq] or [0]), 4
         ),
-        seconds=round(time.perf_counter() - start, 1),
+        seconds=seconds,
     )
+
+
+def baseline(name, by_key, candidates, full_state, line_acc, emit) -> set:
+    """What the grid itself decides from its first k seeds (k = 2 .. all but one): the design an
+    adaptive sweep must beat at the same number of runs (every line thinned alike). Returns the
+    full grid's stable decisions: the lines whose decided regime the grid less any one of its
+    seeds decides too (a decision that one seed more or less overturns is a coin the full grid
+    tossed, not a target a sweep can aim at)."""
+    seeds = sorted({c.seed for c in candidates})
+    stable = {key for key, f in full_state.items() if _decides(f)}
+    for left_out in seeds:
+        keep = [r for r in by_key.values() if r.seed != left_out]
+        states = Adaptive([c for c in candidates if c.seed != left_out]).states(keep)
+        stable = {key for key in stable if states[key].regime == full_state[key].regime}
+    for k in range(2, len(seeds)):
+        keep = [r for key, r in by_key.items() if r.seed in seeds[:k]]
+        cut = [c for c in candidates if c.seed in seeds[:k]]
+        grid = Adaptive(cut)
+        states = grid.states(keep)
+        agree = [states[key].regime == f.regime for key, f in full_state.items() if _decides(f)]
+        regrets = []
+        for key, s in states.items():
+            means, f = line_acc[key], full_state[key]
+            if s.n_weak + s.n_hq:
+                at = means.get((f.n_weak, f.n_hq), means.max())
+                regrets.append(float(at - means.get((s.n_weak, s.n_hq), means.min())))
+        emit(
+            figure="uniform_seeds_baseline",
+            grid=name,
+            seeds=k,
+            runs=grid.runs(keep),
+            fraction_of_grid=round(grid.runs(keep) / len(Adaptive(candidates).members), 4),
+            decisions_agreeing=sum(agree),
+            decided_lines_in_full_grid=len(agree),
+            extra_decisions=sum(_decides(s) and not _decides(full_state[key]) for key, s in states.items()),
+            contradictions=sum(
+                _decides(s) and s.regime != full_state[key].leading for key, s in states.items()
+            ),
+            max_regret_vs_full_plan=round(max(regrets or [0]), 4),
+            stable_decisions_agreeing=sum(states[key].regime == full_state[key].regime for key in stable),
+        )
+    return stable
+
+
+def _decides(state) -> bool:
+    """A regime decided on a line that has one to decide (not a line of one kind of allocation)."""
+    return state.decided and state.regime != "one kind"
 
 
 def _reached(curve: list[tuple[int, bool]]) -> int | None:
