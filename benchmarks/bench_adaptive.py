@@ -13,8 +13,11 @@ grid's mean over seeds there) with the full grid's best on the line: the best se
 (`regret`, which carries the winner's curse of the best of 5-7 noisy means) and the allocation
 the full grid's own surface recommends (`regret_vs_full_plan`). Runs are counted as runs: a run
 stored under two method names (all-weak uncertainty is all-weak seq_sft) is one, in the
-adaptive sweep's count and in the full grid's (`full_runs`; `full_records` counts names). One
-JSON line per figure. Target: the full grid's decisions with at most 25% of its runs, regret at
+adaptive sweep's count and in the full grid's (`full_runs`; `full_records` counts names). Beside
+it, what the grid decides from its own first k seeds (`uniform_seeds_baseline`: the design to beat
+at equal runs), its `stable_decisions` (kept when any one seed is left out) and `contradictions`
+(a line decided for a regime the full grid does not find most probable). One JSON line per
+figure. Target: the full grid's decisions with at most 25% of its runs, regret at
 most 0.005.
 """
 
@@ -87,10 +90,7 @@ def replay(name: str, store: Path, emit) -> None:
         return float(means.max() - means.get((state.n_weak, state.n_hq), means.min()))
 
     def plan_regret(state) -> float:
-        """Against the allocation the full grid's own surface recommends on the line."""
-        means, full = line_acc[state.key], full_state[state.key]
-        at = means.get((full.n_weak, full.n_hq), means.max())
-        return float(at - means.get((state.n_weak, state.n_hq), means.min()))
+        return _plan_regret(line_acc[state.key], full_state[state.key], state)
 
     def runs() -> int:
         return adaptive.runs(by_key[k] for k in revealed)
@@ -140,7 +140,7 @@ def replay(name: str, store: Path, emit) -> None:
         )
     agree = [final[k].regime == f.regime for k, f in full_state.items() if _decides(f)]
     seconds = round(time.perf_counter() - start, 1)
-    stable = baseline(name, by_key, candidates, full_state, line_acc, emit)
+    stable = baseline(name, by_key, candidates, full_state, line_acc, len(adaptive.members), emit)
     emit(
         figure="adaptive_summary",
         grid=name,
@@ -166,7 +166,7 @@ def replay(name: str, store: Path, emit) -> None:
     )
 
 
-def baseline(name, by_key, candidates, full_state, line_acc, emit) -> set:
+def baseline(name, by_key, candidates, full_state, line_acc, full_runs: int, emit) -> set:
     """What the grid itself decides from its first k seeds (k = 2 .. all but one): the design an
     adaptive sweep must beat at the same number of runs (every line thinned alike). Returns the
     full grid's stable decisions: the lines whose decided regime the grid less any one of its
@@ -184,18 +184,16 @@ def baseline(name, by_key, candidates, full_state, line_acc, emit) -> set:
         grid = Adaptive(cut)
         states = grid.states(keep)
         agree = [states[key].regime == f.regime for key, f in full_state.items() if _decides(f)]
-        regrets = []
-        for key, s in states.items():
-            means, f = line_acc[key], full_state[key]
-            if s.n_weak + s.n_hq:
-                at = means.get((f.n_weak, f.n_hq), means.max())
-                regrets.append(float(at - means.get((s.n_weak, s.n_hq), means.min())))
+        regrets = [
+            _plan_regret(line_acc[key], full_state[key], s) for key, s in states.items() if s.n_weak + s.n_hq
+        ]
+        runs = grid.runs(keep)
         emit(
             figure="uniform_seeds_baseline",
             grid=name,
             seeds=k,
-            runs=grid.runs(keep),
-            fraction_of_grid=round(grid.runs(keep) / len(Adaptive(candidates).members), 4),
+            runs=runs,
+            fraction_of_grid=round(runs / full_runs, 4),
             decisions_agreeing=sum(agree),
             decided_lines_in_full_grid=len(agree),
             extra_decisions=sum(_decides(s) and not _decides(full_state[key]) for key, s in states.items()),
@@ -206,6 +204,13 @@ def baseline(name, by_key, candidates, full_state, line_acc, emit) -> set:
             stable_decisions_agreeing=sum(states[key].regime == full_state[key].regime for key in stable),
         )
     return stable
+
+
+def _plan_regret(means: pd.Series, full, state) -> float:
+    """Accuracy lost against the allocation the full grid's own surface recommends on the line
+    (`means`: the full grid's seed mean per allocation)."""
+    at = means.get((full.n_weak, full.n_hq), means.max())
+    return float(at - means.get((state.n_weak, state.n_hq), means.min()))
 
 
 def _decides(state) -> bool:
