@@ -5,8 +5,9 @@ surface, by leave-one-allocation-out error and interval coverage on stored grids
 
 For every variant, task and measured allocation: fit on every run except that allocation's, predict
 the mean accuracy of its seeds, and check whether the measured seed mean lies inside the 95%
-predictive interval (the surface's uncertainty of f plus the seeds' spread over the number of
-seeds). One JSON line per store, variant and model, then one per model over all.
+predictive interval (the surface's uncertainty of f plus a run's noise there, the seeds' spread
+and the misfit, over the number of seeds). One JSON line per store, variant and model, then one
+per model over all.
 
 The parametric surface (4 parameters, least squares over every run): all-weak saturates at W
 and all-HQ at A, and HQ labels take over from weak ones,
@@ -63,8 +64,7 @@ def loao(runs: pd.DataFrame) -> dict[str, list[tuple[float, bool]]]:
         measured, k = float(held["accuracy"].mean()), len(held)
         gp = fit_task(rest)
         mean, cov = gp.posterior(np.array([[nw, nh]], float))
-        white = gp.gp.kernel_.k2.noise_level * gp.gp._y_train_std**2
-        sd = np.sqrt(max(cov[0, 0], 0) + white / k)
+        sd = np.sqrt(max(cov[0, 0], 0) + gp.run_variance(np.array([[nw, nh]], float))[0] / k)
         out["gp"].append((abs(mean[0] - measured), abs(mean[0] - measured) <= 1.96 * sd))
         try:
             fit = fit_parametric(rest)

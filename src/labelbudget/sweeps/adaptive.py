@@ -9,13 +9,11 @@ decision at each undecided budget line, until every line's regime is decided (on
 probability at least `decide`, as the report decides it) or `max_runs` are stored. A run under two
 names (`runs.identity.same_run`) is one run, valued on both lines.
 
-Following the authors' `bayes_sweep.py` (EleutherAI/scalable-elicitation: a GP over the log label
-counts, batches of 8 allocations where its predictive standard deviation is highest), with one
-departure: a run's value is its posterior standard deviation times the probability that its
-allocation is the peak of its budget line (`analysis.regimes`), so runs go where the answer is in
-doubt, not where the surface is merely unknown (an allocation far below the peak never decides
-anything however uncertain it is). Its runs are ordinary records: a plain sweep or report reads
-them, and rerunning the adaptive sweep resumes from what is stored.
+As the authors' `bayes_sweep.py` (EleutherAI/scalable-elicitation: a GP over the log label counts,
+batches of 8 allocations where its predictive SD is highest), but a run's value is its posterior SD
+times the probability that its allocation is the peak of its line (`analysis.regimes`): runs go
+where the answer is in doubt, not where the surface is merely unknown. Its runs are ordinary
+records: a sweep or report reads them, and rerunning the adaptive sweep resumes from them.
 """
 
 from __future__ import annotations
@@ -40,8 +38,7 @@ BATCH = 8
 
 INITIAL_SEEDS = 2
 """Seeds per allocation of the initial design: with one, the GP cannot tell the seeds' spread
-from the surface's shape and decides too early (on the demo grid: a wrong regime, 0.048 of
-regret)."""
+from the surface's shape and decides too early (on the demo grid: a wrong regime)."""
 
 PLAN_LOSS = 0.005
 """A decided line still takes runs until its best allocation is expected to lose at most this
@@ -49,12 +46,16 @@ PLAN_LOSS = 0.005
 
 PLAN_SEEDS = 5
 """The allocation a line would buy takes this many seeds (or all the grid has) before the line
-settles: a plan is most often wrong about an allocation whose 2-3 seeds were lucky. Replayed on
-five regenerated demo grids: the same decisions with 6% fewer runs, the max regret against the
-full grid's plan lower on three (0.021 to 0) and unchanged on two (README, "The adaptive sweep")."""
+settles: a plan is most often wrong about an allocation whose 2-3 seeds were lucky (replays on
+five demo grids: README, "The adaptive sweep")."""
 
 PER_LINE = 2
 """At most this many runs of a batch on one budget line."""
+
+CONTENDER = 0.2
+"""An undecided line is not given up (`UNDECIDABLE`) while an allocation that is its peak with at
+least this probability has fewer than `PLAN_SEEDS` seeds: on SST-2 a line gave up all-HQ at 2 seeds
+(0.687 in the full grid) and bought a mix at 0.648. Replays: README."""
 
 UNDECIDABLE = 0.2
 """An undecided line stops taking runs once the probability that even every run of the grid left
@@ -94,9 +95,9 @@ class LineState:
     """E[max_j f_j - f_best]: the accuracy the line's best allocation is expected to lose
     against the true peak (the cost of stopping here)."""
     thin: int = 0
-    """Allocations that must be run before the line can settle: the best one short of
-    `PLAN_SEEDS`, its neighbours short of the initial seeds, or a measured one whose mean beats
-    the best's."""
+    """Allocations to run before the line can settle: the best one short of `PLAN_SEEDS`, its
+    neighbours short of the initial seeds, a measured one whose mean beats the best's, or (on an
+    undecided line) a `CONTENDER` short of `PLAN_SEEDS`."""
     decidable: float = 1.0
     """For an undecided line, the probability that running every run of the grid still left
     would decide it (`decidable`)."""
@@ -113,9 +114,7 @@ class LineState:
         expected to lose at most `PLAN_LOSS` against the true peak), or undecidable."""
         if self.thin:
             return False
-        if not self.decided and self.decidable < UNDECIDABLE:
-            return True
-        return self.decided and self.expected_loss <= PLAN_LOSS
+        return self.expected_loss <= PLAN_LOSS if self.decided else self.decidable < UNDECIDABLE
 
     def describe(self) -> str:
         buy = f"buy {self.n_weak} weak + {self.n_hq} HQ (expected loss {self.expected_loss:.4f})"
@@ -180,8 +179,7 @@ class Adaptive:
                 design += _lowest_seeds([c for c in configs if _alloc(c) == a], self.initial_seeds)
         return self.with_twins(design)
 
-    def mine(self, records: Iterable[Record]) -> list[Record]:
-        """The stored records of this sweep's candidates."""
+    def mine(self, records: Iterable[Record]) -> list[Record]:  # the stored records of its candidates
         return [r for r in records if record_identity(r) in self.keys]
 
     def states(self, records: list[Record]) -> dict[LineKey, LineState]:
@@ -231,6 +229,9 @@ class Adaptive:
             top = max(means, key=means.get) if means else allocs[best]
             if top != allocs[best]:
                 thin |= {best, allocs.index(top)}
+            if not found.decided:  # a contender short of seeds: not a tie yet
+                short = [i for i, a in enumerate(allocs) if len(measured[a]) < PLAN_SEEDS]
+                thin |= {i for i in short if peak[i] >= CONTENDER}
             self._value[key] = []
             for i, a in enumerate(allocs):
                 left = [c for c in free if _alloc(c) == a]
@@ -386,9 +387,8 @@ def settled(states: dict[LineKey, LineState]) -> str:
     """How many budget lines are settled: decided, or a tie the grid cannot decide."""
     done = [s for s in states.values() if s.settled]
     ties = sum(not s.decided for s in done)
-    return f"{len(done)} of {len(states)} budget lines settled" + (
-        f" ({len(done) - ties} decided, {ties} a tie the grid cannot decide)" if ties else ""
-    )
+    tie = f" ({len(done) - ties} decided, {ties} a tie the grid cannot decide)" if ties else ""
+    return f"{len(done)} of {len(states)} budget lines settled{tie}"
 
 
 def summary(states: dict[LineKey, LineState], results) -> str:
