@@ -42,22 +42,33 @@ def features(n_weak, n_hq) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SeedNoise:
-    """The seeds' spread of one run's accuracy over allocations: log variance linear in x, fitted
-    to each replicated allocation's sample variance. A departure from the authors' one white noise
-    (`bayes_sweep.py`): the spread is heteroscedastic (on a 10-seed demo grid the seed SD runs from
-    0.0075 at 640 weak labels to 0.09 at 16 HQ labels), and one noise is wrong both ways; worst, an
-    adaptive sweep that runs the quiet allocations more learns a smaller one and is overconfident.
-    Weighted least squares on log s^2 with its chi-square bias removed (E log s^2 = log sigma^2 +
-    digamma(nu/2) - log(nu/2), variance trigamma(nu/2)); the slopes only from `SLOPE_DOF` degrees
-    of freedom on, the intercept alone below; the prediction clipped to the fitted range. A run's
-    own sample variance is not used beyond this fit: an allocation whose few seeds happen to split
-    would discount its own runs (and a plan could buy it on its neighbours' credit)."""
+    """The seeds' spread of one run's accuracy over allocations: log variance linear in x plus an
+    offset at each end of the lines, fitted to each replicated allocation's sample variance. A
+    departure from the authors' one white noise (`bayes_sweep.py`): the spread is heteroscedastic
+    (on a 10-seed demo grid the seed SD runs from 0.0075 at 640 weak labels to 0.09 at 16 HQ
+    labels), and one noise is wrong both ways; worst, an adaptive sweep that runs the quiet
+    allocations more learns a smaller one and is overconfident. Weighted least squares on log s^2
+    with its chi-square bias removed (E log s^2 = log sigma^2 + digamma(nu/2) - log(nu/2), variance
+    trigamma(nu/2)); the slopes only from `SLOPE_DOF` degrees of freedom on, the intercept alone
+    below, an end's offset where two allocations there have seeds; the prediction clipped to the
+    fitted range. Without the end offsets the all-weak runs took the HQ slope's spread at log
+    n_hq = 0 (README, "How the answer is computed"). A run's own sample variance is not used
+    beyond this fit: an allocation whose few seeds happen to split would discount its own runs
+    (and a plan could buy it on its neighbours' credit)."""
 
     coef: np.ndarray
+    """On `design(x)`'s columns (0 where a column was not fitted)."""
     lo: float
     hi: float
 
     SLOPE_DOF = 10
+
+    @staticmethod
+    def design(x: np.ndarray) -> np.ndarray:
+        """1, x, and an indicator of each end (all weak, all HQ): a line's ends are not the limit of
+        its mixes (log n_hq = 0 at all-weak says nothing of its seeds' spread)."""
+        x = np.asarray(x, float).reshape(-1, 2)
+        return np.column_stack([np.ones(len(x)), x, x[:, 1] == 0, x[:, 0] == 0]).astype(float)
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> SeedNoise | None:
@@ -73,20 +84,19 @@ class SeedNoise:
         s2 = np.array([max(np.var(y[r], ddof=1), 1e-8) for r in rows])
         target = np.log(s2) - digamma(nu / 2) + np.log(nu / 2)
         weight = 1 / polygamma(1, nu / 2)
-        at = np.array([x[r[0]] for r in rows])
-        design = np.column_stack([np.ones(len(rows)), at])
-        if nu.sum() < cls.SLOPE_DOF or len(rows) < 4:
-            design = design[:, :1]
+        design = cls.design(np.array([x[r[0]] for r in rows]))
+        used = np.array([True, True, True, design[:, 3].sum() >= 2, design[:, 4].sum() >= 2])
+        if nu.sum() < cls.SLOPE_DOF or len(rows) < 4 + used[3:].sum():
+            used[1:] = False
         root = np.sqrt(weight)[:, None]
-        coef = np.linalg.lstsq(design * root, target * root[:, 0], rcond=None)[0]
-        coef = np.append(coef, np.zeros(3 - len(coef)))
-        fitted = np.column_stack([np.ones(len(rows)), at]) @ coef
+        coef = np.zeros(5)
+        coef[used] = np.linalg.lstsq(design[:, used] * root, target * root[:, 0], rcond=None)[0]
+        fitted = design @ coef
         return cls(coef, float(fitted.min()), float(fitted.max()))
 
     def variance(self, x: np.ndarray) -> np.ndarray:
         """A run's seed variance at x (n, 2)."""
-        x = np.asarray(x, float).reshape(-1, 2)
-        return np.exp(np.clip(self.coef[0] + x @ self.coef[1:], self.lo, self.hi))
+        return np.exp(np.clip(self.design(x) @ self.coef, self.lo, self.hi))
 
 
 @dataclass
