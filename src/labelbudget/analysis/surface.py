@@ -184,7 +184,7 @@ def fit_task(runs: pd.DataFrame) -> TaskSurface:
     std = float(np.std(y)) or 1.0
     alpha = 1e-10 if noise is None else noise.variance(x) / std**2
     if noise is not None:
-        alpha[-1] = np.exp(noise.lo) / std**2  # the anchor: as sure as the quietest allocation
+        alpha[-1] = np.exp(noise.hi) / std**2  # the anchor: no surer than the noisiest run
     smooth = ConstantKernel(1.0, (1e-3, 1e2)) * Matern([LENGTH_SCALE] * 2, (0.5, 10.0), nu=2.5)
     trend = ConstantKernel(0.1, (1e-4, 1e1)) * DotProduct(1.0, "fixed")
     kernel = (smooth + trend) + WhiteKernel(0.1, (1e-6, 1.0))  # with the seed noise: the misfit
