@@ -317,3 +317,21 @@ def test_an_allocation_whose_few_seeds_split_is_not_bought_on_its_neighbours_cre
     answer = regime(surface, 16, 0.1)
     assert (answer.n_weak, answer.n_hq) != (130, 3) and answer.expected_accuracy > 0.75
     assert surface.interval(np.array([[130.0, 3.0]]))[0][0] < 0.70
+
+
+def test_an_unrun_end_the_plan_buys_counts_in_the_regime():
+    """All-weak at $256 not run (the demo's pool cannot supply 2,560 weak labels for its better
+    labeler) but extrapolated best from the all-weak runs at $16 and $64: the regime's line holds
+    the allocation the answer buys, so it never says P(quantity) 0 while buying only weak labels."""
+    from labelbudget.analysis.regimes import kind
+
+    curves = {16: between(0.70, 0.55), 64: between(0.78, 0.62), 256: between(0.82, 0.70)}
+    del curves[256][0.0]
+    analysis = Analysis(curve_records(curves, sd=0.01))
+    (label,) = analysis.labels("mean")
+    for answer in analysis.answers(label, 0.1):
+        b = answer.best
+        if b.cost > answer.regime.budget - 0.1:
+            assert answer.regime.probabilities[kind(b.n_weak, b.n_hq)] > 0.2, answer.regime.budget
+    top = analysis.answers(label, 0.1)[-1]
+    assert (top.regime.budget, top.best.n_hq, top.plan.extrapolated) == (256, 0, True)

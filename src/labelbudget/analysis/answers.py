@@ -107,15 +107,16 @@ class Analysis:
         for budget in self.budgets(label):
             cost = mine["n_weak"] * weak_cost + mine["n_hq"]
             on_line = mine[(cost <= budget + 1e-9) & (cost > budget - weak_cost - 1e-9)]
-            shares = sorted({*np.round(on_line["n_hq"] / budget, 2)}) if len(on_line) else None
-            found = regime(surface, budget, weak_cost, shares or (0.0, 1.0), self.decide)
-            if found is None:
-                continue
+            shares = {*np.round(on_line["n_hq"] / budget, 2)} if len(on_line) else {0.0, 1.0}
             try:
                 p = self.plan(budget, weak_cost, task, labels=[label], extrapolate=True)
             except UserError:
                 continue
-            out.append(BudgetAnswer(found, p))
+            if p.best.cost > budget - weak_cost - 1e-9:  # on this line though not run: in its regime
+                shares.add(round(p.best.n_hq / budget, 2))
+            found = regime(surface, budget, weak_cost, sorted(shares), self.decide)
+            if found is not None:
+                out.append(BudgetAnswer(found, p))
         return out
 
     def json_lines(self, weak_costs: Iterable[float] = (0.1,)) -> list[dict]:
