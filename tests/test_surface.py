@@ -335,3 +335,5 @@ def test_an_unrun_end_the_plan_buys_counts_in_the_regime():
             assert answer.regime.probabilities[kind(b.n_weak, b.n_hq)] > 0.2, answer.regime.budget
     top = analysis.answers(label, 0.1)[-1]
     assert (top.regime.budget, top.best.n_hq, top.plan.extrapolated) == (256, 0, True)
+    (said,) = [line for line in analysis.answer_lines(label) if line.startswith("at $256")]
+    assert "2560 weak + 0 HQ labels ($256), not run: extrapolated" in said

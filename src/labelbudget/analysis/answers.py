@@ -108,15 +108,17 @@ class Analysis:
             cost = mine["n_weak"] * weak_cost + mine["n_hq"]
             on_line = mine[(cost <= budget + 1e-9) & (cost > budget - weak_cost - 1e-9)]
             shares = {*np.round(on_line["n_hq"] / budget, 2)} if len(on_line) else {0.0, 1.0}
+            found = regime(surface, budget, weak_cost, sorted(shares), self.decide)
+            if found is None:
+                continue  # one kind of allocation run on this line: no regime to ask for
             try:
                 p = self.plan(budget, weak_cost, task, labels=[label], extrapolate=True)
             except UserError:
                 continue
-            if p.best.cost > budget - weak_cost - 1e-9:  # on this line though not run: in its regime
-                shares.add(round(p.best.n_hq / budget, 2))
-            found = regime(surface, budget, weak_cost, sorted(shares), self.decide)
-            if found is not None:
-                out.append(BudgetAnswer(found, p))
+            share = round(p.best.n_hq / budget, 2)
+            if p.best.cost > budget - weak_cost - 1e-9 and share not in shares:  # bought, not run
+                found = regime(surface, budget, weak_cost, sorted({*shares, share}), self.decide)
+            out.append(BudgetAnswer(found, p))
         return out
 
     def json_lines(self, weak_costs: Iterable[float] = (0.1,)) -> list[dict]:
@@ -143,6 +145,8 @@ class Analysis:
             else:
                 what = f"undetermined: where the peak lies is not yet clear ({probs})"
             buy = f"{b.n_weak} weak + {b.n_hq} HQ labels (${b.cost:.4g})"
+            if a.plan.extrapolated:
+                buy += f", not run: extrapolated {float(b.distance):.2f} decades from the runs"
             lines.append(
                 f"at ${r.budget:g}: {what}; the best buy is {buy}, expected accuracy "
                 f"{b.expected_accuracy:.3f} [{b.lo:.3f}, {b.hi:.3f}]"
