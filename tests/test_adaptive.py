@@ -272,3 +272,22 @@ def test_a_tie_is_not_given_up_while_a_contender_is_short_of_seeds(monkeypatch):
     assert allocation_of(batch[0]).n_weak == 0  # all-HQ's seeds first
     _, state = state_with(PLAN_SEEDS)
     assert not state.decided and state.settled  # now a tie, given up
+
+
+def test_a_tie_is_given_up_only_once_its_plan_is_settled_too():
+    """An undecided line that the preposterior calls undecidable, nothing thin: it settles only
+    once its best allocation is expected to lose at most `TIE_LOSS` (on a 10-seed replay a tie
+    given up at 19 of 70 runs bought a mix 0.013 below all-HQ, whose regime the full grid
+    decides); a decided line keeps `PLAN_LOSS`."""
+    from labelbudget.sweeps.adaptive import PLAN_LOSS, TIE_LOSS, LineState
+
+    def state(regime: str, loss: float, chance: float = 0.0, thin: int = 0) -> LineState:
+        return LineState(("v", "t", 64.0, 0.1), "seq_sft", regime, 0.6, 130, 51, 20, loss, thin, chance)
+
+    assert PLAN_LOSS < TIE_LOSS
+    assert state("undetermined", TIE_LOSS / 2).settled
+    assert not state("undetermined", TIE_LOSS * 1.5).settled  # a coin-toss plan: more runs
+    assert not state("undetermined", TIE_LOSS / 2, chance=0.5).settled  # still decidable
+    assert not state("undetermined", TIE_LOSS / 2, thin=1).settled
+    assert state("quality-dominant", PLAN_LOSS).settled
+    assert not state("quality-dominant", (PLAN_LOSS + TIE_LOSS) / 2).settled
