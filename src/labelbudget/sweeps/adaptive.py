@@ -129,8 +129,8 @@ class LineState:
             if self.label == "?"
             else f"{self.regime}, {buy}"
             if self.decided
-            else f"undetermined ({leading}), a tie the grid cannot decide (every run left would "
-            f"decide it with P {self.decidable:.2f}): {buy}"
+            else f"undetermined ({leading}), a tie the grid is unlikely to decide (the model gives "
+            f"every run left P {self.decidable:.2f} of deciding it, an underestimate: README): {buy}"
             if self.settled
             else f"undecided ({leading}), best so far: {buy}"
         )
@@ -383,10 +383,10 @@ def adaptive_sweep(
 
 
 def settled(states: dict[LineKey, LineState]) -> str:
-    """How many budget lines are settled: decided, or a tie the grid cannot decide."""
+    """How many budget lines are settled: decided, or a tie the grid is unlikely to decide."""
     done = [s for s in states.values() if s.settled]
     ties = sum(not s.decided for s in done)
-    tie = f" ({len(done) - ties} decided, {ties} a tie the grid cannot decide)" if ties else ""
+    tie = f" ({len(done) - ties} decided, {ties} a tie the grid is unlikely to decide)" if ties else ""
     return f"{len(done)} of {len(states)} budget lines settled{tie}"
 
 
