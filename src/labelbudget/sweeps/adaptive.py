@@ -197,71 +197,67 @@ class Adaptive:
         # a task's name as records give it (a file's stem) from the config's (its path)
         task_of = {run_config_from_dict(r.config).task.task: r.task for r in records}
         accuracy = {record_identity(r): r.accuracy for r in records}
-        stored = set(accuracy)
         self._value: dict[LineKey, list[tuple[float, RunConfig]]] = {}
         out = {}
         for key, configs in self.lines.items():
             surface = analysis.surfaces.get((label_of.get(key[0]), task_of.get(key[1])))
-            free = [c for c in configs if self.identity[id(c)] not in stored]
-            runs = len(configs) - len(free)
-            if surface is None:
-                out[key] = LineState(key, "?", "undetermined", 0.0, 0, 0, runs)
-                self._value[key] = [(1.0, c) for c in _lowest_seeds(free, self.initial_seeds)]
-                continue
-            found = regime(surface, key[2], key[3], _shares(configs), self.decide, self.seed)
-            if found is None:  # one kind of allocation only: nothing to decide
-                out[key] = LineState(key, surface.label, "one kind", 1.0, 0, 0, runs)
-                continue
-            allocs = [tuple(a) for a in line(key[2], key[3], _shares(configs)).astype(int)]
-            kinds = [kind(*a) for a in allocs]
-            draws = surface.samples(np.array(allocs, float), DRAWS, np.random.default_rng(self.seed))
-            best = int(np.argmax(draws.mean(0)))
-            loss = float(np.mean(draws.max(1) - draws[:, best]))
-            peak = np.bincount(_peaks(draws, kinds), minlength=len(allocs)) / len(draws)
-            value = peak * draws.std(0)
-            measured = defaultdict(list)
+            measured = defaultdict(list)  # per allocation, its stored runs' accuracies
             for c in configs:
-                if self.identity[id(c)] in stored:
-                    measured[_alloc(c)].append(accuracy[self.identity[id(c)]])
-            # not settled while the best allocation is thin (`LineState.thin`) or a measured mean
-            # beats it (the GP, smooth over a quarter of a decade, can be sure of a peak between
-            # two allocations that its own runs do not show): more seeds of both
-            near = [i for i in (best - 1, best, best + 1) if 0 <= i < len(allocs)]
-            thin = {i for i in near if len(measured[allocs[i]]) < self.initial_seeds}
-            thin |= {best} if len(measured[allocs[best]]) < PLAN_SEEDS else set()
-            means = {a: np.mean(v) for a, v in measured.items() if v}
-            top = max(means, key=means.get) if means else allocs[best]
-            thin |= {best, allocs.index(top)} if top != allocs[best] else set()
-            if not found.decided:  # a contender short of seeds: not a tie yet
-                short = [i for i, a in enumerate(allocs) if len(measured[a]) < PLAN_SEEDS]
-                thin |= {i for i in short if peak[i] >= CONTENDER}
-            self._value[key] = [
-                (float(value[i]) + (i in thin), _lowest_seeds(left, 1)[0])
-                for i, a in enumerate(allocs)
-                if (left := [c for c in free if _alloc(c) == a])
-            ]
-            thin = {i for i in thin if any(_alloc(c) == allocs[i] for c in free)}
-            chance = 1.0
-            if not found.decided:
-                rng, extra = np.random.default_rng(self.seed), np.array([_alloc(c) for c in free])
-                chance = decidable(surface, np.array(allocs, float), extra, self.decide, rng)
-                # first where runs can settle something: an undecided line's runs are worth their
-                # value times the chance that the line's remaining runs decide it (not the thin
-                # runs: those come first on any line)
-                self._value[key] = [(v if v >= 1 else v * chance, c) for v, c in self._value[key]]
-            out[key] = LineState(
-                key,
-                surface.label,
-                found.regime,
-                max(found.probabilities.values()),
-                *allocs[best],
-                runs,
-                loss,
-                thin=len(thin),
-                decidable=chance,
-                leading=max(found.probabilities, key=found.probabilities.get),
-            )
+                if (k := self.identity[id(c)]) in accuracy:
+                    measured[_alloc(c)].append(accuracy[k])
+            free = [c for c in configs if self.identity[id(c)] not in accuracy]
+            out[key], self._value[key] = self._line(key, surface, measured, free, len(configs) - len(free))
         return out
+
+    def _line(self, key: LineKey, surface, measured, free: list[RunConfig], runs: int):
+        """A line's state, and the value of a run at each allocation with runs left (`free`)."""
+        if surface is None:
+            return LineState(key, "?", "undetermined", 0.0, 0, 0, runs), [
+                (1.0, c) for c in _lowest_seeds(free, self.initial_seeds)
+            ]
+        configs = self.lines[key]
+        found = regime(surface, key[2], key[3], _shares(configs), self.decide, self.seed)
+        if found is None:  # one kind of allocation only: nothing to decide
+            return LineState(key, surface.label, "one kind", 1.0, 0, 0, runs), []
+        allocs = [tuple(a) for a in line(key[2], key[3], _shares(configs)).astype(int)]
+        kinds = [kind(*a) for a in allocs]
+        draws = surface.samples(np.array(allocs, float), DRAWS, np.random.default_rng(self.seed))
+        best = int(np.argmax(draws.mean(0)))
+        loss = float(np.mean(draws.max(1) - draws[:, best]))
+        peak = np.bincount(_peaks(draws, kinds), minlength=len(allocs)) / len(draws)
+        # not settled while the best allocation is thin (`LineState.thin`) or a measured mean
+        # beats it (the GP, smooth over a quarter of a decade, can be sure of a peak between
+        # two allocations that its own runs do not show): more seeds of both
+        thin = {i for i in (best - 1, best, best + 1) if 0 <= i < len(allocs)}
+        thin = {i for i in thin if len(measured[allocs[i]]) < self.initial_seeds}
+        if len(measured[allocs[best]]) < PLAN_SEEDS:
+            thin.add(best)
+        means = {a: np.mean(v) for a, v in measured.items() if v}
+        if means and (top := max(means, key=means.get)) != allocs[best]:
+            thin |= {best, allocs.index(top)}
+        chance = 1.0
+        if not found.decided:  # a contender short of seeds: not a tie yet
+            thin |= {
+                i for i, a in enumerate(allocs) if peak[i] >= CONTENDER and len(measured[a]) < PLAN_SEEDS
+            }
+            rng, extra = np.random.default_rng(self.seed), np.array([_alloc(c) for c in free])
+            chance = decidable(surface, np.array(allocs, float), extra, self.decide, rng)
+        # a run's value: its allocation's posterior SD times the chance that it is the peak (a thin
+        # allocation's runs first, on any line); on an undecided line, times the chance that the
+        # line's remaining runs decide it
+        value = peak * draws.std(0)
+        values = []
+        for i, a in enumerate(allocs):
+            if left := [c for c in free if _alloc(c) == a]:
+                v = float(value[i]) + 1 if i in thin else float(value[i]) * chance
+                values.append((v, _lowest_seeds(left, 1)[0]))
+        thin = {i for i in thin if any(_alloc(c) == allocs[i] for c in free)}
+        lead = max(found.probabilities, key=found.probabilities.get)
+        p_top = found.probabilities[lead]
+        state = LineState(
+            key, surface.label, found.regime, p_top, *allocs[best], runs, loss, len(thin), chance, lead
+        )
+        return state, values
 
     def next_batch(self, records: list[Record]) -> tuple[list[RunConfig], dict[LineKey, LineState]]:
         """The runs to add now (empty when every line is settled or nothing is left to run)."""
