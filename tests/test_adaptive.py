@@ -291,3 +291,37 @@ def test_a_tie_is_given_up_only_once_its_plan_is_settled_too():
     assert not state("undetermined", TIE_LOSS / 2, thin=1).settled
     assert state("quality-dominant", PLAN_LOSS).settled
     assert not state("quality-dominant", (PLAN_LOSS + TIE_LOSS) / 2).settled
+
+
+def test_a_tie_open_for_its_plan_values_its_runs_as_a_decided_line_does(monkeypatch):
+    """Two ends tied at the top of a noisy line that the preposterior calls hard to decide: while
+    its plan may lose more than `TIE_LOSS`, its runs are worth what they would be on a decided line
+    (they settle the plan that the line must settle before it stops), not discounted by the small
+    chance of deciding the regime (which left such a line only the runs nobody else wanted); once
+    its plan is within `TIE_LOSS`, only the regime is left to win and that chance weighs its runs."""
+    from test_surface import FRACTIONS
+
+    import labelbudget.sweeps.adaptive as adaptive_module
+    from labelbudget.sweeps.adaptive import TIE_LOSS
+
+    top = dict(zip(FRACTIONS, (0.76, 0.70, 0.72, 0.74, 0.72, 0.70, 0.76), strict=True))
+
+    def line_at(sd: float, chance: float):
+        monkeypatch.setattr(adaptive_module, "decidable", lambda *a, **k: chance)
+        rng = np.random.default_rng(0)
+        full = [
+            make_record(budget=256, f=f, seed=s, accuracy=float(acc + rng.normal(0, sd)))
+            for f, acc in top.items()
+            for s in range(10)
+        ]
+        adaptive = Adaptive([run_config_from_dict(r.config) for r in full])
+        (state,) = adaptive.states([r for r in full if r.seed < 3]).values()
+        (values,) = adaptive._value.values()
+        return state, np.array([v % 1 for v, _ in values])  # less the +1 of a thin allocation
+
+    coin, coin_values = line_at(0.1, chance=0.05)
+    assert not coin.decided and coin.expected_loss > TIE_LOSS and coin_values.max() > 0
+    assert np.allclose(line_at(0.1, chance=0.1)[1], coin_values)  # the chance does not weigh them
+    tie, tie_values = line_at(0.05, chance=0.05)
+    assert not tie.decided and tie.expected_loss <= TIE_LOSS and tie_values.max() > 0
+    assert np.allclose(line_at(0.05, chance=0.1)[1], 2 * tie_values)

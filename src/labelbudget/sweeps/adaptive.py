@@ -47,7 +47,7 @@ PLAN_LOSS = 0.005
 PLAN_SEEDS = 5
 """The allocation a line would buy takes this many seeds (or all the grid has) before the line
 settles: a plan is most often wrong about an allocation whose 2-3 seeds were lucky (replays on
-five demo grids: README, "The adaptive sweep")."""
+five demo grids: `benchmarks/ADAPTIVE.md`)."""
 
 PER_LINE = 2
 """At most this many runs of a batch on one budget line."""
@@ -55,18 +55,18 @@ PER_LINE = 2
 CONTENDER = 0.2
 """An undecided line is not given up (`UNDECIDABLE`) while an allocation that is its peak with at
 least this probability has fewer than `PLAN_SEEDS` seeds: on SST-2 a line gave up all-HQ at 2 seeds
-(0.687 in the full grid) and bought a mix at 0.648. Replays: README."""
+(0.687 in the full grid) and bought a mix at 0.648. Replays: `benchmarks/ADAPTIVE.md`."""
 
 UNDECIDABLE = 0.2
 """An undecided line stops taking runs once the probability that even every run of the grid left
 on that line would decide it falls below this (`decidable`): a tie at the top that no number of
 seeds resolves (runs on other budget lines barely move this one). Until then its runs are
-weighted by that probability (`states`). Replays at 0.1 / 0.2 / 0.3: README."""
+weighted by that probability (`_line`). Replays at 0.1 / 0.2 / 0.3: `benchmarks/ADAPTIVE.md`."""
 
 TIE_LOSS = 0.01
 """Nor while its best allocation is expected to lose more than this against the true peak (a tie
-whose plan is still a coin toss). Replays (README): on 10 seeds 8 of 9 decisions instead of 6,
-regret 0.013 instead of 0.016, for 43 more runs; unchanged on two 5-seed grids."""
+whose plan is still a coin toss); until then its runs are valued as a decided line's, not
+weighted by that probability. Replays: `benchmarks/ADAPTIVE.md`."""
 
 
 def variant_of(config: RunConfig) -> str:
@@ -243,13 +243,14 @@ class Adaptive:
             rng, extra = np.random.default_rng(self.seed), np.array([_alloc(c) for c in free])
             chance = decidable(surface, np.array(allocs, float), extra, self.decide, rng)
         # a run's value: its allocation's posterior SD times the chance that it is the peak (a thin
-        # allocation's runs first, on any line); on an undecided line, times the chance that the
-        # line's remaining runs decide it
-        value = peak * draws.std(0)
+        # allocation's runs first, on any line). An undecided line whose plan is within TIE_LOSS
+        # is open only to decide its regime: its runs are worth that value times the chance that
+        # the line's remaining runs decide it; until then they settle its plan, as on a decided line
+        value = peak * draws.std(0) * (chance if loss <= TIE_LOSS else 1.0)
         values = []
         for i, a in enumerate(allocs):
             if left := [c for c in free if _alloc(c) == a]:
-                v = float(value[i]) + 1 if i in thin else float(value[i]) * chance
+                v = float(value[i]) + (i in thin)
                 values.append((v, _lowest_seeds(left, 1)[0]))
         thin = {i for i in thin if any(_alloc(c) == allocs[i] for c in free)}
         lead = max(found.probabilities, key=found.probabilities.get)
