@@ -18,7 +18,7 @@ it, what the grid decides from its own first k seeds (`uniform_seeds_baseline`: 
 at equal runs), its `stable_decisions` (kept when any one seed is left out) and `contradictions`
 (a line decided for a regime the full grid does not find most probable). One JSON line per
 figure. Target: the full grid's decisions with at most 25% of its runs, regret at
-most 0.005.
+most 0.005. The figures measured, and which rule each changed: `benchmarks/ADAPTIVE.md`.
 """
 
 from __future__ import annotations
