@@ -325,3 +325,23 @@ def test_a_tie_open_for_its_plan_values_its_runs_as_a_decided_line_does(monkeypa
     tie, tie_values = line_at(0.05, chance=0.05)
     assert not tie.decided and tie.expected_loss <= TIE_LOSS and tie_values.max() > 0
     assert np.allclose(line_at(0.05, chance=0.1)[1], 2 * tie_values)
+
+
+def test_a_line_of_one_kind_buys_its_best_allocation_not_nothing():
+    """A budget line whose grid holds only all-HQ runs (the pool cannot supply its weak labels)
+    has no regime to decide; it settles at once and names what it would buy (it said "buy 0 weak
+    + 0 HQ")."""
+    from test_surface import FRACTIONS
+
+    rng = np.random.default_rng(0)
+    edge = dict(zip(FRACTIONS, (0.74, 0.75, 0.76, 0.78, 0.76, 0.72, 0.68), strict=True))
+    records = [
+        make_record(budget=256, f=f, seed=s, accuracy=float(acc + rng.normal(0, 0.01)))
+        for f, acc in edge.items()
+        for s in range(3)
+    ] + [make_record(budget=1024, f=1.0, seed=s, accuracy=0.85 + 0.01 * s) for s in range(3)]
+    adaptive = Adaptive([run_config_from_dict(r.config) for r in records])
+    one = next(s for k, s in adaptive.states(records).items() if k[2] == 1024)
+    assert one.regime == "one kind" and one.settled
+    assert (one.n_weak, one.n_hq) == (0, 1024)
+    assert "buy 0 weak + 1024 HQ" in one.describe()

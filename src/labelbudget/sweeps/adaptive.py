@@ -127,6 +127,9 @@ class LineState:
         state = (
             "no runs stored yet"
             if self.label == "?"
+            else f"one kind of allocation in the grid (no regime to decide), buy {self.n_weak} weak + "
+            f"{self.n_hq} HQ"
+            if self.regime == "one kind"
             else f"{self.regime}, {buy}"
             if self.decided
             else f"undetermined ({leading}), a tie the grid is unlikely to decide (the model gives "
@@ -217,9 +220,10 @@ class Adaptive:
             ]
         configs = self.lines[key]
         found = regime(surface, key[2], key[3], _shares(configs), self.decide, self.seed)
-        if found is None:  # one kind of allocation only: nothing to decide
-            return LineState(key, surface.label, "one kind", 1.0, 0, 0, runs), []
         allocs = [tuple(a) for a in line(key[2], key[3], _shares(configs)).astype(int)]
+        if found is None:  # one kind of allocation only: no regime to decide, the plan its best
+            mean, _ = surface.posterior(np.array(allocs, float))
+            return LineState(key, surface.label, "one kind", 1.0, *allocs[int(np.argmax(mean))], runs), []
         kinds = [kind(*a) for a in allocs]
         draws = surface.samples(np.array(allocs, float), DRAWS, np.random.default_rng(self.seed))
         best = int(np.argmax(draws.mean(0)))
