@@ -254,8 +254,7 @@ class Adaptive:
         values = []
         for i, a in enumerate(allocs):
             if left := [c for c in free if _alloc(c) == a]:
-                v = float(value[i]) + (i in thin)
-                values.append((v, _lowest_seeds(left, 1)[0]))
+                values.append((float(value[i]) + (i in thin), _lowest_seeds(left, 1)[0]))
         thin = {i for i in thin if any(_alloc(c) == allocs[i] for c in free)}
         lead = max(found.probabilities, key=found.probabilities.get)
         p_top = found.probabilities[lead]
