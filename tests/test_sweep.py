@@ -332,8 +332,23 @@ def test_progress_lines_wait_for_their_interval(capsys, monkeypatch):
     assert capsys.readouterr().err.splitlines()[-1].startswith("slow: 3/3 (100%)")
 
 
+def test_a_log_line_gives_no_eta_from_the_first_items(capsys, monkeypatch):
+    """The demo's first run carried its one-off costs (136 s; the rest took 0.2 s each), and the log's
+    first line read "ETA 23:22:42": a line says "ETA ?" until the bar has done `SETTLED` items."""
+    from labelbudget.util.progress import SETTLED, progress
+
+    monkeypatch.setenv("LABELBUDGET_PROGRESS_SECONDS", "0")
+    bar = progress(total=100, desc="sweep", unit="run")
+    for _ in range(SETTLED + 1):
+        bar.update()
+    lines = capsys.readouterr().err.splitlines()
+    assert all("ETA ?" in line and "run/s" not in line for line in lines[: SETTLED - 1])
+    assert "ETA ?" not in lines[-1] and "run/s" in lines[-1]
+    bar.close()
+
+
 def test_a_grid_the_pool_cannot_wholly_supply_is_caught_by_the_dry_run_and_skipped_on_request(
-    tiny_config, tmp_path, capsys
+    tiny_config, tmp_path, capsys, monkeypatch
 ):
     """$64 all-weak buys 640 weak labels, more than the synthetic pool holds: the dry run (the
     data is local) names the run and why, the sweep stops naming method, budget and fraction and
@@ -353,8 +368,12 @@ def test_a_grid_the_pool_cannot_wholly_supply_is_caught_by_the_dry_run_and_skipp
     err = capsys.readouterr().err
     assert "seq_sft at $64, HQ fraction 0" in err and "--skip-unsupplied" in err
     assert not (tmp_path / "r" / "labelbudget.sqlite").exists() or not Store(tmp_path / "r").records()
+    monkeypatch.setenv("LABELBUDGET_PROGRESS_SECONDS", "0")
     assert main(["sweep", str(sweep_file), "--skip-unsupplied", *results]) == 0
-    assert "1 skipped" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "1 skipped" in captured.out
+    # the skipped run is neither done nor to do: the bar counts 3 runs (it began at 1/4, "25%")
+    assert "sweep: 3/3 (100%)" in captured.err and "/4 (" not in captured.err
     assert len(Store(tmp_path / "r").records()) == 3
     from labelbudget.analysis.report import write_report
     from labelbudget.runs.store import unsupplied

@@ -152,8 +152,13 @@ def run_sweep(
         record_unsupplied(results, unsupplied)
     execute = EXECUTORS.get_or_fail(executor, f"use --executor with one of {', '.join(sorted(EXECUTORS))}")
     options = ExecutorOptions(ray_address, cpus_per_run, gpus_per_run)
+    # runs the pool cannot supply are neither done nor to do: out of the bar (the report counts them)
     bar = progress(
-        total=len(configs), initial=len(configs) - len(todo), desc="sweep", unit="run", dynamic_ncols=True
+        total=len(configs) - skipped,
+        initial=len(configs) - skipped - len(todo),
+        desc="sweep",
+        unit="run",
+        dynamic_ncols=True,
     )
     # a run that is another method's at its allocation (all-weak uncertainty sampling is all-weak
     # seq_sft) is trained once: stored under its own config once the other is stored

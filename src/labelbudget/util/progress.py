@@ -20,6 +20,12 @@ INTERVAL = 30.0
 
 LINE = "{desc}: {n_fmt}/{total_fmt} ({percentage:.0f}%), {elapsed} elapsed, ETA {remaining}, {rate_fmt}"
 LINE += "{postfix}"
+EARLY = "{desc}: {n_fmt}/{total_fmt} ({percentage:.0f}%), {elapsed} elapsed, ETA ?{postfix}"
+
+SETTLED = 5
+"""A log line says "ETA ?" until a bar has done this many items itself: the first items carry the
+one-off costs (the demo's first run trains the weak labeler and caches activations, 136 s, and
+the runs after it take 0.2 s), and an ETA from them read 23 hours for a 4-minute sweep."""
 
 
 def interactive() -> bool:
@@ -45,7 +51,10 @@ class LogLines(tqdm):
         if now - self._printed < self.mininterval and not (self._closing and self._shown):
             return True
         self._printed, self._shown = now, True
-        print(self.format_meter(**self.format_dict).strip(), file=sys.stderr, flush=True)
+        meter = self.format_dict
+        if meter["bar_format"] == LINE and self.n - self.initial < SETTLED:
+            meter["bar_format"] = EARLY
+        print(self.format_meter(**meter).strip(), file=sys.stderr, flush=True)
         return True
 
     def close(self) -> None:
