@@ -19,7 +19,7 @@ import pandas as pd
 
 from labelbudget.analysis.plan import Option, Plan, plan
 from labelbudget.analysis.points import frame, points
-from labelbudget.analysis.regimes import DECIDE, Answer, regime
+from labelbudget.analysis.regimes import DECIDE, Answer, kind, line, regime
 from labelbudget.analysis.surface import Surface, fit_surfaces, runs_frame, same_runs
 from labelbudget.runs.record import Record
 from labelbudget.util.errors import UserError
@@ -108,17 +108,16 @@ class Analysis:
             cost = mine["n_weak"] * weak_cost + mine["n_hq"]
             on_line = mine[(cost <= budget + 1e-9) & (cost > budget - weak_cost - 1e-9)]
             shares = {*np.round(on_line["n_hq"] / budget, 2)} if len(on_line) else {0.0, 1.0}
-            found = regime(surface, budget, weak_cost, sorted(shares), self.decide)
-            if found is None:
+            if len({kind(*a) for a in line(budget, weak_cost, sorted(shares)).astype(int)}) < 2:
                 continue  # one kind of allocation run on this line: no regime to ask for
             try:
                 p = self.plan(budget, weak_cost, task, labels=[label], extrapolate=True)
             except UserError:
                 continue
             share = round(p.best.n_hq / budget, 2)
-            if p.best.cost > budget - weak_cost - 1e-9 and share not in shares:  # bought, not run
-                found = regime(surface, budget, weak_cost, sorted({*shares, share}), self.decide)
-            out.append(BudgetAnswer(found, p))
+            if p.best.cost > budget - weak_cost - 1e-9:  # the regime's line holds what it buys
+                shares.add(share)  # (bought, not run: `plan` may buy between the measured shares)
+            out.append(BudgetAnswer(regime(surface, budget, weak_cost, sorted(shares), self.decide), p))
         return out
 
     def json_lines(self, weak_costs: Iterable[float] = (0.1,)) -> list[dict]:
