@@ -19,7 +19,7 @@ import pandas as pd
 
 from labelbudget.analysis.plan import Option, Plan, plan
 from labelbudget.analysis.points import frame, points
-from labelbudget.analysis.regimes import DECIDE, Answer, kind, line, regime
+from labelbudget.analysis.regimes import DECIDE, Answer, line, one_kind, regime
 from labelbudget.analysis.surface import Surface, fit_surfaces, runs_frame, same_runs
 from labelbudget.runs.record import Record
 from labelbudget.util.errors import UserError
@@ -108,7 +108,7 @@ class Analysis:
             cost = mine["n_weak"] * weak_cost + mine["n_hq"]
             on_line = mine[(cost <= budget + 1e-9) & (cost > budget - weak_cost - 1e-9)]
             shares = {*np.round(on_line["n_hq"] / budget, 2)} if len(on_line) else {0.0, 1.0}
-            if len({kind(*a) for a in line(budget, weak_cost, sorted(shares)).astype(int)}) < 2:
+            if one_kind(line(budget, weak_cost, sorted(shares))):
                 continue  # one kind of allocation run on this line: no regime to ask for
             try:
                 p = self.plan(budget, weak_cost, task, labels=[label], extrapolate=True)

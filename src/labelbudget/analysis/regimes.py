@@ -51,6 +51,11 @@ def line(budget: float, weak_cost: float, shares) -> np.ndarray:
     return np.array(list(seen), dtype=float).reshape(-1, 2)
 
 
+def one_kind(allocs: np.ndarray) -> bool:
+    """Whether a line's allocations are all of one kind: no regime to ask for."""
+    return len({kind(int(w), int(h)) for w, h in allocs}) < 2
+
+
 def _peaks(draws: np.ndarray, kinds: list[str], margin: float = MARGIN) -> np.ndarray:
     """Per posterior draw, the position of the peak along the line (`MARGIN` decides ties
     between a mix and the better pure strategy)."""
@@ -112,9 +117,9 @@ def regime(
 ) -> Answer | None:
     """The regime at `budget` (None where the line has only one kind of allocation)."""
     allocs = line(budget, weak_cost, shares)
-    kinds = [kind(int(w), int(h)) for w, h in allocs]
-    if len(set(kinds)) < 2:
+    if one_kind(allocs):
         return None
+    kinds = [kind(int(w), int(h)) for w, h in allocs]
     draws = surface.samples(allocs, DRAWS, np.random.default_rng(seed))
     winner = _peaks(draws, kinds)
     probs = {k: float(np.mean([kinds[i] == k for i in winner])) for k in REGIMES}

@@ -20,7 +20,7 @@ INTERVAL = 30.0
 
 LINE = "{desc}: {n_fmt}/{total_fmt} ({percentage:.0f}%), {elapsed} elapsed, ETA {remaining}, {rate_fmt}"
 LINE += "{postfix}"
-EARLY = "{desc}: {n_fmt}/{total_fmt} ({percentage:.0f}%), {elapsed} elapsed, ETA ?{postfix}"
+EARLY = LINE.replace("ETA {remaining}, {rate_fmt}", "ETA ?")
 
 SETTLED = 5
 """A log line says "ETA ?" until a bar has done this many items itself: the first items carry the
