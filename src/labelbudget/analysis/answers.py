@@ -19,8 +19,8 @@ import pandas as pd
 
 from labelbudget.analysis.plan import Option, Plan, plan
 from labelbudget.analysis.points import frame, points
-from labelbudget.analysis.regimes import DECIDE, Answer, line, one_kind, regime
-from labelbudget.analysis.surface import Surface, fit_surfaces, runs_frame, same_runs
+from labelbudget.analysis.regimes import DECIDE, PAPER_SHARES, Answer, line, one_kind, regime
+from labelbudget.analysis.surface import Surface, fit_surfaces, run_unit, runs_frame
 from labelbudget.runs.record import Record
 from labelbudget.util.errors import UserError
 
@@ -31,6 +31,9 @@ class BudgetAnswer:
 
     regime: Answer
     plan: Plan
+    measured_line: bool = True
+    """The line's allocations are the runs' own (else: the variant's HQ fractions at another
+    weak price, predicted by the surface)."""
 
     @property
     def best(self) -> Option:
@@ -47,7 +50,9 @@ class BudgetAnswer:
             lo=round(b.lo, 4),
             hi=round(b.hi, 4),
             p_best=round(self.plan.p_best, 4),
+            measured=b.measured,
             extrapolated=bool(self.plan.extrapolated),
+            line="measured" if self.measured_line else "predicted",
         )
         return out
 
@@ -64,7 +69,7 @@ class Analysis:
         self.df = frame(self.records)
         self.runs = runs_frame(self.df)
         self.surfaces: dict[tuple[str, str], Surface] = fit_surfaces(self.runs)
-        self.same_runs = same_runs(self.runs)
+        self.unit = run_unit(self.runs)
         self.decide = decide
         self._points: pd.DataFrame | None = None
 
@@ -95,35 +100,51 @@ class Analysis:
         measured = self.runs[self.runs["label"].isin(chosen)]
         if task != "mean":
             measured = measured[measured["task"] == task]
-        return plan(surfaces, measured, budget, weak_cost, feasible, extrapolate, same_runs=self.same_runs)
+        return plan(surfaces, measured, budget, weak_cost, feasible, extrapolate, unit=self.unit)
 
     def answers(self, label: str, weak_cost: float, task: str = "mean") -> list[BudgetAnswer]:
-        """At every budget the variant was run at: its regime and its plan."""
+        """At every budget the variant was run at: its regime and its plan. The regime's budget
+        line holds the allocations the variant ran on it, exactly as run (those costing between
+        B - c and B at this price: the lines the adaptive sweep judges), and the allocation the
+        plan buys there if it lies on the line. At a weak price none of the variant's runs was
+        made at, its runs do not fall on the lines: the line is then its HQ fractions of the
+        budget at that price, predicted by the surface (said: `line` "predicted")."""
         surface = self.surfaces.get((label, task))
         if surface is None:
             return []
+        mine = self.df[self.df["label"] == label]
+        own_price = bool(np.isclose(mine["run_cost"].unique(), weak_cost).any())
+        fractions = sorted(set(mine["run_fraction"]) or PAPER_SHARES)
+        measured = surface.measured.astype(float).reshape(-1, 2)
+        cost = measured @ np.array([weak_cost, 1.0])
         out = []
-        mine = self.runs[self.runs["label"] == label]
         for budget in self.budgets(label):
-            cost = mine["n_weak"] * weak_cost + mine["n_hq"]
-            on_line = mine[(cost <= budget + 1e-9) & (cost > budget - weak_cost - 1e-9)]
-            shares = {*np.round(on_line["n_hq"] / budget, 2)} if len(on_line) else {0.0, 1.0}
-            if one_kind(line(budget, weak_cost, sorted(shares))):
-                continue  # one kind of allocation run on this line: no regime to ask for
+            if own_price:
+                allocs = measured[(cost <= budget + 1e-9) & (cost > budget - weak_cost - 1e-9)]
+            else:
+                allocs = line(budget, weak_cost, fractions)
+            if one_kind(allocs):
+                continue  # one kind of allocation on this line: no regime to ask for
             try:
                 p = self.plan(budget, weak_cost, task, labels=[label], extrapolate=True)
             except UserError:
                 continue
-            share = round(p.best.n_hq / budget, 2)
             if p.best.cost > budget - weak_cost - 1e-9:  # the regime's line holds what it buys
-                shares.add(share)  # (bought, not run: `plan` may buy between the measured shares)
-            out.append(BudgetAnswer(regime(surface, budget, weak_cost, sorted(shares), self.decide), p))
+                allocs = np.vstack([allocs, [[p.best.n_weak, p.best.n_hq]]])
+            found = regime(surface, budget, weak_cost, allocs, self.decide)
+            out.append(BudgetAnswer(found, p, own_price))
         return out
 
     def json_lines(self, weak_costs: Iterable[float] = (0.1,)) -> list[dict]:
-        """`report --json`: one object per variant, task (or mean) and budget."""
+        """`report --json`: one object per variant, task and budget at each weak price (and over
+        the tasks' mean where a variant has several tasks; one task's mean is that task)."""
+        tasks = {}
+        for label, task in self.surfaces:
+            tasks.setdefault(label, set()).add(task)
         rows = []
         for (label, task), _ in sorted(self.surfaces.items()):
+            if task == "mean" and len(tasks[label]) == 2:
+                continue
             for c in weak_costs:
                 rows += [a.to_json() for a in self.answers(label, c, task)]
         return rows

@@ -4,8 +4,13 @@
 affordable at cost <= B (so a cheaper allocation that is better wins), with its 95% interval,
 the probability that it is the best (joint posterior draws of every candidate), a runner-up that
 is genuinely different (another kind of allocation or another variant, never the same runs under
-another method name), and how far it extrapolates from what was measured (its interval widens
-with the distance, as the posterior's does).
+another method name), and whether it was run: the candidates are the allocations each variant
+ran, exactly as run, that cost at most B, and where B is not a budget it ran at, B's own budget
+line at the HQ fractions it ran (there the plan predicts, and an allocation nobody ran is said to
+be extrapolated, with how far).
+
+Identical runs are one candidate (`unit`: all-weak uncertainty sampling is all-weak seq_sft, run
+for run), drawn once: two names of one run would split its P(best) between them.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ class Option:
     expected_accuracy: float
     lo: float
     hi: float
-    """95% interval: the surface's posterior plus the test set's sampling error."""
+    """95% interval of the expected accuracy (the surface's posterior)."""
     distance: float
     """Decades of labels to the nearest measured allocation of this variant (0: measured)."""
     config: str = ""
@@ -42,10 +47,9 @@ class Option:
     def hq_fraction(self) -> float:
         return self.n_hq / self.cost if self.cost else 0.0
 
-
-EXTRAPOLATED = 0.3
-"""Farther than this from every measured allocation (a factor of 2 in labels), a plan says it
-extrapolates."""
+    @property
+    def measured(self) -> bool:
+        return bool(self.distance < 1e-9)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Plan:
     runner_up: Option | None
     p_runner_up: float
     extrapolated: bool
+    """The recommendation was not run (or the budget lies outside the measured costs): predicted."""
     note: str
     candidates: int
 
@@ -78,6 +83,7 @@ class Plan:
             "lo": round(b.lo, 4),
             "hi": round(b.hi, 4),
             "p_best": round(self.p_best, 4),
+            "measured": b.measured,
             "extrapolated": bool(self.extrapolated),
             "distance_decades": round(b.distance, 3),
             "run_flags": run_flags(b.n_weak, b.n_hq, self.weak_cost),
@@ -100,6 +106,19 @@ def run_flags(n_weak: int, n_hq: int, weak_cost: float) -> str:
     return f"--budget {cost:.12g} --weak-cost {weak_cost:.12g} --hq-fraction {n_hq / cost!r}"
 
 
+def candidates(measured: np.ndarray, fractions, budget: float, weak_cost: float) -> np.ndarray:
+    """A variant's candidates at `budget`: its measured allocations ((m, 2) n_weak, n_hq) that cost
+    at most `budget` at this price, exactly as they were run; and where none of them lies on the
+    budget's own line (costing more than budget - weak_cost), that line at the HQ `fractions` the
+    variant was run at, which the surface predicts (a budget between the measured ones)."""
+    measured = np.unique(np.asarray(measured, float).reshape(-1, 2), axis=0)
+    cost = measured @ np.array([weak_cost, 1.0])
+    affordable = measured[(cost > 0) & (cost <= budget + 1e-9)]
+    on_line = (cost > budget - weak_cost - 1e-9) & (cost <= budget + 1e-9)
+    own = np.zeros((0, 2)) if on_line.any() else line(budget, weak_cost, fractions)
+    return np.unique(np.vstack([affordable, own]), axis=0)
+
+
 def plan(
     surfaces: dict[str, Surface],
     measured: pd.DataFrame,
@@ -107,15 +126,15 @@ def plan(
     weak_cost: float,
     feasible: Callable[[str, float, float, float], str | None] | None = None,
     extrapolate: bool = False,
-    same_runs: Callable[[str, str, int, int], bool] | None = None,
+    unit: Callable[[str, int, int], str] | None = None,
     seed: int = 0,
 ) -> Plan:
     """The variant and allocation with the highest expected accuracy among everything affordable
     at cost <= `budget` (`surfaces`: one per variant label; `measured`: that variant's measured
     allocations with columns label, n_weak, n_hq, config). `feasible(config_json, budget,
-    weak_cost, hq_fraction)` says why a candidate cannot be run (None: it can); `same_runs(a, b,
-    n_weak, n_hq)` whether two variants' runs at an allocation are identical (then they are one
-    candidate)."""
+    weak_cost, hq_fraction)` says why a candidate cannot be run (None: it can); `unit(label,
+    n_weak, n_hq)` names the run a candidate is (two candidates with one unit are one run under
+    two names: one candidate)."""
     if budget <= 0 or not math.isfinite(budget):
         raise UserError(f"--budget must be a positive number of $, got {budget:g}", "pass e.g. --budget 100")
     if not 0 < weak_cost <= 1:
@@ -134,34 +153,26 @@ def plan(
         )
     rows: list[Option] = []
     draws = []
+    units: dict[str, int] = {}
     rng = np.random.default_rng(seed)
     for label, surface in surfaces.items():
         mine = measured[measured["label"] == label]
-        c = mine["n_weak"] * weak_cost + mine["n_hq"]
-        budgets = sorted({budget, *(float(b) for b in c if 0 < b <= budget + 1e-9)})
-        # the HQ shares this variant was measured at (never a share nobody ran), at this budget
-        # and at every cheaper measured cost
-        shares = {*np.round(mine["n_hq"] / c.where(c > 0, 1), 2)} or set(PAPER_SHARES)
-        allocs = np.unique(np.vstack([line(b, weak_cost, shares) for b in budgets]), axis=0)
+        if mine.empty:
+            continue
+        fractions = sorted(set(mine["run_fraction"])) if "run_fraction" in mine else PAPER_SHARES
+        allocs = candidates(mine[["n_weak", "n_hq"]].to_numpy(), fractions, budget, weak_cost)
+        if unit is not None:  # a run already a candidate under another name is that candidate
+            allocs = np.array([a for a in allocs if unit(label, int(a[0]), int(a[1])) not in units])
         if not len(allocs):
             continue
         mean, lo, hi = surface.interval(allocs)
         distance = surface.distance(allocs)
         config = mine["config"].iloc[0]
         for (w, h), m, a, z, d in zip(allocs, mean, lo, hi, distance, strict=True):
-            rows.append(
-                Option(
-                    label,
-                    int(w),
-                    int(h),
-                    float(w * weak_cost + h),
-                    float(m),
-                    float(a),
-                    float(z),
-                    float(d),
-                    config,
-                )
-            )
+            if unit is not None:
+                units[unit(label, int(w), int(h))] = len(rows)
+            cost = float(w * weak_cost + h)
+            rows.append(Option(label, int(w), int(h), cost, float(m), float(a), float(z), float(d), config))
         draws.append(surface.samples(allocs, DRAWS, rng))
     if not rows:
         raise UserError(f"no allocation fits ${budget:g} at weak cost ${weak_cost:g}", "raise --budget")
@@ -173,7 +184,7 @@ def plan(
         o = rows[i]
         why = feasible(o.config, o.cost, weak_cost, o.hq_fraction) if feasible else None
         (refused if why else ok).append((i, why))
-        if len(ok) >= 1 and not why and len(ok) > 1 and _different(rows[ok[0][0]], o, same_runs):
+        if len(ok) > 1 and not why and _different(rows[ok[0][0]], o):
             break
     if not ok:
         reasons = "; ".join(
@@ -186,15 +197,15 @@ def plan(
     winners = draws.argmax(1)
     best_i = ok[0][0]
     best = rows[best_i]
-    runner_i = next((i for i, _ in ok[1:] if _different(best, rows[i], same_runs)), None)
-    extrapolated = bool(outside or best.distance > EXTRAPOLATED)
+    runner_i = next((i for i, _ in ok[1:] if _different(best, rows[i])), None)
+    extrapolated = bool(outside or not best.measured)
     note = (
         "measured"
-        if best.distance < 1e-9
-        else f"{best.distance:.2f} decades of labels from the nearest measured allocation"
+        if best.measured
+        else f"not run: extrapolated {best.distance:.2f} decades of labels from the nearest run"
     )
-    if extrapolated:
-        note += " - EXTRAPOLATED beyond what was measured; the interval widens with the distance"
+    if outside:
+        note += "; EXTRAPOLATED beyond the measured costs: the interval widens with the distance"
     if refused:
         note += f"; {len(refused)} better-looking candidate(s) left out because they cannot be run"
     return Plan(
@@ -210,11 +221,7 @@ def plan(
     )
 
 
-def _different(a: Option, b: Option, same_runs) -> bool:
-    """A runner-up worth naming: another kind of allocation or another variant, and not the same
-    runs under another method name."""
-    if a.label == b.label and kind(a.n_weak, a.n_hq) == kind(b.n_weak, b.n_hq):
-        return False
-    if (a.n_weak, a.n_hq) == (b.n_weak, b.n_hq) and same_runs is not None:
-        return not same_runs(a.label, b.label, a.n_weak, a.n_hq)
-    return True
+def _different(a: Option, b: Option) -> bool:
+    """A runner-up worth naming: another kind of allocation or another variant (the same runs
+    under another name are never two candidates: `plan`'s `unit`)."""
+    return a.label != b.label or kind(a.n_weak, a.n_hq) != kind(b.n_weak, b.n_hq)

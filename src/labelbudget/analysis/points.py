@@ -23,7 +23,7 @@ import pandas as pd
 from labelbudget.config import RunConfig, run_config_from_dict
 from labelbudget.methods import get_method
 from labelbudget.runs.identity import canonical
-from labelbudget.runs.record import Record
+from labelbudget.runs.record import Record, decode_predictions
 from labelbudget.util.hashing import stable_hash
 
 TABLE_BUDGETS = (5, 17, 65, 257, 1025, 4097)
@@ -101,21 +101,22 @@ def frame(records: Iterable[Record]) -> pd.DataFrame:
                 "accuracy": r.accuracy,
                 "auroc": r.auroc,
                 "n_test": r.n_test,
-                "outcome": _outcome(r),
+                "correct": _correct(r),
                 "weak_accuracy": r.weak_accuracy,
                 "config": json.dumps(r.config, sort_keys=True),
+                "inputs": json.dumps(r.inputs or {}, sort_keys=True),
             }
         )
     return pd.DataFrame(rows)
 
 
-def _outcome(r: Record) -> str:
-    """What a run produced, to recognise the same runs under two names: its per-example test
-    predictions where stored, else its metrics."""
-    predictions = getattr(r, "predictions", None)
-    if predictions:
-        return stable_hash(predictions["log_odds"])
-    return f"{r.accuracy!r}/{r.auroc!r}/{r.n_test}"
+def _correct(r: Record) -> np.ndarray | None:
+    """Which test examples the run got right (from its stored predictions), for the test set's
+    shared error in the accuracy surface (`analysis.surface.SharedTest`); None where not stored."""
+    if not getattr(r, "predictions", None):
+        return None
+    log_odds, labels = decode_predictions(r.predictions)
+    return (log_odds > 0) == labels.astype(bool)
 
 
 POINT = ["variant", "n_weak", "n_hq"]

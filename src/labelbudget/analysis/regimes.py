@@ -1,8 +1,9 @@
 """The paper's regimes (Fig. 1) at each budget, from the accuracy surface (`analysis.surface`).
 
 - The **regime** at budget B (paper, Fig. 1) is where the accuracy peak lies along the budget
-  line, over the HQ shares of the budget that were measured there (the paper's fractions by
-  default): at all-weak (quantity-dominant), at a mix (mixed), or at all-HQ (quality-dominant).
+  line, over the allocations on it (those measured there, exactly as they were run: a share
+  rounded to two decimals would name allocations nobody ran; the paper's fractions by default):
+  at all-weak (quantity-dominant), at a mix (mixed), or at all-HQ (quality-dominant).
   Its probability is the share of joint posterior draws of the line whose maximum lies there, so
   the best of many noisy mixes is not credited with its luck (no winner's curse); a regime is
   decided where its probability reaches `DECIDE` (0.95), else the probabilities are the answer.
@@ -86,7 +87,8 @@ class Answer:
     lo: float
     hi: float
     p_best: float
-    """Probability that this allocation is the best on the line."""
+    """Probability that this allocation is the best on the line (the share of joint draws whose
+    maximum it is, no margin: `probabilities` credits ties to the ends, P(best) does not)."""
 
     def to_json(self) -> dict:
         return {
@@ -111,12 +113,14 @@ def regime(
     surface: Surface,
     budget: float,
     weak_cost: float,
-    shares=PAPER_SHARES,
+    allocs: np.ndarray | None = None,
     decide: float = DECIDE,
     seed: int = 0,
 ) -> Answer | None:
-    """The regime at `budget` (None where the line has only one kind of allocation)."""
-    allocs = line(budget, weak_cost, shares)
+    """The regime at `budget` over the line's allocations `allocs` ((n, 2) n_weak, n_hq; default:
+    the paper's HQ shares of the budget), or None where the line has only one kind of allocation."""
+    allocs = line(budget, weak_cost, PAPER_SHARES) if allocs is None else np.asarray(allocs, float)
+    allocs = np.unique(allocs.reshape(-1, 2), axis=0)
     if one_kind(allocs):
         return None
     kinds = [kind(int(w), int(h)) for w, h in allocs]
@@ -140,7 +144,7 @@ def regime(
         float(mean[best]),
         float(lo[best]),
         float(hi[best]),
-        float(np.mean(winner == best)),
+        float(np.mean(draws.argmax(1) == best)),
     )
 
 

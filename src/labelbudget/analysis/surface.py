@@ -8,13 +8,22 @@ of fixed length 1 plus white noise): a Matern-5/2 kernel whose two length scales
 follows a peak along a budget line instead of smoothing it away, and
 a linear kernel beside it (a Bayesian linear trend in x, its slope uncertain), so that beyond
 the data the surface follows the trend rather than falling back to the mean accuracy, with an
-uncertainty that grows with the distance. Its latent f is the accuracy on the task's test set; a run's
-noise is the seeds' spread at its allocation (`SeedNoise`: it is far from constant, 0.0075 to 0.09
-on one demo grid) plus a white noise for what the kernel misfits. A stated interval of an accuracy adds
-the test set's own sampling error, p(1 - p) / n_test, because a new test set would differ by
-that much; a comparison between allocations does not, because every run is scored on the same
-test examples (a paired comparison), so the common sampling error cancels and the joint
-posterior of f along a budget line is what decides which allocation is best.
+uncertainty that grows with the distance.
+
+Its latent f is an allocation's *expected* accuracy: over seeds and over the task's population of
+examples, which is what a user buying that allocation gets on new data. A run's accuracy is f
+plus two errors:
+- the seed's (`SeedNoise`): training on other labels in another order, far from constant (0.0075
+  to 0.09 on one demo grid), plus a white noise for what the kernel misfits;
+- the test set's (`SharedTest`): every run on a task is scored on the same test examples, so the
+  part of an allocation's test error that is the same for all its seeds is shared by them, and
+  correlated between allocations that err on the same examples. It is estimated from the
+  records' per-example predictions: for two runs r != r', the covariance over the test examples of
+  their correctness, divided by n, is an unbiased estimate of the covariance of their
+  allocations' test-set errors (the runs are independent given the examples); seeds of one
+  allocation share it wholly. The posterior of f leaves it out, so a stated interval of f covers
+  the expected accuracy, and two allocations that err alike are compared on their difference
+  (a paired comparison, as McNemar's), not on their levels.
 
 The mean over tasks averages the per-task posteriors (independent across tasks), over the
 allocations that every task measured, as the authors averaged points.
@@ -28,6 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import solve_triangular
+from sklearn.gaussian_process.kernels import Kernel
 
 ANCHOR = 0.5
 """Accuracy with no labels at all (the authors' GP anchor at (0, 0))."""
@@ -36,8 +47,12 @@ LENGTH_SCALE = 1.0
 """RBF length in log10 units: one decade of labels (the authors' value, fixed)."""
 
 
-def features(n_weak, n_hq) -> np.ndarray:
-    return np.log10(np.stack([np.asarray(n_weak, float), np.asarray(n_hq, float)], axis=-1) + 1)
+def features(*counts) -> np.ndarray:
+    """log10(count + 1) per label source: of one (m, k) array of counts, or of one column per
+    source (`features(n_weak, n_hq)`)."""
+    if len(counts) == 1:
+        return np.log10(np.asarray(counts[0], float) + 1)
+    return np.log10(np.stack([np.asarray(c, float) for c in counts], axis=-1) + 1)
 
 
 @dataclass(frozen=True)
@@ -99,9 +114,101 @@ class SeedNoise:
         return np.exp(np.clip(self.design(x) @ self.coef, self.lo, self.hi))
 
 
+class SharedTest(Kernel):
+    """The covariance of the test-set errors of runs, by their allocations (rows of x matched to
+    `keys`): a fixed part of the GP's covariance of the runs (fitted with it, no hyperparameters),
+    left out of f's posterior (module docstring). Rows that match no key (the anchor, new
+    allocations) share nothing."""
+
+    def __init__(self, keys: np.ndarray, cov: np.ndarray):
+        self.keys = keys
+        """(G, k) features of the measured allocations."""
+        self.cov = cov
+        """(G, G) covariance of their test-set errors, in the GP's normalised units."""
+
+    def index(self, x: np.ndarray) -> np.ndarray:
+        """Each row's allocation in `keys`, -1 where none."""
+        where = {
+            tuple(np.round(k, 9)): i for i, k in enumerate(np.asarray(self.keys).reshape(len(self.keys), -1))
+        }
+        return np.array([where.get(tuple(np.round(row, 9)), -1) for row in np.atleast_2d(x)], dtype=int)
+
+    def table(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(i), len(j)))
+        ok_i, ok_j = i >= 0, j >= 0
+        out[np.ix_(ok_i, ok_j)] = self.cov[np.ix_(i[ok_i], j[ok_j])]
+        return out
+
+    def __call__(self, X, Y=None, eval_gradient=False):
+        i = self.index(X)
+        out = self.table(i, i if Y is None else self.index(Y))
+        return (out, np.empty((len(i), len(i), 0))) if eval_gradient else out
+
+    def diag(self, X):
+        i = self.index(X)
+        return np.where(i >= 0, np.diag(self.cov)[np.maximum(i, 0)], 0.0)
+
+    def is_stationary(self) -> bool:
+        return False
+
+    def __eq__(self, other) -> bool:
+        return (
+            type(self) is type(other)
+            and np.array_equal(self.keys, other.keys)
+            and np.array_equal(self.cov, other.cov)
+        )
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"SharedTest({len(self.keys)} allocations)"
+
+
+def correctness(runs: pd.DataFrame) -> np.ndarray | None:
+    """(runs, n_test) 0/1 correctness per test example, from the records' predictions; None where a
+    run has none (stored before predictions were) or the runs were scored on test sets of other
+    sizes (then no test-set covariance is estimated)."""
+    if "correct" not in runs:
+        return None
+    rows = list(runs["correct"])
+    if not rows or any(r is None for r in rows) or len({len(r) for r in rows}) != 1 or len(rows[0]) < 2:
+        return None
+    return np.asarray(rows, float)
+
+
+def shared_test_cov(correct: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """(G, G) covariance of the allocations' test-set errors (module docstring): the mean over
+    pairs of distinct runs (r in a, r' in b, r != r') of the covariance over the n test examples of
+    their correctness, divided by n. An allocation with one run has no pair of its own: its
+    variance is the largest that its covariances with the others imply (Cauchy-Schwarz,
+    max_b cov(a, b)^2 / var(b): tight for a near twin), and the matrix is made positive
+    semi-definite by clipping its eigenvalues."""
+    n = correct.shape[1]
+    centred = correct - correct.mean(1, keepdims=True)
+    pair = centred @ centred.T / (n - 1) / n
+    size = int(groups.max()) + 1
+    member = np.zeros((len(groups), size))
+    member[np.arange(len(groups)), groups] = 1.0
+    m = member.sum(0)
+    total = member.T @ pair @ member
+    total[np.diag_indices(size)] -= member.T @ np.diag(pair)
+    pairs = np.outer(m, m) - np.diag(m)
+    cov = np.divide(total, pairs, out=np.zeros_like(total), where=pairs > 0)
+    known = m >= 2
+    for a in np.flatnonzero(~known):
+        others = [b for b in range(size) if b != a]
+        if known.any():
+            ok = [b for b in others if known[b] and cov[b, b] > 0]
+            cov[a, a] = max([cov[a, b] ** 2 / cov[b, b] for b in ok], default=0.0)
+        elif others:
+            cov[a, a] = max(0.0, max(cov[a, b] for b in others))
+    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+    return (vectors * np.clip(values, 0, None)) @ vectors.T
+
+
 @dataclass
 class TaskSurface:
-    """The posterior of one variant's accuracy on one task."""
+    """The posterior of one variant's expected accuracy on one task."""
 
     gp: object
     measured: np.ndarray
@@ -111,6 +218,15 @@ class TaskSurface:
     """The variance factor of f that leave-one-allocation-out residuals ask for (`calibration`)."""
     noise: SeedNoise | None = None
 
+    @property
+    def mu(self) -> Kernel:
+        """The kernel of f alone: the GP's less its test-set and white parts."""
+        return self.gp.kernel_.k1.k1
+
+    @property
+    def shared(self) -> SharedTest:
+        return self.gp.kernel_.k1.k2
+
     def alpha(self, x: np.ndarray) -> np.ndarray:
         """The seed variance of runs at x in the GP's normalised units (its per-run `alpha`)."""
         if self.noise is None:
@@ -118,32 +234,45 @@ class TaskSurface:
         return self.noise.variance(x) / self.gp._y_train_std**2
 
     def run_variance(self, allocs: np.ndarray) -> np.ndarray:
-        """The variance of one new run's accuracy about f: its seed noise and the misfit."""
+        """The variance of one new run's accuracy about f: its seed noise and the misfit (its
+        test-set error is shared with the runs of its allocation, not a run's own)."""
         x = features(allocs[:, 0], allocs[:, 1])
         return (self.alpha(x) + self.gp.kernel_.k2.noise_level) * self.gp._y_train_std**2
 
     def posterior(self, allocs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and covariance of f (the test-set accuracy) at these allocations, jointly."""
+        """Mean and covariance of f (the expected accuracy) at these allocations, jointly: the
+        GP's conditional with the cross-covariance of f alone (neither the test sets' shared
+        error nor a run's white misfit is part of f)."""
+        gp = self.gp
         x = features(allocs[:, 0], allocs[:, 1])
-        mean, cov = self.gp.predict(x, return_cov=True)
-        white = self.gp.kernel_.k2.noise_level * self.gp._y_train_std**2
-        # f itself: the white noise is a new run's, not the surface's
-        return np.clip(mean, 0.0, 1.0), (cov - white * np.eye(len(allocs))) * self.scale
+        cross = self.mu(x, gp.X_train_)
+        mean = cross @ gp.alpha_ * gp._y_train_std + gp._y_train_mean
+        v = solve_triangular(gp.L_, cross.T, lower=True, check_finite=False)
+        cov = (self.mu(x) - v.T @ v) * gp._y_train_std**2
+        return np.clip(mean, 0.0, 1.0), cov * self.scale
 
     def projected_cov(self, allocs: np.ndarray, extra: np.ndarray) -> np.ndarray:
         """The covariance of f at `allocs` once one more run at each of `extra`'s allocations is
         stored, the kernel as fitted: a GP's posterior covariance does not depend on the values
-        it will see, so this is what those runs would leave of the uncertainty."""
+        it will see, so this is what those runs would leave of the uncertainty. A new run's
+        test-set error is its allocation's (the nearest measured one's where it has no run)."""
         gp = self.gp
         x = features(allocs[:, 0], allocs[:, 1])
         added = features(extra[:, 0], extra[:, 1]) if len(extra) else np.zeros((0, 2))
         train = np.vstack([gp.X_train_, added])
         alpha = np.append(np.broadcast_to(gp.alpha, len(gp.X_train_)), self.alpha(added))
-        k = gp.kernel_(train) + np.diag(alpha)
-        cross = gp.kernel_(x, train)
-        cov = gp.kernel_(x) - cross @ np.linalg.solve(k, cross.T)
-        white = gp.kernel_.k2.noise_level
-        return (cov - white * np.eye(len(allocs))) * gp._y_train_std**2 * self.scale
+        shared = self.shared
+        rows = np.append(shared.index(gp.X_train_), self._nearest(added))
+        k = self.mu(train) + shared.table(rows, rows) + np.diag(alpha + gp.kernel_.k2.noise_level)
+        cross = self.mu(x, train)
+        cov = self.mu(x) - cross @ np.linalg.solve(k, cross.T)
+        return cov * gp._y_train_std**2 * self.scale
+
+    def _nearest(self, x: np.ndarray) -> np.ndarray:
+        keys = np.asarray(self.shared.keys, float).reshape(-1, x.shape[1] if x.ndim == 2 else 2)
+        if not len(keys) or not len(x):
+            return np.full(len(x), -1, dtype=int)
+        return ((x[:, None, :] - keys[None, :, :]) ** 2).sum(-1).argmin(1)
 
 
 def calibration(gp, groups: np.ndarray) -> float:
@@ -171,23 +300,29 @@ def calibration(gp, groups: np.ndarray) -> float:
 
 
 def fit_task(runs: pd.DataFrame) -> TaskSurface:
-    """A GP on one variant's runs on one task (columns n_weak, n_hq, accuracy, n_test)."""
+    """A GP on one variant's runs on one task (columns n_weak, n_hq, accuracy, n_test, and
+    `correct`, each run's per-example correctness, where the records have predictions)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, DotProduct, Matern, WhiteKernel
 
     x = np.vstack([features(runs["n_weak"], runs["n_hq"]), [[0.0, 0.0]]])
     y = np.append(runs["accuracy"].to_numpy(float), ANCHOR)
-    groups = np.append(runs.groupby(["n_weak", "n_hq"]).ngroup().to_numpy(), -1)  # the anchor: none
+    run_groups = runs.groupby(["n_weak", "n_hq"]).ngroup().to_numpy()
+    groups = np.append(run_groups, -1)  # the anchor: none
     noise = SeedNoise.fit(x, y, groups)
     # per-run alpha in the units `normalize_y` fits in (sklearn: y / y.std(), a zero std taken as 1)
     std = float(np.std(y)) or 1.0
     alpha = 1e-10 if noise is None else noise.variance(x) / std**2
     if noise is not None:
         alpha[-1] = np.exp(noise.hi) / std**2  # the anchor: no surer than the noisiest run
+    keys = np.array([x[np.flatnonzero(run_groups == g)[0]] for g in range(run_groups.max() + 1)])
+    correct = correctness(runs)
+    cov = np.zeros((len(keys), len(keys))) if correct is None else shared_test_cov(correct, run_groups)
     smooth = ConstantKernel(1.0, (1e-3, 1e2)) * Matern([LENGTH_SCALE] * 2, (0.5, 10.0), nu=2.5)
     trend = ConstantKernel(0.1, (1e-4, 1e1)) * DotProduct(1.0, "fixed")
-    kernel = (smooth + trend) + WhiteKernel(0.1, (1e-6, 1.0))  # with the seed noise: the misfit
+    shared = SharedTest(keys, cov / std**2)
+    kernel = ((smooth + trend) + shared) + WhiteKernel(0.1, (1e-6, 1.0))  # with the seed noise: the misfit
     gp = GaussianProcessRegressor(
         kernel=kernel, alpha=alpha, normalize_y=True, n_restarts_optimizer=2, random_state=0
     )
@@ -220,15 +355,12 @@ class Surface:
         extra = np.asarray(extra, dtype=float).reshape(-1, 2)
         return sum(p.projected_cov(allocs, extra) for p in self.parts) / len(self.parts) ** 2
 
-    def sampling_var(self, mean: np.ndarray) -> np.ndarray:
-        """The test sets' own sampling variance of an accuracy (averaged over tasks)."""
-        t = len(self.parts)
-        return sum(np.clip(mean, 0, 1) * (1 - np.clip(mean, 0, 1)) / p.n_test for p in self.parts) / t**2
-
     def interval(self, allocs: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The expected accuracy at each allocation with its 95% interval (f's posterior: the seeds'
+        spread and the shared test set are in it once, no test-set term on top)."""
         mean, cov = self.posterior(allocs)
-        sd = np.sqrt(np.clip(np.diag(cov), 0, None) + self.sampling_var(mean))
-        return mean, mean - z * sd, mean + z * sd
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+        return mean, np.clip(mean - z * sd, 0, 1), np.clip(mean + z * sd, 0, 1)
 
     def samples(self, allocs: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         """(n, len(allocs)) joint draws of f."""
@@ -264,19 +396,49 @@ def runs_frame(df: pd.DataFrame) -> pd.DataFrame:
     """`points.frame`'s runs, one row per (variant, task, allocation, seed), as the surface fits
     them."""
     return df[
-        ["label", "variant", "task", "seed", "n_weak", "n_hq", "accuracy", "n_test", "outcome", "config"]
+        [
+            "label",
+            "variant",
+            "task",
+            "seed",
+            "n_weak",
+            "n_hq",
+            "run_fraction",
+            "accuracy",
+            "n_test",
+            "correct",
+            "config",
+            "inputs",
+        ]
     ]
 
 
-def same_runs(df: pd.DataFrame) -> Callable[[str, str, int, int], bool]:
-    """Whether two variants' runs at an allocation are the same runs (identical outcomes, seed
-    by seed): all-weak uncertainty is all-weak seq_sft, all-HQ logconf is all-HQ seq_sft."""
-    outcomes = df.groupby(["label", "n_weak", "n_hq"])[["seed", "outcome"]].apply(
-        lambda g: frozenset(zip(g["seed"], g["outcome"], strict=True))
-    )
+def run_unit(df: pd.DataFrame) -> Callable[[str, int, int], str]:
+    """`unit(label, n_weak, n_hq)`: which run a variant's allocation is. Two variants' runs at an
+    allocation are one run where the methods declare it (all-weak uncertainty sampling is all-weak
+    seq_sft, all-HQ logconf all-HQ seq_sft: `runs.identity.same_run`) and they read the same
+    inputs, measured or not; so a plan draws it once and never names it its own runner-up."""
+    import dataclasses
+    import json
 
-    def same(a: str, b: str, n_weak: int, n_hq: int) -> bool:
-        x, y = outcomes.get((a, n_weak, n_hq)), outcomes.get((b, n_weak, n_hq))
-        return x is not None and x == y
+    from labelbudget.config import run_config_from_json
+    from labelbudget.runs.identity import run_key, same_run
+    from labelbudget.util.hashing import stable_hash
 
-    return same
+    first = df.drop_duplicates("label").set_index("label")
+    configs = {label: run_config_from_json(c) for label, c in first["config"].items()}
+    inputs = {label: json.loads(i) for label, i in first["inputs"].items()} if "inputs" in first else {}
+    memo: dict[tuple[str, int, int], str] = {}
+
+    def unit(label: str, n_weak: int, n_hq: int) -> str:
+        if (label, n_weak, n_hq) not in memo:
+            config = configs[label]
+            cost = round(n_weak * config.weak_cost + n_hq, 9)
+            if cost <= 0:
+                return f"{label}/none"
+            bought = dataclasses.replace(config, budget=cost, hq_fraction=n_hq / cost)
+            key = run_key(same_run(bought) or bought)
+            memo[(label, n_weak, n_hq)] = stable_hash([key, inputs.get(label, {})])
+        return memo[(label, n_weak, n_hq)]
+
+    return unit
