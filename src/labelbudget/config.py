@@ -25,9 +25,20 @@ class TaskConfig:
     text_column: str = "text"
     """For a file task: the column holding the input text."""
     label_column: str = "label"
-    """For a file task: the column holding the label (0/1 unless `label_map` is given)."""
+    """For a file task: the column holding the label: class names or ids 0..K-1 (0/1: two classes)."""
     label_map: dict[str, int] = field(default_factory=dict)
-    """For a file task: raw labels to 0/1, e.g. `--label-map pos 1 neg 0` (others dropped, counted)."""
+    """For a file task: raw labels to class ids 0..K-1, e.g. `--label-map pos 1 neg 0` or, merging
+    classes, `--label-map pos 1 neg 0 neutral 0` (rows with other labels dropped, counted, said)."""
+    classes: tuple[str, ...] = ()
+    """The class names in id order (default: the file's own labels, sorted; the ids' names where
+    `--label-map` gives them): sets their order, and names the classes of an `--unlabeled` file."""
+    descriptions: tuple[str, ...] = ()
+    """What each class means, one per class in id order, for the person labeling and a prompt."""
+    question: str = ""
+    """What a person or a language model is asked of each text (default: which class it is)."""
+    answers: tuple[str, ...] = ()
+    """The words a language model answers with, one per class (icl, prompted_seq_sft and the
+    `prompt:` labeler; default: the ids 0, 1, ... as the paper's prompts; zero-shot: the names)."""
     test_size: int = 1000
     """Size of the held-out test set (PROTOCOL: 1000 in the sweeps)."""
     test_file: str | None = None
@@ -49,6 +60,9 @@ class TaskConfig:
     """For the paper's tasks: a local copy (`save_to_disk` folder or hub clone), not the hub."""
 
     def __post_init__(self) -> None:
+        for name in ("classes", "descriptions", "answers"):  # lists from JSON or YAML are tuples here
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         check_types(self)
         _check(
             self.test_size >= 2 and self.test_size % 2 == 0,
@@ -66,11 +80,18 @@ class TaskConfig:
         _check(
             positive, "max_pool", f"must be positive, got {self.max_pool}", "omit --max-pool or pass a size"
         )
+        ids = sorted(set(self.label_map.values()))
         _check(
-            set(self.label_map.values()) <= {0, 1},
+            not ids or ids == list(range(len(ids))) and len(ids) >= 2,
             "label_map",
-            f"values must be 0 or 1, got {sorted(set(self.label_map.values()))}",
-            "map each raw label to 0 or 1, e.g. --label-map positive 1 negative 0",
+            f"values must be the class ids 0, 1, ..., K-1 (K >= 2), got {ids}",
+            "map each raw label to a class id, e.g. --label-map positive 1 negative 0",
+        )
+        _check(
+            not self.classes or not ids or len(self.classes) == len(ids),
+            "classes",
+            f"names {len(self.classes)} classes but --label-map maps to {len(ids)}",
+            "give one name per class id of --label-map",
         )
         seed = self.data_seed
         _check(seed >= 0, "data_seed", f"must be >= 0, got {seed}", "pass --data-seed 0 or more")

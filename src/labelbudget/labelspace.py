@@ -83,11 +83,27 @@ class LabelSpace:
         return out
 
 
-def from_p1(p1: np.ndarray) -> np.ndarray:
-    """(n, 2) float32 class probabilities of P(class 1), as the paper's binary weak labels are
-    stored: P(0) is 1 - P(1) computed in float32, as the binary loss always computed it."""
-    p1 = np.asarray(p1, dtype=np.float32)
-    return np.stack([np.float32(1) - p1, p1], axis=-1)
+def from_p1(p1: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """(n, 2) class probabilities of P(class 1), as the paper's binary weak labels are stored:
+    P(0) is 1 - P(1) computed in `dtype` (float32 for training targets, as the binary loss always
+    computed it; float64 for measuring labels, as P(1) was compared with 0.5)."""
+    p1 = np.asarray(p1, dtype=dtype)
+    return np.stack([dtype(1) - p1, p1], axis=-1)
+
+
+def as_probs(values: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """(n, K) class probabilities of stored labels: binary P(1) (n,), the paper's form, or (n, K)
+    already."""
+    values = np.asarray(values)
+    return from_p1(values, dtype) if values.ndim == 1 else values.astype(dtype)
+
+
+def stored_probabilities(logits: np.ndarray) -> np.ndarray:
+    """A labeler's labels from its (n, K) logits, as they are stored: two classes as the paper's
+    P(1) = sigmoid(log-odds) in float64 (n,), K classes as the softmax (n, K)."""
+    if np.asarray(logits).shape[1] == 2:
+        return 1 / (1 + np.exp(-log_odds(logits).astype(np.float64)))
+    return softmax(logits)
 
 
 def p1(probs: np.ndarray) -> np.ndarray:
@@ -140,3 +156,7 @@ def normalise(rows: np.ndarray, where: str) -> np.ndarray:
 
 def names_of(labels: Sequence[int], space: LabelSpace) -> list[str]:
     return [space.names[int(c)] for c in labels]
+
+
+TWO = LabelSpace()
+"""The paper's two classes, 0 and 1: the default label space."""

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from labelbudget.config import RunConfig, run_config_from_dict
+from labelbudget.labelspace import predicted
 from labelbudget.methods import get_method
 from labelbudget.runs.identity import canonical
 from labelbudget.runs.record import Record, decode_predictions
@@ -102,6 +103,7 @@ def frame(records: Iterable[Record]) -> pd.DataFrame:
                 "auroc": r.auroc,
                 "n_test": r.n_test,
                 "correct": _correct(r),
+                "chance": _chance(r),
                 "weak_accuracy": r.weak_accuracy,
                 "config": json.dumps(r.config, sort_keys=True),
                 "inputs": json.dumps(r.inputs or {}, sort_keys=True),
@@ -115,8 +117,19 @@ def _correct(r: Record) -> np.ndarray | None:
     shared error in the accuracy surface (`analysis.surface.SharedTest`); None where not stored."""
     if not getattr(r, "predictions", None):
         return None
-    log_odds, labels = decode_predictions(r.predictions)
-    return (log_odds > 0) == labels.astype(bool)
+    logits, labels = decode_predictions(r.predictions)
+    return predicted(logits) == labels
+
+
+def _chance(r: Record) -> float:
+    """The accuracy of knowing nothing on the run's test set (the surface's anchor): 1/K on a
+    balanced one, the largest class's share on a natural mix (0.5 where not stored: records
+    before K classes were binary and, but for `--test-mix natural`, balanced)."""
+    k = len(r.classes) if r.classes else 2
+    if not getattr(r, "predictions", None):
+        return 1 / k
+    _, labels = decode_predictions(r.predictions)
+    return float(np.bincount(labels, minlength=k).max() / len(labels)) if len(labels) else 1 / k
 
 
 POINT = ["variant", "n_weak", "n_hq"]

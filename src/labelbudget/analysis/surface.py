@@ -1,7 +1,8 @@
 """One model of accuracy over allocations, from which every answer follows.
 
 Per variant and task, a Gaussian process over x = (log10(n_weak + 1), log10(n_hq + 1)) fitted to
-every run and seed, with the authors' anchor (training on nothing gives 0.5), as their
+every run and seed, with the authors' anchor (training on nothing gives chance: 0.5 on their
+balanced binary tasks, 1/K on K balanced classes, the largest class's share on a natural mix), as their
 `bayes_sweep.py` (EleutherAI/scalable-elicitation). Departures from their kernel (a scaled RBF
 of fixed length 1 plus white noise): a Matern-5/2 kernel whose two length scales are fitted
 (0.5 to 10 decades: budgets a factor of 4 apart support no shorter ones), which
@@ -41,7 +42,9 @@ from scipy.linalg import solve_triangular
 from sklearn.gaussian_process.kernels import Kernel
 
 ANCHOR = 0.5
-"""Accuracy with no labels at all (the authors' GP anchor at (0, 0))."""
+"""Accuracy with no labels at all on a balanced binary task (the authors' GP anchor at (0, 0));
+in general chance for the label space, a run's `chance` (1/K balanced, the largest class's share
+for a natural mix)."""
 
 LENGTH_SCALE = 1.0
 """RBF length in log10 units: one decade of labels (the authors' value, fixed)."""
@@ -307,7 +310,8 @@ def fit_task(runs: pd.DataFrame) -> TaskSurface:
     from sklearn.gaussian_process.kernels import ConstantKernel, DotProduct, Matern, WhiteKernel
 
     x = np.vstack([features(runs["n_weak"], runs["n_hq"]), [[0.0, 0.0]]])
-    y = np.append(runs["accuracy"].to_numpy(float), ANCHOR)
+    anchor = float(runs["chance"].mean()) if "chance" in runs else ANCHOR
+    y = np.append(runs["accuracy"].to_numpy(float), anchor)
     run_groups = runs.groupby(["n_weak", "n_hq"]).ngroup().to_numpy()
     groups = np.append(run_groups, -1)  # the anchor: none
     noise = SeedNoise.fit(x, y, groups)
@@ -407,6 +411,7 @@ def runs_frame(df: pd.DataFrame) -> pd.DataFrame:
             "accuracy",
             "n_test",
             "correct",
+            "chance",
             "config",
             "inputs",
         ]

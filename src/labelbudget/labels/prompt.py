@@ -1,9 +1,12 @@
 """Weak labels from a causal LM's prompt: `--weak-labels prompt:MODEL` (zero-shot) or
 `prompt:MODEL:K` (K demonstrations); MODEL is an embedded name, a local folder or a Hugging Face id.
 
-Each pool and test text is scored as `icl` scores (`methods.icl.LabelScorer`: logit("1") -
-logit("0") at the last position of the icl prompt format, `prompts.prompted`: the demonstrations
-reshuffled per text) and sold soft as P(1) = sigmoid(score).
+Each pool and test text is scored as `icl` scores (`methods.icl.LabelScorer`: the logits of the
+K answer words at the last position of the icl prompt format, `prompts.prompted`: the
+demonstrations reshuffled per text) and sold soft as their softmax (two classes: P(1) =
+sigmoid(logit(1) - logit(0))). The answer words are the task's (`--answers`); without demonstrations
+(zero-shot: nothing shows the model what "0" or "1" would mean) they default to the class names,
+and the task's question (`--question`, or one naming the classes) heads every prompt.
 
 The K demonstrations are HQ labels: K pool examples drawn once per task (from its fingerprint),
 labeled by the run's HQ source (gold in simulation; with `--oracle file` a person, asked once in
@@ -25,12 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from labelbudget.labels.sources import Fixed, Setup, SourceSpec, WeakInfo, register_source, source_for
-from labelbudget.prompts import Demo
+from labelbudget.labelspace import as_probs, stored_probabilities
+from labelbudget.prompts import Demo, harden
 from labelbudget.util.atomic import atomic_path
 from labelbudget.util.errors import UserError
 from labelbudget.util.hashing import stable_hash
 
-VERSION = 2
+VERSION = 3
+"""3: K classes, the answer words and question of the label space (zero-shot: the class names)."""
 
 
 def parse(spec: str) -> tuple[str, int]:
@@ -58,11 +63,25 @@ def demo_ids(config, task) -> np.ndarray | None:
     return np.sort(rng.choice(len(task.pool), k, replace=False))
 
 
+def prompt_words(space, demos: list[Demo]) -> tuple[tuple[str, ...], str]:
+    """(answer words, question) of a labeler's prompt: the task's own, else for zero-shot the class
+    names and a question naming them (few-shot: the icl format, the demonstrations teach it)."""
+    if demos:
+        return space.words, space.question
+    return space.answers or space.names, space.ask
+
+
 def prompt_scores(
-    model_name: str, texts: list[str], dtype: str = "auto", batch_size: int = 32, demos: list[Demo] = ()
+    model_name: str,
+    texts: list[str],
+    dtype: str = "auto",
+    batch_size: int = 32,
+    demos: list[Demo] = (),
+    words: tuple[str, ...] = ("0", "1"),
+    question: str = "",
 ) -> np.ndarray:
-    """icl's score of every text (log-odds of "1") behind these demonstrations (none: zero-shot),
-    reshuffled per text from a fixed seed."""
+    """icl's (n, K) scores of every text (the answer words' logits) behind these demonstrations
+    (none: zero-shot), reshuffled per text from a fixed seed."""
     from labelbudget.methods.icl import LabelScorer
     from labelbudget.models.backbone import load_causal_lm, max_length, pick_device, pick_dtype
     from labelbudget.models.packing import Encoder
@@ -71,8 +90,9 @@ def prompt_scores(
     device = pick_device()
     model, tokenizer = load_causal_lm(model_name, pick_dtype(dtype, device))
     model = model.to(device)
-    prompts = prompted(texts, list(demos), np.random.default_rng(0))
-    return LabelScorer(model, tokenizer)(Encoder(tokenizer, max_length(model.config))(prompts), batch_size)
+    prompts = prompted(texts, list(demos), np.random.default_rng(0), words, question)
+    scorer = LabelScorer(model, tokenizer, words, desc=f"{'few' if demos else 'zero'}-shot labeling")
+    return scorer(Encoder(tokenizer, max_length(model.config))(prompts), batch_size)
 
 
 def _demonstrations(setup: Setup) -> list[Demo]:
@@ -85,10 +105,8 @@ def _demonstrations(setup: Setup) -> list[Demo]:
     oracle = source_for(setup.config, "hq").build(
         dataclasses.replace(setup, offer=ids, limit=len(ids), run_id=f"demos-{key}")
     )
-    labels = oracle.label(ids)
-    return list(
-        zip((setup.task.pool.texts[i] for i in ids), np.asarray(labels).astype(int).tolist(), strict=True)
-    )
+    labels = harden(oracle.label(ids))
+    return list(zip((setup.task.pool.texts[i] for i in ids), labels.tolist(), strict=True))
 
 
 def build(setup: Setup) -> Fixed:
@@ -98,7 +116,19 @@ def build(setup: Setup) -> Fixed:
     model, _ = parse(cfg.weak_labels)
     check_model(model)
     demos = _demonstrations(setup)
-    key = stable_hash([VERSION, model, weights_fingerprint(model), task.fingerprint, cfg.train.dtype, demos])
+    words, question = prompt_words(task.space, demos)
+    key = stable_hash(
+        [
+            VERSION,
+            model,
+            weights_fingerprint(model),
+            task.fingerprint,
+            cfg.train.dtype,
+            demos,
+            words,
+            question,
+        ]
+    )
     cache = setup.results / "artifacts" / "prompt_labels" / f"{key}.npz"
     start = time.perf_counter()
     if cache.exists():
@@ -106,20 +136,27 @@ def build(setup: Setup) -> Fixed:
             pool, test = z["pool"], z["test"]
     else:
         with setup.phases("weak labels (prompting)") if setup.phases else contextlib.nullcontext():
-            scores = prompt_scores(model, task.pool.texts + task.test.texts, cfg.train.dtype, demos=demos)
+            scores = prompt_scores(
+                model,
+                task.pool.texts + task.test.texts,
+                cfg.train.dtype,
+                demos=demos,
+                words=words,
+                question=question,
+            )
         pool, test = scores[: len(task.pool)], scores[len(task.pool) :]
         with atomic_path(Path(cache), ".npz") as tmp:
             np.savez(tmp, pool=pool, test=test)
-    sigmoid = lambda x: 1 / (1 + np.exp(-np.asarray(x, np.float64)))  # noqa: E731
-    source = Fixed("weak", cfg.weak_cost, setup.limit, sigmoid(pool), setup.offer)
+    source = Fixed("weak", cfg.weak_cost, setup.limit, as_probs(stored_probabilities(pool)), setup.offer)
     shots = (
         f"a {len(demos)}-shot prompt (demonstrations: {len(demos)} HQ labels, ${len(demos)}, bought once "
         "for every run on this task, outside the budget, and kept out of the pool)"
         if demos
         else "zero-shot prompt"
     )
-    note = f"weak labels from {model}'s {shots}, scored as icl, cached as {key}"
-    source.info = WeakInfo(sigmoid(test), key, (note,), time.perf_counter() - start, float(len(demos)))
+    note = f"weak labels from {model} ({shots}; answers {', '.join(words)}), scored as icl, cached as {key}"
+    test_probs = as_probs(stored_probabilities(test), np.float64)
+    source.info = WeakInfo(test_probs, key, (note,), time.perf_counter() - start, float(len(demos)))
     return source
 
 

@@ -36,11 +36,12 @@ class LabelSource(Protocol):
     """True if its labels come from a person later (the run stops, then resumes)."""
 
     def buy(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The next n of the pool examples it offers, with their labels (P(1))."""
+        """The next n of the pool examples it offers, with their labels: (n, K) class
+        probabilities (a hard label one-hot)."""
         ...
 
     def label(self, ids: np.ndarray) -> np.ndarray:
-        """Labels (P(1)) of these pool examples."""
+        """Labels ((n, K) class probabilities) of these pool examples."""
         ...
 
     def saved_state(self) -> dict[str, Any] | None:
@@ -97,8 +98,9 @@ class PoolSource:
 
 
 class Fixed(PoolSource):
-    """A source whose labels are known for every pool example: the dataset's ground truth (a
-    counting oracle, the paper's HQ labels) or a weak labeler's P(1) (sold soft)."""
+    """A source whose labels are known for every pool example ((N, K) class probabilities): the
+    dataset's ground truth one-hot (a counting oracle, the paper's HQ labels) or a weak labeler's
+    probabilities (sold soft)."""
 
     def __init__(
         self, name: str, price: float, limit: int, values: np.ndarray, offer: np.ndarray | None = None
@@ -144,8 +146,9 @@ class Setup:
 
 @dataclass
 class WeakInfo:
-    """What a weak source says of its labels beyond selling them: P(1) on the test set (for the
-    weak labels' accuracy), a fingerprint, notes, and the time it took."""
+    """What a weak source says of its labels beyond selling them: its (n_test, K) class
+    probabilities on the test set (NaN rows where it has none; for the weak labels' accuracy), a
+    fingerprint, notes, and the time it took."""
 
     test_probs: np.ndarray | None
     key: str
@@ -231,15 +234,29 @@ def measure(config, task, results: Path) -> list[str]:
     q = label_quality(source.info.test_probs, task.test.labels, "test split")
     if q is None:
         return [*lines, f"weak labels {source.info.key}: none of the {len(task.test)} test texts has one"]
-    (tn, fp), (fn, tp) = q["confusion"]
+    majority = np.bincount(task.test.labels, minlength=task.space.k).max() / len(task.test)
     return [
         *lines,
         f"weak labels {source.info.key} ({config.weak_labels} on {task.name}): {len(source.offer)} of "
         f"{len(task.pool)} pool texts labeled; on {q['n']} test texts accuracy {q['accuracy']:.3f} "
-        f"[{q['accuracy_lo']:.3f}, {q['accuracy_hi']:.3f}], calibration error {q['ece']:.3f} "
-        f"[{q['ece_lo']:.3f}, {q['ece_hi']:.3f}], mean P(1) {q['mean_p1']:.3f}; gold 0 labeled 0/1: "
-        f"{tn}/{fp}, gold 1 labeled 0/1: {fn}/{tp}",
+        f"[{q['accuracy_lo']:.3f}, {q['accuracy_hi']:.3f}] (the most common class alone: {majority:.3f}), "
+        f"calibration error {q['ece']:.3f} [{q['ece_lo']:.3f}, {q['ece_hi']:.3f}]; "
+        + mean_and_confusion(q, task.space),
     ]
+
+
+def mean_and_confusion(q: dict, space) -> str:
+    """`label_quality`'s mean probability per class and confusion matrix, in words."""
+    means = [q["mean_p1"]] if "mean_p1" in q else q["mean_p"]
+    if "mean_p1" in q:
+        shown = f"mean P({space.names[1]}) {means[0]:.3f}"
+    else:
+        shown = "mean P: " + ", ".join(f"{n} {m:.3f}" for n, m in zip(space.names, means, strict=True))
+    rows = "; ".join(
+        f"gold {space.names[g]} labeled " + "/".join(str(x) for x in row)
+        for g, row in enumerate(q["confusion"])
+    )
+    return f"{shown}; confusion (columns {'/'.join(space.names)}): {rows}"
 
 
 register_source(
@@ -247,7 +264,7 @@ register_source(
         "ground-truth",
         "hq",
         "HQ labels from the dataset's gold labels through a counting oracle (the paper's simulation)",
-        lambda s: Fixed("hq", 1.0, s.limit, s.task.pool.labels, s.offer),
+        lambda s: Fixed("hq", 1.0, s.limit, s.task.space.one_hot(s.task.pool.labels), s.offer),
         needs_gold=True,
     )
 )

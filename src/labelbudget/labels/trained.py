@@ -1,5 +1,5 @@
-"""The `trained` weak-label source: a small model fine-tuned on ground truth, its P(1) stored for
-every example.
+"""The `trained` weak-label source: a small model fine-tuned on ground truth (a head with a logit
+per class), its class probabilities stored for every example (two classes: the paper's P(1)).
 
 PROTOCOL, "Weak labels": train the weak model with LoRA and a new head on 8,000 ground-truth
 examples (+500 for validation) for 3 epochs at lr 5e-4, no early stopping; record its probability
@@ -21,6 +21,7 @@ import numpy as np
 
 from labelbudget.config import TaskConfig, TrainConfig, WeakConfig
 from labelbudget.labels.sources import Fixed, Setup, SourceSpec, WeakInfo, register_source
+from labelbudget.labelspace import as_probs, predicted, stored_probabilities
 from labelbudget.tasks import TaskData
 from labelbudget.util.hashing import stable_hash
 
@@ -59,7 +60,8 @@ def weak_split(task: TaskData, cfg: WeakConfig, data_seed: int) -> WeakSplit:
 
 @dataclass(frozen=True)
 class WeakLabels:
-    """The weak labeler's output: P(1) for every pool and test example."""
+    """The weak labeler's output for every pool and test example: P(1) (two classes, as the paper
+    stores them and as artifacts written before K classes hold them) or (n, K) probabilities."""
 
     pool_probs: np.ndarray
     test_probs: np.ndarray
@@ -136,19 +138,18 @@ def train_weak_model(
 
     start = time.perf_counter()
     train_cfg = TrainConfig()
-    model = build_classifier(cfg.weak_model, train_cfg.lora_rank, train_cfg.dtype, seed)
+    space = task.space
+    model = build_classifier(cfg.weak_model, train_cfg.lora_rank, train_cfg.dtype, seed, n_classes=space.k)
     encoder = Encoder(model.tokenizer, model.max_length, truncate)
     pool_ids, test_ids = encoder(task.pool.texts), encoder(task.test.texts)
     train = StageData(
-        [pool_ids[i] for i in split.train_ids], task.pool.labels[split.train_ids].astype(np.float32)
+        [pool_ids[i] for i in split.train_ids], space.one_hot(task.pool.labels[split.train_ids])
     )
     log.info("training weak model %s on %d ground-truth labels", cfg.weak_model, len(train))
     target = cfg.weak_target_accuracy
     val = None
     if target is not None:
-        val = StageData(
-            [pool_ids[i] for i in split.val_ids], task.pool.labels[split.val_ids].astype(np.float32)
-        )
+        val = StageData([pool_ids[i] for i in split.val_ids], space.one_hot(task.pool.labels[split.val_ids]))
     schedule = Schedule.fixed_epochs(len(train), cfg.weak_epochs, train_cfg, evaluate=target is not None)
     report = train_stage(
         model, train, val, schedule, train_cfg, cfg.weak_lr, seed, name="weak model", target_accuracy=target
@@ -173,13 +174,12 @@ def train_weak_model(
     )
     pool_logits = predict(model, pool_ids, train_cfg.eval_batch_size, desc="weak-labeling pool")
     test_logits = predict(model, test_ids, train_cfg.eval_batch_size, desc="weak-labeling test")
-    val_pred = pool_logits[split.val_ids] > 0
     return WeakLabels(
-        pool_probs=1 / (1 + np.exp(-pool_logits.astype(np.float64))),
-        test_probs=1 / (1 + np.exp(-test_logits.astype(np.float64))),
+        pool_probs=stored_probabilities(pool_logits),
+        test_probs=stored_probabilities(test_logits),
         train_ids=split.used_ids,
-        test_accuracy=float(((test_logits > 0) == task.test.labels.astype(bool)).mean()),
-        val_accuracy=float((val_pred == task.pool.labels[split.val_ids].astype(bool)).mean()),
+        test_accuracy=float((predicted(test_logits) == task.test.labels).mean()),
+        val_accuracy=float((predicted(pool_logits[split.val_ids]) == task.pool.labels[split.val_ids]).mean()),
         key=key,
         seconds=time.perf_counter() - start,
         truncated=encoder.truncated,
@@ -197,13 +197,14 @@ def build(setup: Setup) -> Fixed:
     cfg = setup.config
     with setup.phases("weak labels"):
         labels, notes = weak_labels(setup.task, cfg.task, cfg.weak, setup.results / "artifacts")
-    source = Fixed("weak", cfg.weak_cost, setup.limit, labels.pool_probs, setup.offer)
+    source = Fixed("weak", cfg.weak_cost, setup.limit, as_probs(labels.pool_probs), setup.offer)
     split = weak_split(setup.task, cfg.weak, cfg.task.data_seed)
     quality = (
         f"weak labeler {cfg.weak.weak_model} trained on {len(split.train_ids)} pool texts: "
         f"{labels.val_accuracy:.3f} accurate on its {len(split.val_ids)} pool validation texts"
     )
-    source.info = WeakInfo(labels.test_probs, labels.key, (*notes, quality), labels.seconds)
+    test = as_probs(labels.test_probs, np.float64)
+    source.info = WeakInfo(test, labels.key, (*notes, quality), labels.seconds)
     return source
 
 
@@ -234,21 +235,35 @@ register_source(
 
 def shuffle_errors(probs: np.ndarray, gold: np.ndarray, seed: int) -> np.ndarray:
     """The authors' shuffled-error weak labels (`vanilla_weak_labels.py`
-    `--also_save_shuffled_error_labels`): the same error sizes |weak - gold|, permuted across
-    examples, so that which examples are wrong is no longer salient. The multiset of errors is
-    kept, and so is the accuracy (an example is wrong exactly where its error exceeds 0.5)."""
-    errors = np.abs(probs - gold)
-    permuted = errors[np.random.default_rng(seed).permutation(len(errors))]
-    return np.where(gold == 1, 1 - permuted, permuted)
+    `--also_save_shuffled_error_labels`): the same error sizes (the probability off the gold
+    class), permuted across examples, so that which examples are wrong is no longer salient. Two
+    classes (P(1), (n,)): the multiset of errors is kept, and so is the accuracy (an example is
+    wrong exactly where its error exceeds 0.5). K classes ((n, K)): an example's error goes to one
+    other class drawn at random (a stated generalisation: with two classes, the other one)."""
+    rng = np.random.default_rng(seed)
+    if probs.ndim == 1:
+        errors = np.abs(probs - gold)
+        permuted = errors[rng.permutation(len(errors))]
+        return np.where(gold == 1, 1 - permuted, permuted)
+    gold = gold.astype(np.int64)
+    n, k = probs.shape
+    errors = 1 - probs[np.arange(n), gold]
+    permuted = errors[rng.permutation(n)]
+    other = (gold + rng.integers(1, k, n)) % k
+    out = np.zeros_like(probs)
+    out[np.arange(n), gold] = 1 - permuted
+    out[np.arange(n), other] += permuted
+    return out
 
 
 def build_shuffled(setup: Setup) -> Fixed:
     """`trained` with its errors shuffled (pool and test apart, seeded by the data seed)."""
+    cfg, task, seed = setup.config, setup.task, setup.config.task.data_seed
     source = build(setup)
-    task, seed = setup.task, setup.config.task.data_seed
-    source.values = shuffle_errors(source.values, task.pool.labels.astype(float), seed)
+    labels, _ = weak_labels(task, cfg.task, cfg.weak, setup.results / "artifacts")
+    source.values = as_probs(shuffle_errors(labels.pool_probs, task.pool.labels.astype(float), seed))
     info = source.info
-    test = shuffle_errors(info.test_probs, task.test.labels.astype(float), seed + 1)
+    test = as_probs(shuffle_errors(labels.test_probs, task.test.labels.astype(float), seed + 1), np.float64)
     note = "weak labels with their errors shuffled across examples (same error sizes, same accuracy)"
     source.info = WeakInfo(test, f"{info.key}-shuffled", (*info.notes, note), info.seconds)
     return source

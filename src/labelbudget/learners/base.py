@@ -6,7 +6,7 @@ per pair: `--method uncertainty --learner probe` is uncertainty sampling with a 
 
 A learner `setup`s its model for a run, `encode`s texts into the inputs its model takes (token
 ids, or feature rows), trains through `training.train_stage` (its `model` is a `Trainable`),
-scores inputs as log-odds (`predict`), and copies and restores what training changes (`state`,
+scores inputs as (n, K) logits (`predict`), and copies and restores what training changes (`state`,
 `load_state`) for best-state restore, shared weak stages and paused runs.
 """
 
@@ -37,7 +37,7 @@ class Learner(Protocol):
     def lr(self, config) -> float: ...
 
     def predict(self, inputs: Any, desc: str = "scoring") -> np.ndarray:
-        """Log-odds of encoded inputs."""
+        """(n, K) logits of encoded inputs."""
         ...
 
     @property

@@ -1,5 +1,5 @@
 """The LoRA learner (the paper's): LoRA on every linear projection of the strong model and a new
-2-logit head (`models.classifier`), trained on token ids."""
+head with a logit per class (`models.classifier`), trained on token ids."""
 
 from __future__ import annotations
 
@@ -21,7 +21,12 @@ class LoRALearner(TrainableState):
         cfg = ctx.config
         with ctx.phases("strong model load"):
             self.model = build_classifier(
-                cfg.strong_model, cfg.train.lora_rank, cfg.train.dtype, cfg.seed, cfg.pooling
+                cfg.strong_model,
+                cfg.train.lora_rank,
+                cfg.train.dtype,
+                cfg.seed,
+                cfg.pooling,
+                ctx.task.space.k,
             )
         self.encoder = Encoder(self.model.tokenizer, self.model.max_length, cfg.task.truncate)
         self.batch_size = cfg.train.eval_batch_size

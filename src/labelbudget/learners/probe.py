@@ -28,14 +28,15 @@ from labelbudget.training.stage import predict
 
 
 class ProbeHead(nn.Module):
-    """A 2-logit linear head on feature rows, initialised as the classifier's head."""
+    """A K-logit linear head on feature rows, initialised as the classifier's head."""
 
-    def __init__(self, dim: int, seed: int):
+    def __init__(self, dim: int, seed: int, n_classes: int = 2):
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
-        self.head = nn.Linear(dim, 2, bias=False)
+        self.n_classes = n_classes
+        self.head = nn.Linear(dim, n_classes, bias=False)
         with torch.no_grad():
-            self.head.weight.copy_(torch.randn(2, dim, generator=generator) * HEAD_INIT_STD * 0.01)
+            self.head.weight.copy_(torch.randn(n_classes, dim, generator=generator) * HEAD_INIT_STD * 0.01)
 
     def batch_logits(self, rows: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
         return self.head(rows[torch.as_tensor(idx, dtype=torch.long)])
@@ -62,7 +63,7 @@ class ProbeLearner(TrainableState):
         self.mean, self.std = acts.statistics(cfg.probe.probe_layer)
         self.layer, self.activation_key = acts.layer_index(cfg.probe.probe_layer), acts.key
         self.strong_model, self.pooling, self.depth = cfg.strong_model, cfg.pooling, cfg.probe.probe_layer
-        self.model = ProbeHead(pool.shape[1], cfg.seed)
+        self.model = ProbeHead(pool.shape[1], cfg.seed, ctx.task.space.k)
 
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
         """Feature rows: cached where the text is the task's, else extracted now."""

@@ -55,7 +55,7 @@ class PromptedSequentialSFT(SequentialSFT):
             labels = harden(probs)
         else:  # all-HQ: the demonstrations come from the oracle, and the HQ stage gets the rest
             ids, ctx.hq_candidates = ctx.hq_candidates[:k], ctx.hq_candidates[k:]
-            labels = ctx.oracle.label(ids)
+            labels = harden(ctx.oracle.label(ids))
         return list(zip(ctx.pool_texts(ids), np.asarray(labels).astype(int).tolist(), strict=True))
 
 

@@ -45,6 +45,7 @@ class SequentialSFT(Method):
         cfg = ctx.config
         self.learner = LEARNERS.get_or_fail(cfg.learner).cls()
         self.learner.setup(ctx)
+        self.space = ctx.task.space
         self.prompt_rng = ctx.rng(PURPOSE_PROMPTS)
         self.demos = self.demonstrations(ctx)
         weak_ids, weak_probs = ctx.weak.buy(ctx.allocation.n_weak - ctx.weak.sold)
@@ -59,7 +60,7 @@ class SequentialSFT(Method):
         else:
             self.restore(resumed["tensors"], resumed)
             hq_ids = np.asarray(resumed["hq_ids"], dtype=np.int64)
-        labels = ctx.oracle.label(hq_ids) if len(hq_ids) else np.zeros(0)
+        labels = ctx.oracle.label(hq_ids) if len(hq_ids) else np.zeros((0, ctx.task.space.k))
         self.run_stage(ctx, "hq", hq_ids, labels.astype(np.float32))
 
     def weak_stage(self, ctx: Elicitation, ids: np.ndarray, probs: np.ndarray) -> None:
@@ -105,7 +106,9 @@ class SequentialSFT(Method):
         return "xent"
 
     def inputs(self, texts: Sequence[str]) -> list[str]:
-        return prompted(texts, self.demos, self.prompt_rng) if self.demos else list(texts)
+        if not self.demos:
+            return list(texts)
+        return prompted(texts, self.demos, self.prompt_rng, self.space.words)
 
     def features(self, ctx: Elicitation, ids: np.ndarray):
         """The learner's inputs for these pool examples (behind any demonstrations)."""

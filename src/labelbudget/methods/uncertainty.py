@@ -1,5 +1,6 @@
 """Uncertainty sampling (PROTOCOL method 4): after the weak stage, the model scores the HQ
-candidates and the n_hq with the highest prediction entropy are sent to the oracle. Temperature
+candidates and the n_hq with the highest prediction entropy (over the K classes) are sent to the
+oracle. Temperature
 0: top-k by entropy, then shuffled; T > 0: sampled without replacement with weights
 entropy**(1/T). The labels are requested between the stages, from a counting oracle or a person
 (`--oracle file`)."""
@@ -12,12 +13,12 @@ from labelbudget.methods.base import PURPOSE_SELECT, Elicitation, register_metho
 from labelbudget.methods.seq_sft import SFT_OPTIONS, SequentialSFT
 
 
-def binary_entropy(log_odds: np.ndarray) -> np.ndarray:
-    """Entropy (nats) of the predicted Bernoulli, computed stably from log-odds."""
-    p = 1 / (1 + np.exp(-np.asarray(log_odds, dtype=np.float64)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -(p * np.log(p) + (1 - p) * np.log1p(-p))
-    return np.nan_to_num(h, nan=0.0)
+def entropy(logits: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of the predicted class distribution, from (n, K) logits in float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return -(np.exp(log_p) * log_p).sum(axis=-1)
 
 
 def choose_uncertain(entropy: np.ndarray, n: int, temperature: float, rng: np.random.Generator) -> np.ndarray:
@@ -38,8 +39,8 @@ class UncertaintySampling(SequentialSFT):
         options = ctx.config.options
         candidates = ctx.hq_candidates[: options.max_candidates]  # already in random order
         scores = self.learner.predict(self.features(ctx, candidates), desc="scoring HQ candidates")
-        entropy = binary_entropy(scores)
-        return candidates[choose_uncertain(entropy, n_hq, options.temperature, ctx.rng(PURPOSE_SELECT))]
+        uncertain = entropy(scores)
+        return candidates[choose_uncertain(uncertain, n_hq, options.temperature, ctx.rng(PURPOSE_SELECT))]
 
 
 register_method(

@@ -1,8 +1,9 @@
-"""The classifier the LoRA learner trains: a pretrained backbone with LoRA and a new 2-logit head.
+"""The classifier the LoRA learner trains: a pretrained backbone with LoRA and a new K-logit head.
 
-PROTOCOL, "The strong model": a NEW randomly initialised 2-logit head (init scaled by 0.01, kept
-in fp32), LoRA rank 8 on all linear projections, weights in bf16; the output used everywhere is
-the log-odds logit1 - logit0. Decoders pool the last real token (as transformers'
+PROTOCOL, "The strong model": a NEW randomly initialised head (2 logits in the paper, one per
+class of the task's label space here; init scaled by 0.01, kept in fp32), LoRA rank 8 on all
+linear projections, weights in bf16; its (n, K) logits are the output (two classes: the paper's
+log-odds logit1 - logit0). Decoders pool the last real token (as transformers'
 *ForSequenceClassification does); encoders mean-pool, as sentence encoders like MiniLM were trained.
 """
 
@@ -26,9 +27,9 @@ HEAD_INIT_STD = 0.02
 
 
 class Classifier(nn.Module):
-    """Backbone (with LoRA) + new fp32 2-logit head; `forward` returns log-odds."""
+    """Backbone (with LoRA) + new fp32 K-logit head."""
 
-    def __init__(self, backbone: nn.Module, tokenizer, hidden_size: int, pooling: str):
+    def __init__(self, backbone: nn.Module, tokenizer, hidden_size: int, pooling: str, n_classes: int = 2):
         super().__init__()
         self.backbone = backbone
         self.tokenizer = tokenizer
@@ -38,7 +39,8 @@ class Classifier(nn.Module):
         # No bias, as transformers' score layer for decoders. Initialised as transformers
         # initialises a score layer (normal, std 0.02: `initializer_range`), then x0.01 so the new
         # head starts near zero log-odds (PROTOCOL; the authors' `w2s/model.py`).
-        self.head = nn.Linear(hidden_size, 2, bias=False, dtype=torch.float32)
+        self.n_classes = n_classes
+        self.head = nn.Linear(hidden_size, n_classes, bias=False, dtype=torch.float32)
         with torch.no_grad():
             self.head.weight.normal_(0.0, HEAD_INIT_STD).mul_(0.01)
 
@@ -47,7 +49,7 @@ class Classifier(nn.Module):
         return max_length(self.backbone.config)
 
     def batch_logits(self, ids: list[list[int]], idx) -> torch.Tensor:
-        """The chosen inputs' 2-logit outputs (in `idx` order), in one packed forward pass. The
+        """The chosen inputs' (n, K) logits (in `idx` order), in one packed forward pass. The
         tokens it processed are added to `tokens` (real ones as a device tensor, so that counting
         them never waits for the device)."""
         packed = pack(ids, idx, self.tokenizer.pad_token_id, self.head.weight.device, self.pack_width)
@@ -74,9 +76,9 @@ class Classifier(nn.Module):
 
 
 def build_classifier(
-    name: str, lora_rank: int, dtype: str = "auto", seed: int = 0, pooling: str = "auto"
+    name: str, lora_rank: int, dtype: str = "auto", seed: int = 0, pooling: str = "auto", n_classes: int = 2
 ) -> Classifier:
-    """Load `name`, add LoRA on every linear projection, and a fresh head, seeded."""
+    """Load `name`, add LoRA on every linear projection, and a fresh K-logit head, seeded."""
     from peft import LoraConfig, get_peft_model
 
     device = pick_device()
@@ -84,5 +86,7 @@ def build_classifier(
     pooling = resolve_pooling(pooling, backbone.config.model_type)
     torch.manual_seed(seed)
     lora = LoraConfig(r=lora_rank, lora_alpha=lora_rank, target_modules="all-linear")
-    model = Classifier(get_peft_model(backbone, lora), tokenizer, backbone.config.hidden_size, pooling)
+    model = Classifier(
+        get_peft_model(backbone, lora), tokenizer, backbone.config.hidden_size, pooling, n_classes
+    )
     return model.to(device)

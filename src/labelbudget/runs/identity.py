@@ -37,12 +37,23 @@ HQ_ONLY = ("oracle", "options.temperature", "options.max_candidates")
 its HQ examples after the weak stage. Nothing else is left out of `weak_stage_key`."""
 
 
+SINCE = {"task": ("classes", "descriptions", "question", "answers")}
+"""Fields added after runs were stored: left out of the canonical config while they hold their
+default, so that every run stored before them keeps its identity (a binary run of today is the
+run it was)."""
+
+
 def canonical(config: RunConfig) -> dict[str, Any]:
     """The config as its run reads it (JSON-shaped)."""
     from labelbudget.learners import LEARNERS
     from labelbudget.methods import METHODS
 
     data = to_dict(config)
+    for part, names in SINCE.items():
+        defaults = to_dict(type(getattr(config, part))())
+        for name in names:
+            if data[part][name] == defaults[name]:
+                del data[part][name]
     spec = METHODS.get_or_fail(config.method)
     data["options"] = {k: v for k, v in data["options"].items() if k in spec.reads}
     ignored = LEARNERS.get_or_fail(config.learner).ignores if spec.learner else ("learner", "probe")

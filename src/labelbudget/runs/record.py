@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from labelbudget.labelspace import as_logits
+
 
 @dataclass(frozen=True)
 class Record:
@@ -62,8 +64,9 @@ class Record:
     """What the run read beyond its config (`runs.identity.inputs`: the task file's digest, the
     device kind and dtype); None in records stored before."""
     predictions: dict[str, Any] | None = None
-    """The log-odds of every test example and its gold label (`encode_predictions`), so that any
-    comparison can be paired and any metric recomputed; None in records stored before."""
+    """The logits of every test example and its gold label (`encode_predictions`: two classes as
+    the log-odds), so that any comparison can be paired and any metric recomputed; None in records
+    stored before."""
     weak_quality: dict[str, Any] | None = None
     """The weak labels against the run's gold (`metrics.label_quality`: accuracy, calibration and
     confusion matrix with intervals, and which gold); None in records stored before."""
@@ -73,27 +76,50 @@ class Record:
     weak_spent_once: float | None = None
     """$ of HQ labels the weak labeler itself bought, once per task for every run on it and
     outside the budget: a few-shot prompt's demonstrations (`labels.prompt`); None if none."""
+    classes: list[str] | None = None
+    """The task's classes in label-id order (`labelspace.LabelSpace.names`); None in records stored
+    before K classes (two classes, 0 and 1)."""
+    macro_f1: float | None = None
+    calibration_error: float | None = None
+    """Of the strong model's test probabilities (`metrics.calibration_error`)."""
+    confusion: list[list[int]] | None = None
+    """Test confusion matrix, rows gold, columns predicted; None in records stored before."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
-def encode_predictions(log_odds: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """A run's per-example test predictions, compactly (float32 log-odds and bit-packed gold
-    labels, base64): every comparison can be paired and every metric recomputed later."""
+def encode_predictions(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """A run's per-example test predictions, compactly: two classes as float32 log-odds and
+    bit-packed gold labels (base64), as records have always stored them; K classes as float32
+    (n, K) logits and one byte per gold label. Every comparison can be paired and every metric
+    recomputed later."""
+    logits = np.asarray(logits, dtype=np.float32)
+    if logits.ndim == 1 or logits.shape[1] == 2:
+        scores = logits if logits.ndim == 1 else logits[:, 1] - logits[:, 0]
+        return {
+            "n": int(len(scores)),
+            "log_odds": base64.b64encode(np.asarray(scores, "<f4").tobytes()).decode(),
+            "labels": base64.b64encode(np.packbits(np.asarray(labels, bool)).tobytes()).decode(),
+        }
     return {
-        "n": int(len(log_odds)),
-        "log_odds": base64.b64encode(np.asarray(log_odds, "<f4").tobytes()).decode(),
-        "labels": base64.b64encode(np.packbits(np.asarray(labels, bool)).tobytes()).decode(),
+        "n": int(len(logits)),
+        "k": int(logits.shape[1]),
+        "logits": base64.b64encode(np.asarray(logits, "<f4").tobytes()).decode(),
+        "labels": base64.b64encode(np.asarray(labels, "<u2").tobytes()).decode(),
     }
 
 
 def decode_predictions(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(log-odds, gold labels) of `encode_predictions`."""
+    """((n, K) logits, gold labels) of `encode_predictions` (two classes: [0, log-odds])."""
     n = int(data["n"])
-    log_odds = np.frombuffer(base64.b64decode(data["log_odds"]), "<f4")
-    labels = np.unpackbits(np.frombuffer(base64.b64decode(data["labels"]), np.uint8))[:n]
-    return log_odds.copy(), labels.astype(np.int64)
+    if "k" not in data:
+        log_odds = np.frombuffer(base64.b64decode(data["log_odds"]), "<f4").copy()
+        labels = np.unpackbits(np.frombuffer(base64.b64decode(data["labels"]), np.uint8))[:n]
+        return as_logits(log_odds), labels.astype(np.int64)
+    logits = np.frombuffer(base64.b64decode(data["logits"]), "<f4").reshape(n, int(data["k"])).copy()
+    labels = np.frombuffer(base64.b64decode(data["labels"]), "<u2").astype(np.int64)
+    return logits, labels
 
 
 VERSIONED = ("labelbudget", "torch", "transformers", "peft", "numpy", "scikit-learn")
@@ -133,7 +159,8 @@ def summary(record, ran: bool) -> str:
         f"${record.weak_cost:g} + {record.n_hq} HQ labels",
         f"  test accuracy {record.accuracy:.3f} [{record.accuracy_lo:.3f}, {record.accuracy_hi:.3f}]"
         f"  AUROC {record.auroc:.3f} [{record.auroc_lo:.3f}, {record.auroc_hi:.3f}]"
-        f"  (n={record.n_test}; weak labels: accuracy {record.weak_accuracy:.3f}"
+        + (f"  macro-F1 {record.macro_f1:.3f}" if record.classes and len(record.classes) > 2 else "")
+        + f"  (n={record.n_test}; weak labels: accuracy {record.weak_accuracy:.3f}"
         + ("" if record.weak_agreement is None else f", agreement {record.weak_agreement:.3f}")
         + ")",
     ]

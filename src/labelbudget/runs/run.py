@@ -23,6 +23,7 @@ from labelbudget.labels.budget import Allocation, allocate, partition_pool
 from labelbudget.labels.labeling import read_labels
 from labelbudget.labels.person import as_paths, test_labels
 from labelbudget.labels.sources import Ledger, Setup, source_for
+from labelbudget.labelspace import hard
 from labelbudget.learners import LEARNERS
 from labelbudget.methods import Elicitation, Method, get_method
 from labelbudget.metrics import evaluate, label_quality
@@ -302,9 +303,9 @@ def compute(
     with phases("test scoring"):
         test_scores = method.score(task.test.texts)
     metrics = evaluate(test_scores, task.test.labels, weak.info.test_probs)
-    probs = weak.info.test_probs  # a weak-label file may lack some test texts (NaN), or all (None)
-    known = np.zeros(len(task.test), bool) if probs is None else ~np.isnan(probs)
-    right = (probs > 0.5) == task.test.labels.astype(bool) if probs is not None else known
+    probs = weak.info.test_probs  # a weak-label file may lack some test texts (NaN rows), or all (None)
+    known = np.zeros(len(task.test), bool) if probs is None else ~np.isnan(probs).any(axis=-1)
+    right = hard(probs) == task.test.labels if probs is not None else known
     weak_accuracy = float(right[known].mean()) if known.any() else float("nan")
 
     assert ledger.spent <= config.budget + 1e-6, (ledger.spent, config.budget)
@@ -345,6 +346,7 @@ def compute(
         weak_quality=label_quality(weak.info.test_probs, task.test.labels, "test split"),
         eval_spent=eval_spent,
         weak_spent_once=weak.info.spent_once or None,
+        classes=list(task.space.names),
     )
     if save_model is not None:
         from labelbudget.learners.saved import save_model as save

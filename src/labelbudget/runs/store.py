@@ -21,13 +21,25 @@ from labelbudget.runs.record import Record
 from labelbudget.util.errors import UserError
 
 FIELDS = [f.name for f in dataclasses.fields(Record)]
-JSON_FIELDS = {"config", "stages", "notes", "versions", "phases", "predictions", "inputs", "weak_quality"}
+JSON_FIELDS = {
+    "config",
+    "stages",
+    "notes",
+    "versions",
+    "phases",
+    "predictions",
+    "inputs",
+    "weak_quality",
+    "classes",
+    "confusion",
+}
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """The store's layout, in SQLite's `user_version`: 1 (unstamped, version 0 on disk) is the `runs`
 table alone; 2 adds `claims`, the runs in progress; 3 adds `predictions` to `runs`; 4 adds
 `inputs` (`runs.identity.inputs`); 5 adds `weak_quality`; 6 adds `eval_spent`; 7 adds
-`weak_spent_once`. Opening an older store to write migrates it in one transaction (its rows keep
+`weak_spent_once`; 8 adds `classes`, `macro_f1`, `calibration_error` and `confusion` (K classes).
+Opening an older store to write migrates it in one transaction (its rows keep
 NULL in the new columns, read as None); a newer one is refused. Reading never needs a migration."""
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 from pathlib import Path
 
 import numpy as np
@@ -104,38 +103,94 @@ def _missing(values: pd.Series) -> np.ndarray:
     return (values.isna() | values.astype(str).str.strip().str.lower().isin(MISSING)).to_numpy()
 
 
-def to_binary(raw: pd.Series, label_map: dict[str, int], path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Map raw labels to 0/1 through `label_map` if given, else they must be 0/1 already.
+BINARY = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "False": 0, "True": 1}
+"""Labels read as the two classes 0 and 1 (as spreadsheets and pandas write them)."""
 
-    Returns the labels of the kept rows and the mask of kept rows (rows outside the map drop).
-    """
+MAX_CLASSES = 50
+"""More distinct labels than this without `--classes` or `--label-map` is taken for a wrong
+column (texts, scores), not a task: refused with the count."""
+
+
+def _integer(value: str) -> int | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return int(number) if number == int(number) else None
+
+
+def to_classes(
+    raw: pd.Series, label_map: dict[str, int], classes: tuple[str, ...], path: Path
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], list[str]]:
+    """Class ids of the raw labels, the mask of kept rows, the class names in id order, notes.
+
+    - `label_map`: raw labels to ids 0..K-1, several labels to one id merging classes (named by
+      `classes`, else by the raw labels it merges); rows with other labels are dropped, counted;
+    - else `classes` names the classes in order, and a label is a name or an id;
+    - else 0/1 labels are the paper's two classes; other labels are the class names, sorted (as
+      numbers where they are integers: star ratings 1-5 are five classes in their order)."""
     values = raw.astype(str).str.strip()
+    seen = sorted(values.unique().tolist())
     if label_map:
         absent = sorted(set(label_map) - set(values))
         if absent:
-            seen = sorted(values.unique().tolist())
             raise UserError(
                 f"--label-map names labels that {path} does not contain: {absent}; its labels are "
                 + ", ".join(repr(v) for v in seen[:8])
                 + (" ..." if len(seen) > 8 else ""),
-                "map the file's own label values (exact spelling and case) to 0 and 1",
+                "map the file's own label values (exact spelling and case) to class ids 0, 1, ...",
             )
         mapped = values.map(label_map)
         kept = mapped.notna().to_numpy()
-        return mapped[kept].to_numpy(dtype=np.int64), kept
-    numeric = values.map({"0": 0, "1": 1, "0.0": 0, "1.0": 1, "False": 0, "True": 1})
-    if numeric.isna().any():
-        seen = sorted(values.unique().tolist())
-        shown = ", ".join(repr(v) for v in seen[:6]) + (" ..." if len(seen) > 6 else "")
-        example = " ".join(f"{shlex.quote(v)} {i}" for i, v in enumerate(seen[:2]))  # typed as shown
-        raise UserError(
-            f"labels in {path} are not binary 0/1: found {len(seen)} distinct values ({shown})",
-            f"map them with --label-map, e.g. --label-map {example}",
+        k = max(label_map.values()) + 1
+        names = tuple(classes) or tuple(
+            " or ".join(sorted(r for r, c in label_map.items() if c == i)) for i in range(k)
         )
-    return numeric.to_numpy(dtype=np.int64), np.ones(len(values), dtype=bool)
+        labels = mapped[kept].to_numpy(dtype=np.int64)
+        notes = []
+        if (~kept).any():
+            dropped = values[~kept].value_counts()
+            shown = ", ".join(f"{v!r} {n:,}" for v, n in dropped.head(5).items())
+            notes.append(f"dropped {int((~kept).sum())} rows whose label is not in --label-map ({shown})")
+        for c in range(k):
+            merged = sorted(r for r, i in label_map.items() if i == c)
+            shown = ", ".join(f"{n!r} {int((values[kept] == n).sum()):,}" for n in merged)
+            notes.append(f"class {c} after --label-map: {int((labels == c).sum()):,} rows ({shown})")
+        return labels, kept, names, notes
+    if classes:
+        index = {name: i for i, name in enumerate(classes)} | {str(i): i for i in range(len(classes))}
+        unknown = sorted(set(values) - set(index))
+        if unknown:
+            raise UserError(
+                f"{path} has labels that are none of --classes {list(classes)} (nor their ids 0-"
+                f"{len(classes) - 1}): "
+                + ", ".join(repr(v) for v in unknown[:6])
+                + (" ..." if len(unknown) > 6 else ""),
+                "list every class in --classes, or map the labels with --label-map",
+            )
+        return values.map(index).to_numpy(dtype=np.int64), np.ones(len(values), bool), tuple(classes), []
+    if set(values) <= set(BINARY):
+        return values.map(BINARY).to_numpy(dtype=np.int64), np.ones(len(values), bool), ("0", "1"), []
+    numbers = {v: _integer(v) for v in seen}
+    if all(n is not None for n in numbers.values()):
+        seen = sorted(seen, key=lambda v: numbers[v])
+        names = tuple(str(numbers[v]) for v in seen)
+    else:
+        names = tuple(seen)
+    if len(names) > MAX_CLASSES:
+        shown = ", ".join(repr(v) for v in seen[:6]) + " ..."
+        raise UserError(
+            f"labels in {path} take {len(names)} distinct values ({shown}): more classes than "
+            f"{MAX_CLASSES}, so this looks like another column than the labels",
+            "check --label-column (and --text-column); for a task of that many classes name them with "
+            "--classes, or merge them with --label-map",
+        )
+    index = {v: i for i, v in enumerate(seen)}
+    return values.map(index).to_numpy(dtype=np.int64), np.ones(len(values), bool), names, []
 
 
-def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...]]:
+def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...]]:
+    """(the file's labeled texts, notes, the class names in id order)."""
     path = Path(cfg.task)
     if not path.is_file():
         raise UserError(
@@ -171,12 +226,19 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...]]:
         no_text = _missing(df[cfg.text_column])
         texts = df[cfg.text_column][~no_text].astype(str).str.strip().tolist()
         dropped = f"dropped {int(no_text.sum())} rows with empty or missing text"
-        return Labeled(texts, np.full(len(texts), -1, dtype=np.int64)), (dropped,) if no_text.any() else ()
+        names = tuple(cfg.classes) or ("0", "1")
+        return (
+            Labeled(texts, np.full(len(texts), -1, dtype=np.int64)),
+            (dropped,) if no_text.any() else (),
+            names,
+        )
     df = df[[cfg.text_column, cfg.label_column]]
     no_text, no_label = _missing(df[cfg.text_column]), _missing(df[cfg.label_column])
     keep = ~(no_text | no_label)
     texts = df[cfg.text_column][keep].astype(str).str.strip()
-    labels, kept = to_binary(df[cfg.label_column][keep], cfg.label_map, path)
+    labels, kept, names, class_notes = to_classes(
+        df[cfg.label_column][keep], cfg.label_map, tuple(cfg.classes), path
+    )
     notes = []
     if no_text.any():
         notes.append(f"dropped {int(no_text.sum())} rows with empty or missing text (e.g. NaN, None)")
@@ -186,12 +248,8 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...]]:
             f"dropped {n} rows with a missing label"
             + (" (if your file has no gold labels yet, pass --unlabeled)" if n > total / 2 else "")
         )
-    if (~kept).any():
-        notes.append(f"dropped {int((~kept).sum())} rows whose label is not in --label-map")
-    if cfg.label_map:
-        raw = df[cfg.label_column][keep].astype(str).str.strip()[kept]
-        for c in (0, 1):
-            names = sorted(k for k, v in cfg.label_map.items() if v == c)
-            shown = ", ".join(f"{n!r} {int((raw == n).sum()):,}" for n in names)
-            notes.append(f"class {c} after --label-map: {int((labels == c).sum()):,} rows ({shown})")
-    return Labeled(texts[kept].tolist(), labels), tuple(notes)
+    notes += class_notes
+    if len(names) > 2 and not cfg.label_map:
+        counts = np.bincount(labels, minlength=len(names))
+        notes.append("classes: " + ", ".join(f"{n} {c:,}" for n, c in zip(names, counts, strict=True)))
+    return Labeled(texts[kept].tolist(), labels), tuple(notes), names

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from labelbudget.config import TaskConfig
+from labelbudget.labelspace import TWO, LabelSpace
 from labelbudget.tasks.prepare import Labeled, TaskData, dedup, own_test_split, unseen
 from labelbudget.util.errors import UserError
 
@@ -26,7 +27,12 @@ def hidden(data: Labeled) -> Labeled:
 
 
 def prepare_unlabeled(
-    name: str, texts: Labeled, test: Labeled | None, cfg: TaskConfig, notes: tuple[str, ...] = ()
+    name: str,
+    texts: Labeled,
+    test: Labeled | None,
+    cfg: TaskConfig,
+    notes: tuple[str, ...] = (),
+    space: LabelSpace = TWO,
 ) -> TaskData:
     """Deduplicate, then hold out the test set: the labeled `test` (a `--test-file`) or a random
     sample of `cfg.test_size` texts whose labels a person gives later. The rest is the pool."""
@@ -36,7 +42,7 @@ def prepare_unlabeled(
     if n_dup:
         notes.append(f"dropped {n_dup} duplicate texts")
     if test is not None:
-        test_split = own_test_split(test, cfg, rng, name)
+        test_split = own_test_split(test, cfg, rng, name, space.k)
         pool = texts.take(np.flatnonzero(~unseen(texts.texts, test_split, cfg.test_file)))
         where = f"the test set is {len(test_split)} texts of --test-file {cfg.test_file}"
     else:
@@ -60,4 +66,4 @@ def prepare_unlabeled(
         f"no gold labels (--unlabeled): a pool of {len(pool):,} texts, not balanced (their labels "
         f"are unknown); {where}"
     )
-    return TaskData(name=name, pool=pool, test=test_split, notes=tuple(notes))
+    return TaskData(name=name, pool=pool, test=test_split, notes=tuple(notes), space=space)

@@ -1,8 +1,9 @@
 """Labeled texts, and how every task becomes a balanced test set plus a pool.
 
 PROTOCOL, "Data": texts deduplicated, each split balanced 50/50 by undersampling, a balanced
-held-out test set; the rest is the pool that weak and HQ labels are bought from. All seeded by
-`TaskConfig.data_seed`, so every run of a sweep sees the same split.
+held-out test set; the rest is the pool that weak and HQ labels are bought from. With K classes
+"balanced" is equal counts per class (as many as the smallest class allows, said in the notes).
+All seeded by `TaskConfig.data_seed`, so every run of a sweep sees the same split.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from labelbudget.config import TaskConfig
+from labelbudget.labelspace import TWO, LabelSpace
 from labelbudget.util.errors import UserError
 
 
 @dataclass(frozen=True)
 class Labeled:
-    """Texts with binary ground-truth labels (1 = positive class)."""
+    """Texts with ground-truth class ids 0..K-1 (-1: unknown)."""
 
     texts: list[str]
     labels: np.ndarray
@@ -42,8 +44,8 @@ class TaskData:
     test: Labeled
     notes: tuple[str, ...] = ()
     """What preparing the data did that a user should know (dropped rows, capped sizes)."""
-    classes: tuple[str, str] = ("0", "1")
-    """What labels 0 and 1 mean (from `--label-map` or the task), for the person who labels."""
+    space: LabelSpace = TWO
+    """The task's classes, what they mean and what a person or a model is asked."""
 
     @property
     def gold(self) -> bool:
@@ -65,19 +67,20 @@ class TaskData:
         return h.hexdigest()[:16]
 
 
-def check_binary(name: str, labels: np.ndarray, notes: list[str] | tuple[str, ...] = ()) -> None:
-    """Refuse empty or one-class data with a message that says what to do (and what was
-    dropped on the way, if anything)."""
+def check_classes(name: str, labels: np.ndarray, k: int, notes: list[str] | tuple[str, ...] = ()) -> None:
+    """Refuse empty data or data missing a class, with a message that says what to do (and what
+    was dropped on the way, if anything)."""
     dropped = f" ({'; '.join(notes)})" if notes else ""
     if len(labels) == 0:
         raise UserError(f"task {name!r} has no examples{dropped}", "check the file, columns and label map")
-    counts = np.bincount(labels.astype(int), minlength=2)
+    counts = np.bincount(labels.astype(int), minlength=k)
     if counts.min() == 0:
-        only = int(np.argmax(counts))
+        absent = [c for c in range(k) if counts[c] == 0]
+        present = ", ".join(f"class {c}: {counts[c]}" for c in range(k) if counts[c])
         raise UserError(
-            f"task {name!r} has only class {only} ({counts[only]} examples){dropped}; binary "
-            "classification needs both",
-            "check the label column and --label-map so that both 0 and 1 occur",
+            f"task {name!r} has no examples of class {', '.join(map(str, absent))} ({present}){dropped}; "
+            f"classification into {k} classes needs every one",
+            "check the label column and --label-map so that every class occurs",
         )
 
 
@@ -99,67 +102,78 @@ def dedup(data: Labeled, rng: np.random.Generator) -> tuple[Labeled, int]:
     return data.take(keep_arr), len(data) - len(keep_arr)
 
 
-def balance(data: Labeled, rng: np.random.Generator, n_per_class: int | None = None) -> Labeled:
+def balance(data: Labeled, rng: np.random.Generator, k: int, n_per_class: int | None = None) -> Labeled:
     """Undersample to equal class counts (PROTOCOL: each split balanced 50/50); shuffled."""
-    by_class = [rng.permutation(np.flatnonzero(data.labels == c)) for c in (0, 1)]
+    by_class = [rng.permutation(np.flatnonzero(data.labels == c)) for c in range(k)]
     n = min(len(idx) for idx in by_class) if n_per_class is None else n_per_class
     return data.take(rng.permutation(np.concatenate([idx[:n] for idx in by_class])))
 
 
-def stratified(data: Labeled, n: int, rng: np.random.Generator, name: str) -> tuple[Labeled, Labeled]:
-    """(a test set of `n` in the data's own class mix, each class at least once; the rest)."""
-    counts = np.bincount(data.labels, minlength=2)
-    n1 = int(np.clip(round(n * counts[1] / counts.sum()), 1, n - 1))
-    if n1 >= counts[1] or n - n1 >= counts[0]:
+def stratified(data: Labeled, n: int, rng: np.random.Generator, name: str, k: int) -> tuple[Labeled, Labeled]:
+    """(a test set of `n` in the data's own class mix, each class at least once; the rest): class
+    c > 0 gets round(n x its share), class 0 the remainder."""
+    counts = np.bincount(data.labels, minlength=k)
+    take = [0] + [int(np.clip(round(n * counts[c] / counts.sum()), 1, n - 1)) for c in range(1, k)]
+    take[0] = n - sum(take)
+    if take[0] < 1 or any(take[c] >= counts[c] for c in range(k)):
+        shown = ", ".join(f"{counts[c]} of class {c}" for c in range(k))
         raise UserError(
-            f"task {name!r} has {counts[0]} examples of class 0 and {counts[1]} of class 1, too few "
-            f"for a test set of {n} in that mix plus a pool",
+            f"task {name!r} has {shown}, too few for a test set of {n} in that mix plus a pool",
             f"pass a smaller --test-size (at most {max(2, (len(data) // 2) & ~1)})",
         )
     picked = np.zeros(len(data), dtype=bool)
-    for c, k in ((0, n - n1), (1, n1)):
-        picked[rng.permutation(np.flatnonzero(data.labels == c))[:k]] = True
+    for c, m in enumerate(take):
+        picked[rng.permutation(np.flatnonzero(data.labels == c))[:m]] = True
     return data.take(np.flatnonzero(picked)), data.take(np.flatnonzero(~picked))
 
 
-def mix_note(before: Labeled, rest: Labeled, balanced: Labeled, n_test: int, test: Labeled) -> str:
+def mix_note(before: Labeled, rest: Labeled, balanced: Labeled, test: Labeled, k: int) -> str:
     """What balancing kept, and which class mix the test set has."""
-    c = np.bincount(rest.labels, minlength=2)
-    t = np.bincount(test.labels, minlength=2)
+    c = np.bincount(rest.labels, minlength=k)
+    t = np.bincount(test.labels, minlength=k)
+    counts = ", ".join(f"{c[i]:,} of class {i}" for i in range(k))
     kept = (
         ""
         if len(balanced) == len(rest)
         else (
-            f"balanced to 50/50 (PROTOCOL): kept {len(balanced):,} of {len(rest):,} distinct texts "
-            f"({c[0]:,} of class 0, {c[1]:,} of class 1); "
+            f"balanced to {'50/50' if k == 2 else 'equal counts per class'} (PROTOCOL): kept "
+            f"{len(balanced):,} of {len(rest):,} distinct texts ({counts}); "
         )
     )
-    natural = np.bincount(before.labels, minlength=2)
-    share = natural[1] / max(1, natural.sum())
-    if t[0] == t[1]:
-        mix = f"the test set is balanced ({t[0]} + {t[1]}; the data has {share:.0%} class 1: "
+    natural = np.bincount(before.labels, minlength=k)
+    if len(set(t)) == 1:
+        shares = (
+            f"{natural[1] / max(1, natural.sum()):.0%} class 1"
+            if k == 2
+            else ("classes " + "/".join(f"{x / max(1, natural.sum()):.0%}" for x in natural))
+        )
+        mix = f"the test set is balanced ({' + '.join(str(x) for x in t)}; the data has {shares}: "
         mix += "--test-mix natural keeps that mix)"
     else:
-        mix = f"the test set keeps the data's class mix ({t[0]} of class 0, {t[1]} of class 1)"
+        mix = (
+            "the test set keeps the data's class mix ("
+            + ", ".join(f"{t[i]} of class {i}" for i in range(k))
+            + ")"
+        )
     return kept + mix
 
 
-def own_test_split(test: Labeled, cfg: TaskConfig, rng: np.random.Generator, name: str) -> Labeled:
+def own_test_split(test: Labeled, cfg: TaskConfig, rng: np.random.Generator, name: str, k: int) -> Labeled:
     """The test set drawn from a source's own test split (or `--test-file`): balanced, or in its
     own class mix with `--test-mix natural`."""
-    half = cfg.test_size // 2
-    check_binary(f"{name} (test split)", test.labels)
+    per = cfg.test_size // k
+    check_classes(f"{name} (test split)", test.labels, k)
     test, _ = dedup(test, rng)
-    counts = np.bincount(test.labels, minlength=2)
+    counts = np.bincount(test.labels, minlength=k)
     if cfg.test_mix == "natural":
-        return stratified(test, cfg.test_size, rng, f"{name} (test split)")[0]
-    if counts.min() < half:
+        return stratified(test, cfg.test_size, rng, f"{name} (test split)", k)[0]
+    if counts.min() < per:
         raise UserError(
-            f"task {name!r} has {counts.min()} test examples in its smaller class, too few "
+            f"task {name!r} has {counts.min()} test examples in its smallest class, too few "
             f"for a balanced test set of {cfg.test_size}",
-            f"pass --test-size {2 * int(counts.min())} or less",
+            f"pass --test-size {k * int(counts.min())} or less",
         )
-    return balance(test, rng, n_per_class=half)
+    return balance(test, rng, k, n_per_class=per)
 
 
 def unseen(texts: list[str], test: Labeled, test_file: str | None) -> np.ndarray:
@@ -184,55 +198,65 @@ def prepare(
     cfg: TaskConfig,
     notes: tuple[str, ...] = (),
     test_file: str | None = None,
+    space: LabelSpace = TWO,
 ) -> TaskData:
     """Deduplicate, balance, and split into a balanced test set (held out) and the pool.
 
     If the source has its own test split, the test set is drawn from it; otherwise it is held out
-    of `train`. Texts that occur in both are removed from the pool, so test never leaks.
+    of `train`. Texts that occur in both are removed from the pool, so test never leaks. With K
+    classes a balanced test set has test_size // K texts of each class (said where that is fewer
+    than asked).
     """
     rng = np.random.default_rng(cfg.data_seed)
     notes = list(notes)
-    check_binary(name, train.labels, notes)
+    k = space.k
+    check_classes(name, train.labels, k, notes)
     train, n_dup = dedup(train, rng)
     if n_dup:
         notes.append(f"dropped {n_dup} duplicate texts")
-    half = cfg.test_size // 2
+    per = cfg.test_size // k
+    if cfg.test_size % k and cfg.test_mix == "balanced":
+        notes.append(
+            f"a balanced test set of {k} classes: {per} of each, {per * k} texts "
+            f"(--test-size {cfg.test_size})"
+        )
     natural = cfg.test_mix == "natural"
     if test is None and natural:
-        test_split, rest = stratified(train, cfg.test_size, rng, name)
-        pool = balance(rest, rng)
-        notes.append(mix_note(train, rest, pool, cfg.test_size, test_split))
+        test_split, rest = stratified(train, cfg.test_size, rng, name, k)
+        pool = balance(rest, rng, k)
+        notes.append(mix_note(train, rest, pool, test_split, k))
     elif test is None:
-        balanced = balance(train, rng)
-        per_class = len(balanced) // 2
+        balanced = balance(train, rng, k)
+        per_class = len(balanced) // k
         if per_class < MIN_PER_CLASS:
-            counts = np.bincount(train.labels, minlength=2)
+            counts = np.bincount(train.labels, minlength=k)
+            shown = ", ".join(f"{counts[c]} of class {c}" for c in range(k))
             raise UserError(
-                f"task {name!r} has {len(train)} distinct texts ({counts[0]} of class 0, {counts[1]} "
-                f"of class 1){f' after dropping {n_dup} repeated ones' if n_dup else ''}; at least "
+                f"task {name!r} has {len(train)} distinct texts ({shown})"
+                f"{f' after dropping {n_dup} repeated ones' if n_dup else ''}; at least "
                 f"{MIN_PER_CLASS} distinct texts of each class are needed",
-                "add distinct labeled examples of both classes to the file",
+                "add distinct labeled examples of every class to the file",
             )
-        if per_class <= half:
+        if per_class <= per:
             raise UserError(
                 f"task {name!r} has {per_class} examples per class after balancing, too few for a "
                 f"test set of {cfg.test_size} plus a pool",
-                f"pass a smaller --test-size (at most {2 * (per_class - 1)})",
+                f"pass a smaller --test-size (at most {k * (per_class - 1)})",
             )
         is_test = np.zeros(len(balanced), dtype=bool)
-        for c in (0, 1):
-            is_test[np.flatnonzero(balanced.labels == c)[:half]] = True
+        for c in range(k):
+            is_test[np.flatnonzero(balanced.labels == c)[:per]] = True
         test_split = balanced.take(np.flatnonzero(is_test))
         pool = balanced.take(np.flatnonzero(~is_test))
-        notes.append(mix_note(train, train, balanced, cfg.test_size, test_split))
+        notes.append(mix_note(train, train, balanced, test_split, k))
     else:
-        test_split = own_test_split(test, cfg, rng, name)
+        test_split = own_test_split(test, cfg, rng, name, k)
         leaked = unseen(train.texts, test_split, test_file)
         if leaked.any():
             notes.append(f"dropped {int(leaked.sum())} pool texts that also occur in test")
-        pool = balance(train.take(np.flatnonzero(~leaked)), rng)
+        pool = balance(train.take(np.flatnonzero(~leaked)), rng, k)
     if cfg.max_pool is not None and len(pool) > cfg.max_pool:
         notes.append(f"pool capped at {cfg.max_pool} of {len(pool)} examples (--max-pool)")
         pool = pool.take(np.arange(cfg.max_pool))
-    check_binary(f"{name} (pool)", pool.labels)
-    return TaskData(name=name, pool=pool, test=test_split, notes=tuple(notes))
+    check_classes(f"{name} (pool)", pool.labels, k)
+    return TaskData(name=name, pool=pool, test=test_split, notes=tuple(notes), space=space)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from labelbudget.config import TaskConfig, to_json
+from labelbudget.labelspace import TWO, LabelSpace
 from labelbudget.tasks.files import load_file
 from labelbudget.tasks.gold import prepare_unlabeled
 from labelbudget.tasks.prepare import Labeled, TaskData, prepare
@@ -33,17 +34,17 @@ class TaskSpec:
     load: Loader
     local: bool = False
     """Its data is on this machine (installed with a package), so checking it downloads nothing."""
-    classes: tuple[str, str] = ("0", "1")
-    """What labels 0 and 1 mean, for a person labeling it."""
+    space: LabelSpace = TWO
+    """Its classes in id order, what each means and what a person labeling it is asked."""
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
 
 
 def register_task(
-    name: str, description: str, load: Loader, local: bool = False, classes: tuple[str, str] = ("0", "1")
+    name: str, description: str, load: Loader, local: bool = False, space: LabelSpace = TWO
 ) -> TaskSpec:
-    return TASKS.register(name, TaskSpec(name, description, load, local, classes))
+    return TASKS.register(name, TaskSpec(name, description, load, local, space))
 
 
 def is_local(cfg: TaskConfig) -> bool:
@@ -84,30 +85,42 @@ def _load_task(cfg: TaskConfig) -> TaskData:
     spec = TASKS.get(cfg.task)
     if spec is None:
         if cfg.task.lower().endswith(FILE_SUFFIXES) or Path(cfg.task).exists():
-            train, notes = load_file(cfg)
+            train, notes, names = load_file(cfg)
             name, test = Path(cfg.task).name, None
+            space = LabelSpace(names)
         else:
             raise UserError(
                 f"unknown task {cfg.task!r}",
                 f"use one of {', '.join(sorted(TASKS))}, or a path to a {'/'.join(FILE_SUFFIXES)} file",
             )
     else:
-        (train, test, notes), name = spec.load(cfg), spec.name
+        if cfg.classes and tuple(cfg.classes) != spec.space.names:
+            raise UserError(
+                f"task {spec.name!r} names its classes {list(spec.space.names)}, not {list(cfg.classes)}",
+                "omit --classes for a registered task (its classes are its own)",
+            )
+        (train, test, notes), name, space = spec.load(cfg), spec.name, spec.space
     if cfg.unlabeled and test is not None:  # a source's test split: its labels are hidden too
         train, test = Labeled(train.texts + test.texts, np.concatenate([train.labels, test.labels])), None
     if cfg.test_file is not None:
-        labeled = dataclasses.replace(cfg, task=cfg.test_file, unlabeled=False)
-        test, test_notes = load_file(labeled)
+        labeled = dataclasses.replace(
+            cfg,
+            task=cfg.test_file,
+            unlabeled=False,
+            classes=space.names if not cfg.unlabeled or cfg.classes else (),
+        )
+        test, test_notes, test_names = load_file(labeled)
         notes = (*notes, *(f"test file: {n}" for n in test_notes))
+        if cfg.unlabeled and not cfg.classes:
+            space = LabelSpace(test_names)
+    space = dataclasses.replace(
+        space,
+        descriptions=tuple(cfg.descriptions) or space.descriptions,
+        question=cfg.question or space.question,
+        answers=tuple(cfg.answers) or space.answers,
+    )
     if cfg.unlabeled:
-        task = prepare_unlabeled(name, train, test, cfg, notes)
+        task = prepare_unlabeled(name, train, test, cfg, notes, space)
     else:
-        task = prepare(name, train, test, cfg, notes, test_file=cfg.test_file)
-    return dataclasses.replace(task, classes=classes(cfg, spec))
-
-
-def classes(cfg: TaskConfig, spec: TaskSpec | None) -> tuple[str, str]:
-    """What 0 and 1 mean: the raw labels `--label-map` maps to each, or the task's own names."""
-    if cfg.label_map:
-        return tuple(" or ".join(repr(k) for k, v in cfg.label_map.items() if v == c) for c in (0, 1))
-    return spec.classes if spec is not None else ("0", "1")
+        task = prepare(name, train, test, cfg, notes, test_file=cfg.test_file, space=space)
+    return task

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from labelbudget.config import TrainConfig
+from labelbudget.labelspace import hard, predicted
 from labelbudget.metrics import auroc
 from labelbudget.models.packing import Encoded, micro_batches, random_batches, sorted_batches
 from labelbudget.training.losses import Loss, soft_cross_entropy, xent
@@ -37,9 +38,9 @@ from labelbudget.util.progress import progress
 
 @dataclass(frozen=True)
 class StageData:
-    """Inputs and their soft targets P(label = 1) (weak probabilities or 0/1 HQ labels). Inputs
-    are token ids (a fine-tuned model) or feature rows (a probe on cached activations): whatever
-    the model's `batch_logits` takes."""
+    """Inputs and their soft targets, (n, K) class probabilities (weak labels' probabilities or
+    one-hot HQ labels). Inputs are token ids (a fine-tuned model) or feature rows (a probe on
+    cached activations): whatever the model's `batch_logits` takes."""
 
     ids: Encoded | torch.Tensor
     targets: np.ndarray
@@ -57,7 +58,7 @@ def lengths_of(ids: Encoded | torch.Tensor) -> np.ndarray:
 
 class Trainable(Protocol):
     """What a stage trains: a `Classifier` (LoRA + head) or a `ProbeHead` (a head on cached
-    activations). `batch_logits(inputs, idx)` returns the chosen inputs' 2-logit output. A model
+    activations). `batch_logits(inputs, idx)` returns the chosen inputs' (n, K) logits. A model
     that reads tokens also has `token_counts()`: (real, processed) tokens since the last call."""
 
     def batch_logits(self, inputs, idx: np.ndarray) -> torch.Tensor: ...
@@ -98,29 +99,34 @@ class StageReport:
 def predict(
     model: Trainable, ids: Encoded | torch.Tensor, batch_size: int, desc: str = "scoring"
 ) -> np.ndarray:
-    """Log-odds for every input, batched by length."""
+    """(n, K) float32 logits of every input, batched by length."""
     was_training = model.training
     model.eval()
-    out = np.empty(len(ids), dtype=np.float32)
+    out = None
     batches = sorted_batches(lengths_of(ids), batch_size)
     guard = MemoryGuard()
     for idx in progress(batches, desc=desc, leave=False, disable=None if len(batches) > 1 else True):
-        logits = model.batch_logits(ids, idx)
-        out[idx] = (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
+        logits = model.batch_logits(ids, idx).float().cpu().numpy()
+        if out is None:
+            out = np.empty((len(ids), logits.shape[1]), dtype=np.float32)
+        out[idx] = logits
         guard()
+    if out is None:  # no inputs
+        out = np.empty((0, model.n_classes), dtype=np.float32)
     model.train(was_training)
     return out
 
 
 def validation_metric(model: Trainable, val: StageData, batch_size: int) -> tuple[float, str]:
     """AUROC against the hardened targets (so the weak stage early-stops on AUROC vs weak
-    labels). A one-class validation split has no AUROC: then minus the soft cross-entropy."""
+    labels; K classes: one-vs-rest macro, `metrics.auroc`). A validation split of one class has
+    no AUROC: then minus the soft cross-entropy."""
     scores = predict(model, val.ids, batch_size, desc="validating")
-    value = auroc(val.targets > 0.5, scores)
+    value = auroc(hard(val.targets), scores)
     if not math.isnan(value):
         return value, "auroc"
-    logits = torch.stack([torch.zeros(len(scores)), torch.from_numpy(scores)], dim=-1)
-    return -float(soft_cross_entropy(logits, torch.from_numpy(val.targets).float())), "-loss"
+    shifted = torch.from_numpy(scores - scores[:, :1])  # two classes: [0, log-odds], as always
+    return -float(soft_cross_entropy(shifted, torch.from_numpy(val.targets).float())), "-loss"
 
 
 def train_stage(
@@ -194,7 +200,7 @@ def train_stage(
                 metric, report.metric = validation_metric(model, val, cfg.eval_batch_size)
             else:
                 scores = predict(model, val.ids, cfg.eval_batch_size, desc="validating")
-                metric, report.metric = float(np.mean((scores > 0) == (val.targets > 0.5))), "accuracy"
+                metric, report.metric = float(np.mean(predicted(scores) == hard(val.targets))), "accuracy"
             if counts:
                 counts()
             report.eval_seconds += time.perf_counter() - eval_start
