@@ -66,9 +66,9 @@ def make_record(
     **config_changes,
 ):
     """A stored run as a real sweep writes it: its whole config, and what that config buys."""
-    from labelbudget.config import RunConfig, TaskConfig, to_dict
+    from labelbudget.config import RunConfig, TaskConfig
     from labelbudget.labels.budget import allocate
-    from labelbudget.runs.identity import config_hash
+    from labelbudget.runs.identity import canonical, config_hash
     from labelbudget.runs.record import Record
 
     config = RunConfig(
@@ -84,7 +84,7 @@ def make_record(
     alloc = allocate(budget, weak_cost, f)
     return Record(
         config_hash=config_hash(config),
-        config=to_dict(config),
+        config=canonical(config),
         task=task,
         method=method,
         strong_model=config.strong_model,

@@ -78,7 +78,15 @@ def test_folders_are_the_pipeline_and_modules_are_small():
     folders = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists())
     assert folders == sorted(STAGES)
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert flat == ["__init__.py", "__main__.py", "cli.py", "config.py", "metrics.py", "prompts.py"]
+    assert flat == [
+        "__init__.py",
+        "__main__.py",
+        "cli.py",
+        "config.py",
+        "labelspace.py",
+        "metrics.py",
+        "prompts.py",
+    ]
     long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 400}
     assert not long, long
     for stage in STAGES:
@@ -159,12 +167,13 @@ def test_a_new_task_label_source_learner_method_and_executor_run_end_to_end(
 
     register_task("toy-task", "synthetic texts", load)
 
-    def keyword_labels(setup):  # a weak source: P(1) from a keyword heuristic
-        def p1(texts):
-            return np.array([0.8 if any(w in t for w in ("good", "great", "nice")) else 0.3 for t in texts])
+    def keyword_labels(setup):  # a weak source: class probabilities from a keyword heuristic
+        def probs(texts):
+            p1 = np.array([0.8 if any(w in t for w in ("good", "great", "nice")) else 0.3 for t in texts])
+            return np.stack([1 - p1, p1], axis=1).astype(np.float32)
 
-        source = Fixed("weak", setup.config.weak_cost, setup.limit, p1(setup.task.pool.texts), setup.offer)
-        source.info = WeakInfo(p1(setup.task.test.texts), key="keywords-v1")
+        source = Fixed("weak", setup.config.weak_cost, setup.limit, probs(setup.task.pool.texts), setup.offer)
+        source.info = WeakInfo(probs(setup.task.test.texts), key="keywords-v1")
         return source
 
     register_source(SourceSpec("keywords", "weak", "a keyword heuristic", keyword_labels))
@@ -206,10 +215,10 @@ def test_a_new_task_label_source_learner_method_and_executor_run_end_to_end(
     class MajorityOfWeak(Method):  # a method: buys weak labels only, predicts their majority
         def fit(self, ctx):
             _, probs = ctx.weak.buy(ctx.allocation.n_weak)
-            self.sign = 1.0 if probs.mean() > 0.5 else -1.0
+            self.logits = np.log(probs.mean(0))
 
-        def score(self, texts):
-            return np.full(len(texts), self.sign)
+        def score(self, texts):  # (n, K) logits
+            return np.tile(self.logits, (len(texts), 1))
 
     register_method("majority", "the weak labels' majority class", MajorityOfWeak, learner=False)
 

@@ -10,8 +10,9 @@ import torch
 from labelbudget import methods
 from labelbudget.config import MethodOptions, TrainConfig
 from labelbudget.labels.budget import allocate
-from labelbudget.methods.icl import LabelScorer, label_token_ids
-from labelbudget.methods.uncertainty import binary_entropy, choose_uncertain
+from labelbudget.labelspace import from_p1
+from labelbudget.methods.icl import LabelScorer, answer_token_ids
+from labelbudget.methods.uncertainty import choose_uncertain, entropy
 from labelbudget.prompts import few_shot_prompt, prompted
 from labelbudget.runs.run import run
 from labelbudget.runs.store import Store
@@ -50,7 +51,7 @@ def test_label_tokens_must_be_single():
             return [7, 8]
 
     with pytest.raises(UserError, match="single tokens"):
-        label_token_ids(Splitting())
+        answer_token_ids(Splitting())
 
 
 def test_last_position_scoring_equals_full_logits(tiny_decoder):
@@ -62,11 +63,32 @@ def test_last_position_scoring_equals_full_logits(tiny_decoder):
     texts = ["a short one\n", "a much longer input with many more words in it\n", "mid length text\n"]
     ids = tokenizer(texts)["input_ids"]
     fast = scorer(ids, batch_size=2)
-    zero, one = label_token_ids(tokenizer)
+    zero, one = answer_token_ids(tokenizer)
     for i, x in enumerate(ids):
         with torch.no_grad():
             logits = model(torch.tensor([x])).logits[0, -1]
-        assert fast[i] == pytest.approx(float(logits[one] - logits[zero]), abs=1e-4)
+        assert fast[i, 1] - fast[i, 0] == pytest.approx(float(logits[one] - logits[zero]), abs=1e-4)
+
+
+def test_icl_scores_k_class_words_at_the_last_position(tiny_decoder):
+    """K answer words (their first tokens, which must differ): the LM's logits of each at the last
+    position, as its full output gives them."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_decoder)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_decoder)
+    words = ("world", "sports", "business", "science")
+    scorer = LabelScorer(model, tokenizer, words)
+    ids = tokenizer(["stocks fell\n", "the match ended\n"])["input_ids"]
+    fast = scorer(ids, batch_size=2)
+    tokens = answer_token_ids(tokenizer, words)
+    assert fast.shape == (2, 4) and len(set(tokens)) == 4
+    for i, x in enumerate(ids):
+        with torch.no_grad():
+            logits = model(torch.tensor([x])).logits[0, -1]
+        assert fast[i] == pytest.approx(logits[tokens].numpy(), abs=1e-4)
+    with pytest.raises(UserError, match="distinct first tokens"):
+        answer_token_ids(tokenizer, ("sports", "sports"))
 
 
 def test_icl_uses_every_label_bought_as_a_demonstration(tiny_config, tmp_path, spy):
@@ -126,15 +148,38 @@ def test_logconf_target_on_a_hand_computed_minibatch():
     # p0 = softmax(logits)[:, 0] for log-odds (logit1 - logit0) of 2, -1, 0.5, -3
     logits = torch.tensor([[0.0, 2.0], [0.0, -1.0], [0.0, 0.5], [0.0, -3.0]])
     weak = torch.tensor([0.9, 0.4, 0.6, 0.1])  # prior = mean = 0.5
+    targets = torch.from_numpy(from_p1(weak.numpy()))
     p0 = torch.softmax(logits, -1)[:, 0]  # [0.119, 0.731, 0.378, 0.953]
     threshold = torch.quantile(p0, 0.5)  # between 0.378 and 0.731
     assert 0.378 < threshold < 0.731
     hardened = torch.tensor([1.0, 0.0, 1.0, 0.0])  # P(1) = [p0 < threshold]
     # step 100 of a 200-step warm-up: coef = 0.5 * 100 / 200 = 0.25
     expected = 0.75 * weak + 0.25 * hardened
-    assert torch.allclose(logconf_target(logits, weak, step=100), expected)
-    assert torch.allclose(logconf_target(logits, weak, step=0), weak)  # no auxiliary term yet
-    assert torch.allclose(logconf_target(logits, weak, step=10_000), 0.5 * weak + 0.5 * hardened)
+    assert torch.allclose(logconf_target(logits, targets, step=100)[:, 1], expected)
+    assert torch.allclose(logconf_target(logits, targets, step=0), targets)  # no auxiliary term yet
+    got = logconf_target(logits, targets, step=10_000)
+    assert torch.allclose(got[:, 1], 0.5 * weak + 0.5 * hardened) and torch.allclose(
+        got.sum(1), torch.ones(4)
+    )
+
+
+def test_logconf_for_k_classes_hardens_to_the_weak_labels_mix():
+    """K classes (the README's stated generalisation): the hardened labels are the model's most
+    probable classes with the weak labels' class mix (here 2 of class 0, 1 each of 1 and 2),
+    assigned to maximise the log-probabilities; two classes pick the quantile rule's examples."""
+    from labelbudget.training.losses import matched_mix
+
+    logits = torch.tensor([[3.0, 0.0, 0.0], [2.0, 0.0, 0.0], [1.0, 0.5, 0.0], [0.0, 0.0, 2.0]])
+    weak = torch.tensor([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]])
+    hard = matched_mix(torch.softmax(logits, -1), weak)
+    assert hard.tolist() == [0, 0, 1, 2]  # row 2 prefers class 0, but the mix has two of it
+    target = logconf_target(logits, weak, step=10_000)
+    assert torch.allclose(target, 0.5 * weak + 0.5 * torch.eye(3)[hard])
+    # the binary case: the quantile rule's hardening, and the assignment, agree
+    two = torch.tensor([[0.0, 2.0], [0.0, -1.0], [0.0, 0.5], [0.0, -3.0]])
+    weak2 = torch.from_numpy(from_p1(np.array([0.9, 0.4, 0.6, 0.1], np.float32)))
+    quantile = logconf_target(two, weak2, step=10_000)[:, 1] * 2 - weak2[:, 1]
+    assert matched_mix(torch.softmax(two, -1), weak2).tolist() == quantile.round().long().tolist()
 
 
 class StubClassifier(torch.nn.Module):
@@ -171,7 +216,7 @@ def test_logconf_runs_as_the_authors_8_x_4_accumulation(monkeypatch):
 
     monkeypatch.setattr(losses, "logconf_target", spy)
     rng = np.random.default_rng(0)
-    data = StageData([[int(x)] for x in rng.integers(1, 5000, 8000)], rng.random(8000).astype(np.float32))
+    data = StageData([[int(x)] for x in rng.integers(1, 5000, 8000)], from_p1(rng.random(8000)))
     cfg = TrainConfig()
     schedule = Schedule.early_stopping(len(data), cfg)
     assert (schedule.batch_size, schedule.total_steps) == (32, 625)
@@ -184,7 +229,8 @@ def test_logconf_runs_as_the_authors_8_x_4_accumulation(monkeypatch):
     coef = {s: 0.5 * min(1.0, s / 200) for s, _ in seen}
     assert coef[199] < 0.5 and coef[200] == 0.5 == coef[625]
     # a one-example micro-batch (prior 0.5): its own quantile is itself, so it is hardened to 0
-    assert real(torch.tensor([[0.0, 1.0]]), torch.tensor([0.9]), step=200).item() == pytest.approx(0.45)
+    one = real(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.1, 0.9]]), step=200)
+    assert one[0, 1].item() == pytest.approx(0.45)
 
 
 def test_logconf_method_uses_micro_batches_of_8_in_the_weak_stage(tiny_config, tmp_path):
@@ -200,7 +246,7 @@ def test_logconf_method_uses_micro_batches_of_8_in_the_weak_stage(tiny_config, t
 
 def test_entropy_and_top_k_selection():
     log_odds = np.array([5.0, 0.1, -0.2, 3.0, 0.0, -4.0])
-    h = binary_entropy(log_odds)
+    h = entropy(np.stack([np.zeros(6), log_odds], 1))
     assert h[4] == pytest.approx(np.log(2)) and h.argmax() == 4
     chosen = choose_uncertain(h, 3, 0.0, np.random.default_rng(0))
     assert sorted(chosen.tolist()) == [1, 2, 4]
@@ -208,7 +254,7 @@ def test_entropy_and_top_k_selection():
 
 def test_temperature_sampling_never_repeats_and_favours_uncertainty():
     rng = np.random.default_rng(0)
-    h = binary_entropy(np.linspace(-6, 6, 41))
+    h = entropy(np.stack([np.zeros(41), np.linspace(-6, 6, 41)], 1))
     counts = np.zeros(41)
     for _ in range(300):
         chosen = choose_uncertain(h, 20, 0.5, rng)
@@ -245,10 +291,21 @@ def test_uncertainty_ranks_only_the_hq_side_of_the_pool(tiny_config, tmp_path, s
     side = round(scored["available"] * alloc.n_hq / (alloc.n_weak + alloc.n_hq))
     (candidates,) = [ids for ids in scored["ids"] if len(ids) == len(scored["log_odds"])]
     assert len(candidates) == side
-    entropy = dict(zip(candidates.tolist(), binary_entropy(scored["log_odds"]), strict=True))
+    h = dict(zip(candidates.tolist(), entropy(scored["log_odds"]), strict=True))
     hq = spy["hq"][0].tolist()
     assert record.n_hq == len(hq) == 4 and not set(hq) & set(np.concatenate(spy["weak"]).tolist())
-    assert sorted(entropy[i] for i in hq) == sorted(entropy.values())[-4:]
+    assert sorted(h[i] for i in hq) == sorted(h.values())[-4:]
+
+
+def test_entropy_over_k_classes_picks_the_most_uncertain():
+    """Entropy of the K-class distribution: a uniform row is the most uncertain, a confident one
+    the least; two classes give the binary entropy of the log-odds."""
+    logits = np.array([[0.0, 0.0, 0.0], [5.0, 0.0, 0.0], [1.0, 1.0, -9.0], [0.2, 0.0, 0.1]])
+    h = entropy(logits)
+    assert h[0] == pytest.approx(np.log(3)) and h[2] == pytest.approx(np.log(2), abs=1e-3)
+    assert choose_uncertain(h, 2, 0.0, np.random.default_rng(0)).tolist() in ([0, 3], [3, 0])
+    p = 1 / (1 + np.exp(-2.0))
+    assert entropy(np.array([[0.0, 2.0]]))[0] == pytest.approx(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
 
 
 # --- the OpenAI-API-like schedule -----------------------------------------------------------

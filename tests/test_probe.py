@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from labelbudget.config import TrainConfig
+from labelbudget.labelspace import from_p1
 from labelbudget.learners.probe import ProbeHead
 from labelbudget.models.activations import activation_key, activations
 from labelbudget.runs.run import run
@@ -198,7 +199,7 @@ def test_probe_stage_early_stops_and_restores_its_best_state(monkeypatch):
 
     monkeypatch.setattr(train_mod, "validation_metric", scripted)
     rows = torch.randn(16, 8)
-    data = StageData(rows, np.tile([0.0, 1.0], 8).astype(np.float32))
+    data = StageData(rows, from_p1(np.tile([0.0, 1.0], 8)))
     cfg = TrainConfig(batch_size=4, example_visits=400, eval_every=2)
     report = train_stage(model, data, data, Schedule.early_stopping(16, cfg), cfg, lr=1e-2, seed=0, name="t")
     assert report.best_step == 4 and report.stopped_early and report.steps == 12
@@ -217,8 +218,8 @@ def test_probe_learns_separable_activations_and_not_shuffled_labels(shuffled, lo
     targets = rng.permutation(y) if shuffled else y
     rows = torch.from_numpy(x)
     train, val = (
-        StageData(rows[:800], targets[:800].astype(np.float32)),
-        StageData(rows[800:1000], targets[800:1000].astype(np.float32)),
+        StageData(rows[:800], from_p1(targets[:800])),
+        StageData(rows[800:1000], from_p1(targets[800:1000])),
     )
     cfg = TrainConfig()
     model = ProbeHead(d, seed=0)

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import make_record
 
@@ -228,27 +229,25 @@ def test_results_empty_or_dot_is_refused_before_anything_is_written(tmp_path, mo
     assert list(tmp_path.iterdir()) == []
 
 
-def test_labels_with_spaces_get_a_label_map_fix_that_works_when_typed(tmp_path):
-    import shlex
+def test_labels_that_are_words_are_the_classes_and_a_label_map_still_orders_them(tmp_path):
+    """Labels with spaces are class names (sorted into ids), no --label-map needed; a map, as a
+    user types it, still sets which one is class 1."""
+    import pandas as pd
 
     from labelbudget.config import TaskConfig
     from labelbudget.tasks import load_task
-    from labelbudget.util.errors import UserError
 
     path = tmp_path / "t.csv"
     rows = [{"text": f"text number {i}", "label": "very good" if i % 2 else "not good"} for i in range(200)]
-    import pandas as pd
-
     pd.DataFrame(rows).to_csv(path, index=False)
-    with pytest.raises(UserError) as e:
-        load_task(TaskConfig(task=str(path), test_size=20))
-    fix = e.value.fix.split("e.g. ", 1)[1]
-    argv = shlex.split(fix)  # as a shell splits what the user types
-    assert argv[0] == "--label-map"
-    pairs = dict(zip(argv[1::2], map(int, argv[2::2]), strict=True))
-    assert pairs == {"not good": 0, "very good": 1}
-    task = load_task(TaskConfig(task=str(path), test_size=20, label_map=pairs))
-    assert len(task.pool) + len(task.test) == 200
+    task = load_task(TaskConfig(task=str(path), test_size=20))
+    assert task.space.names == ("not good", "very good") and len(task.pool) + len(task.test) == 200
+    mapped = load_task(TaskConfig(task=str(path), test_size=20, label_map={"very good": 0, "not good": 1}))
+    assert mapped.space.names == ("very good", "not good")
+    assert (
+        mapped.test.labels
+        == 1 - np.array([task.test.labels[task.test.texts.index(t)] for t in mapped.test.texts])
+    ).all()
 
 
 def test_claims_of_dead_processes_are_cleaned_when_seen(tmp_path):

@@ -27,14 +27,19 @@ def task_file(tmp_path):
     return path, df
 
 
-def sold(weak_labels: str, path, results) -> tuple[dict[str, float], object]:
-    """What the weak source sells, text -> value, for every id it offers."""
-    cfg = RunConfig(task=TaskConfig(task=str(path), test_size=40), weak_labels=weak_labels)
+def sold(weak_labels: str, path, results, **task) -> tuple[dict[str, object], object]:
+    """What the weak source sells, text -> value, for every id it offers: P(1) for two classes,
+    the (K,) probabilities for more."""
+    cfg = RunConfig(
+        task=TaskConfig(task=str(path), test_size=task.pop("test_size", 40), **task), weak_labels=weak_labels
+    )
     task = load_task(cfg.task)
     offer = np.arange(len(task.pool))
     source = source_for(cfg, "weak").build(Setup(cfg, task, offer, 20, results, "run"))
     values = source.answer(source.offer)
-    return {task.pool.texts[i]: float(v) for i, v in zip(source.offer, values, strict=True)}, source
+    assert values.shape == (len(source.offer), task.space.k) and np.allclose(values.sum(1), 1)
+    value = (lambda v: float(v[1])) if task.space.k == 2 else (lambda v: tuple(np.round(v, 6)))
+    return {task.pool.texts[i]: value(v) for i, v in zip(source.offer, values, strict=True)}, source
 
 
 def test_a_probability_column_is_sold_soft_and_a_hard_one_as_0_1(task_file, tmp_path):
@@ -81,8 +86,8 @@ def write(tmp_path, rows, name="preds.csv"):
     "make, match",
     [
         (lambda df, tmp: ("column:nope", None), "no weak-label column 'nope'"),
-        (lambda df, tmp: ("column:text", None), r"values that are not numbers in \[0, 1\]"),
-        (lambda df, tmp: ("column:q", {"q": df["label"] * 2}), r"not numbers in \[0, 1\]"),
+        (lambda df, tmp: ("column:text", None), r"values that are not a class of \['0', '1'\]"),
+        (lambda df, tmp: ("column:q", {"q": df["label"] * 2}), r"not a class of .*or P\(1\) in \[0, 1\]"),
         (
             lambda df, tmp: (f"file:{write(tmp, {'id': ['row1', 'row1'], 'p1': [0.2, 0.3]})}", None),
             "2 .*repeated ids|1 repeated ids",
@@ -231,15 +236,21 @@ def test_prompt_weak_labels_are_icls_scores_of_the_same_prompt_and_model(tiny_co
     got, source = sold(cfg.weak_labels, cfg.task.task, tmp_path)  # sold soft, P(1)
     model, tokenizer = load_causal_lm(tiny_config.strong_model, torch.float32)
     texts = task.pool.texts[:16]
-    icl = LabelScorer(model, tokenizer)(Encoder(tokenizer, 512)([few_shot_prompt([], t) for t in texts]), 8)
-    np.testing.assert_allclose(prompt_scores(tiny_config.strong_model, texts, "float32"), icl, atol=1e-4)
+    question = task.space.ask  # zero-shot: the question naming the classes, the class names answer
+    prompts = [few_shot_prompt([], t, task.space.names, question) for t in texts]
+    icl = LabelScorer(model, tokenizer, task.space.names)(Encoder(tokenizer, 512)(prompts), 8)
+    scores = prompt_scores(
+        tiny_config.strong_model, texts, "float32", words=task.space.names, question=question
+    )
+    np.testing.assert_allclose(scores, icl, atol=1e-4)
+    icl = icl[:, 1] - icl[:, 0]
     from labelbudget.models.backbone import native_bf16, pick_device
 
     tol = 2e-2 if native_bf16(pick_device()) else 1e-4  # the source runs in the machine's dtype
     for t, s in zip(texts, icl, strict=True):
         if t in got:
             assert got[t] == pytest.approx(1 / (1 + np.exp(-s)), abs=tol)
-    assert source.info.test_probs.shape == (len(task.test),)
+    assert source.info.test_probs.shape == (len(task.test), 2)
 
 
 def test_a_few_shot_prompt_scores_as_icl_behind_its_hq_demonstrations(tiny_config, tmp_path, spy):
@@ -305,3 +316,31 @@ def test_a_pool_too_small_names_what_its_weak_source_keeps_out(tiny_config):
             if fix
             else ("--weak-pool" not in e.value.fix and "demonstr" not in e.value.fix)
         )
+
+
+def test_k_class_weak_labels_from_class_names_ids_and_p_columns(tmp_path):
+    """Three classes: a column of class names, one of ids, and p_<class> columns all sell (n, 3)
+    probabilities (names and ids one-hot, p_ rows normalised); a value outside the classes is
+    refused with its count."""
+    rng = np.random.default_rng(0)
+    names = ("neg", "neu", "pos")
+    df = synthetic_texts(240)
+    df["label"] = [names[i % 3] for i in range(len(df))]
+    df["llm"] = [names[(i + (i % 5 == 0)) % 3] for i in range(len(df))]
+    df["llm_id"] = [(i + (i % 5 == 0)) % 3 for i in range(len(df))]
+    p = rng.dirichlet([1, 1, 1], len(df))
+    for c, n in enumerate(names):
+        df[f"p_{n}"] = 2 * p[:, c]  # unnormalised: rows are normalised
+    path = tmp_path / "three.csv"
+    df.to_csv(path, index=False)
+    by_name, _ = sold("column:llm", path, tmp_path, test_size=30)
+    by_id, _ = sold("column:llm_id", path, tmp_path, test_size=30)
+    assert by_name == by_id and set(by_name.values()) == {(1, 0, 0), (0, 1, 0), (0, 0, 1)}
+    expected = {t: tuple(np.round(r, 6)) for t, r in zip(df["text"], p, strict=True)}
+    soft, source = sold("column:p_*", path, tmp_path, test_size=30)
+    assert all(v == pytest.approx(expected[t], abs=1e-5) for t, v in soft.items())
+    assert source.info.test_probs.shape == (30, 3)
+    df.loc[0, "llm"] = "other"
+    df.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"1 values that are not a class of \['neg', 'neu', 'pos'\]"):
+        sold("column:llm", path, tmp_path, test_size=30)

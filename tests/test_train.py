@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from labelbudget.config import TrainConfig
+from labelbudget.labelspace import from_p1
 from labelbudget.models.classifier import build_classifier
 from labelbudget.models.packing import micro_batches, pack, pack_rows, random_batches
 from labelbudget.training import stage as train_mod
@@ -63,16 +64,25 @@ def test_early_stopping_small_new_bests_are_kept_but_do_not_reset_patience():
 
 def test_soft_cross_entropy_matches_hand_computation():
     logits = torch.tensor([[0.0, 2.0], [1.0, -1.0]])
-    targets = torch.tensor([0.8, 0.3])
+    targets = torch.tensor([[0.2, 0.8], [0.7, 0.3]])
     p1 = torch.softmax(logits, -1)
     expected = (
         -(0.8 * p1[0, 1].log() + 0.2 * p1[0, 0].log() + 0.3 * p1[1, 1].log() + 0.7 * p1[1, 0].log()) / 2
     )
     assert soft_cross_entropy(logits, targets).item() == pytest.approx(expected.item(), rel=1e-6)
     # hard targets reduce to the usual cross-entropy
-    hard = torch.tensor([1.0, 0.0])
-    ce = torch.nn.functional.cross_entropy(logits, hard.long())
-    assert soft_cross_entropy(logits, hard).item() == pytest.approx(ce.item(), rel=1e-6)
+    hard = torch.tensor([1, 0])
+    ce = torch.nn.functional.cross_entropy(logits, hard)
+    assert soft_cross_entropy(logits, torch.eye(2)[hard]).item() == pytest.approx(ce.item(), rel=1e-6)
+
+
+def test_soft_cross_entropy_gradient_over_k_classes_is_softmax_minus_targets():
+    """The loss's gradient in the logits is (softmax - targets) / n, for K classes as for two."""
+    logits = torch.tensor([[0.5, -1.0, 2.0, 0.0], [1.0, 1.0, -0.5, 0.3]], requires_grad=True)
+    targets = torch.tensor([[0.1, 0.2, 0.6, 0.1], [0.0, 1.0, 0.0, 0.0]])
+    soft_cross_entropy(logits, targets).backward()
+    expected = (torch.softmax(logits.detach(), -1) - targets) / 2
+    torch.testing.assert_close(logits.grad, expected)
 
 
 def test_batches_are_uniform_random_draws_not_grouped_by_length():
@@ -159,7 +169,8 @@ def test_packed_batch_gives_the_padded_batchs_logits_loss_and_gradients(request,
         model.head.weight.normal_()
     rng = np.random.default_rng(0)
     ids = [[101, *rng.integers(1000, 3000, rng.integers(1, 40)).tolist(), 102] for _ in range(32)]
-    targets = torch.from_numpy(rng.random(32)).float()
+    p1 = torch.from_numpy(rng.random(32)).float()
+    targets = torch.stack([1 - p1, p1], -1)
     batch = rng.permutation(32)
     params = [p for p in model.parameters() if p.requires_grad]
 
@@ -204,7 +215,7 @@ def test_gradient_norm_is_clipped_at_1(tiny_decoder, monkeypatch):
     seen = []
     real = torch.nn.utils.clip_grad_norm_
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda p, n: seen.append(n) or real(p, n))
-    data = StageData([[101, 2000 + i, 102] for i in range(8)], np.tile([0.0, 1.0], 4))
+    data = StageData([[101, 2000 + i, 102] for i in range(8)], from_p1(np.tile([0.0, 1.0], 4)))
     cfg = TrainConfig(batch_size=4, example_visits=8)
     train_stage(model, data, None, Schedule.fixed_epochs(8, 1, cfg), cfg, lr=1e-2, seed=0, name="t")
     assert seen == [1.0, 1.0]
@@ -245,7 +256,7 @@ def test_best_state_is_restored(tiny_decoder, monkeypatch):
         return next(script), "auroc"
 
     monkeypatch.setattr(train_mod, "validation_metric", scripted)
-    data = StageData([[101, 2000 + i, 102] for i in range(16)], np.tile([0.0, 1.0], 8))
+    data = StageData([[101, 2000 + i, 102] for i in range(16)], from_p1(np.tile([0.0, 1.0], 8)))
     cfg = TrainConfig(batch_size=4, example_visits=400, eval_every=2)
     schedule = Schedule.early_stopping(len(data), cfg)
     report = train_stage(model, data, data, schedule, cfg, lr=1e-2, seed=0, name="t")
@@ -260,7 +271,7 @@ def test_target_accuracy_stops_at_the_first_evaluation_at_or_above_it(tiny_decod
     of 0.7 training stops at the 3rd evaluation (not the best one later) and keeps that state,
     never AUROC's early stopping; a target never reached trains every step."""
     model = build_classifier(tiny_decoder, lora_rank=4, seed=0)
-    data = StageData([[101, 2000 + i, 102] for i in range(20)], np.tile([0.0, 1.0], 10))
+    data = StageData([[101, 2000 + i, 102] for i in range(20)], from_p1(np.tile([0.0, 1.0], 10)))
     for target, stop_at in ((0.7, 3), (0.95, None)):
         script = iter([0.55, 0.62, 0.70, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
         states = {}
@@ -313,7 +324,7 @@ def test_evaluations_every_eval_every_steps_and_at_the_end_only_on_request(
     """The authors' Trainer evaluated every `eval_steps` only; `eval_last_step` adds the end."""
     model = build_classifier(tiny_decoder, lora_rank=4, seed=0)
     monkeypatch.setattr(train_mod, "validation_metric", lambda *a: (0.5, "auroc"))
-    data = StageData([[101, 2000 + i, 102] for i in range(10)], np.tile([0.0, 1.0], 5))
+    data = StageData([[101, 2000 + i, 102] for i in range(10)], from_p1(np.tile([0.0, 1.0], 5)))
     cfg = TrainConfig(batch_size=2, eval_every=2, eval_last_step=eval_last_step)
     schedule = Schedule(batch_size=2, total_steps=5, warmup_steps=2, eval_every=2)
     report = train_stage(model, data, data, schedule, cfg, lr=1e-2, seed=0, name="t")
@@ -331,7 +342,7 @@ def test_hq_stage_of_32_sst2_examples_pads_less_than_10_percent(tiny_decoder):
     texts = pd.read_csv(SST2 / "train.tsv", sep="\t", quoting=3)["sentence"].tolist()[:32]
     model = build_classifier(tiny_decoder, lora_rank=4, seed=0)
     ids = model.tokenizer(texts)["input_ids"]
-    data = StageData(ids, np.tile([0.0, 1.0], 16).astype(np.float32))
+    data = StageData(ids, from_p1(np.tile([0.0, 1.0], 16)))
     cfg = TrainConfig()
     report = train_stage(
         model, data, None, Schedule.fixed_epochs(32, 2, cfg), cfg, lr=1e-3, seed=0, name="hq"

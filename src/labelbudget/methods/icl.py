@@ -31,6 +31,13 @@ def answer_token_ids(tokenizer, words=("0", "1")) -> list[int]:
     """The token id of each answer word, as it follows a newline (its first token where it has
     several); a clear error where two words begin with the same token or one has none."""
     ids = [tokenizer.encode(w, add_special_tokens=False) for w in words]
+    if all(w in "0123456789" for w in words) and any(len(i) != 1 for i in ids):
+        raise UserError(
+            f"the tokenizer does not map {list(words)} to single tokens (got {ids}), so few-shot label "
+            "logits are undefined",
+            "use a strong model whose tokenizer has single-digit tokens (e.g. gemma-3-270m), "
+            "or an SFT method",
+        )
     if any(not i for i in ids) or len({i[0] for i in ids}) != len(ids):
         first = {w: tokenizer.convert_ids_to_tokens(i[:1]) for w, i in zip(words, ids, strict=True)}
         raise UserError(
@@ -38,13 +45,6 @@ def answer_token_ids(tokenizer, words=("0", "1")) -> list[int]:
             "so their logits cannot tell the classes apart",
             "give each class an answer word (--answers) that starts differently, or use a strong "
             "model whose tokenizer has single-digit tokens (e.g. gemma-3-270m), or an SFT method",
-        )
-    if all(w in "0123456789" for w in words) and any(len(i) != 1 for i in ids):
-        raise UserError(
-            f"the tokenizer does not map {list(words)} to single tokens (got {ids}), so few-shot label "
-            "logits are undefined",
-            "use a strong model whose tokenizer has single-digit tokens (e.g. gemma-3-270m), "
-            "or an SFT method",
         )
     return [i[0] for i in ids]
 
