@@ -4,6 +4,7 @@ accuracy it loses against the grid's best (regret) as runs grow.
     python benchmarks/bench_adaptive.py                                    # the demo grid + SST-2
     python benchmarks/bench_adaptive.py --seeds 10 --data-seed 1 --results results/draw1  # another draw
     python benchmarks/bench_adaptive.py --grids sst2 --stores results/demo # a demo's own store
+    python benchmarks/bench_adaptive.py --smoke  # the demo grid at $16, 3 seeds, tiny models (seconds)
 
 Every run is real: the full grids are run (probe runs on cached activations are cheap; resumable,
 so a stored grid is reused), then the adaptive sweep is replayed on them, a run "executed" by
@@ -31,38 +32,57 @@ from pathlib import Path
 
 import pandas as pd
 
-from labelbudget.config import run_config_from_dict
+from labelbudget.config import RunConfig, WeakConfig, run_config_from_dict
 from labelbudget.runs.identity import run_key
 from labelbudget.runs.store import Store
 from labelbudget.sweeps.adaptive import Adaptive, run_adaptive
+from labelbudget.sweeps.grid import Grid, expand
+from labelbudget.sweeps.presets import PROBES, TEMPLATE, WEAK_LABELERS
+from labelbudget.sweeps.sweep import run_sweep
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"
 
 
 def grids(
-    folder: Path, which: tuple[str, ...] = ("demo", "sst2"), seeds: int = 5, data_seed: int = 0
+    folder: Path,
+    which: tuple[str, ...] = ("demo", "sst2"),
+    seeds: int = 5,
+    data_seed: int = 0,
+    template: RunConfig = TEMPLATE,
+    probes: Grid = PROBES,
+    labelers: tuple[WeakConfig, ...] = WEAK_LABELERS,
+    sst2: Path = SST2,
 ) -> dict[str, Path]:
     """Run (or resume) the full grids: the demo's probes (both weak labelers, as `labelbudget
     demo` runs them), and the probe grid of `probe_seq_sft` on SST-2; with `seeds` seeds each
     (the demo's 5 by default) and the tasks' `data_seed` (another test split, pool and weak
     labelers: another draw of the same grid)."""
-    from labelbudget.sweeps.grid import expand
-    from labelbudget.sweeps.presets import PROBES, TEMPLATE, WEAK_LABELERS
-    from labelbudget.sweeps.sweep import run_sweep
-
-    template = dataclasses.replace(TEMPLATE, task=dataclasses.replace(TEMPLATE.task, data_seed=data_seed))
-    probes = dataclasses.replace(PROBES, seeds=tuple(range(seeds)))
+    template = dataclasses.replace(template, task=dataclasses.replace(template.task, data_seed=data_seed))
+    probes = dataclasses.replace(probes, seeds=tuple(range(seeds)))
     out = {}
     if "demo" in which:  # the demo's probe grid (`sweeps.presets.demo_configs` less ICL)
         out["demo"] = folder / "demo"
-        configs = [c for w in WEAK_LABELERS for c in expand(dataclasses.replace(template, weak=w), probes)]
+        configs = [c for w in labelers for c in expand(dataclasses.replace(template, weak=w), probes)]
         run_sweep(configs, out["demo"], skip_unsupplied=True)
-    if "sst2" in which and SST2.exists():
-        task = dataclasses.replace(template.task, task=str(SST2), text_column="sentence")
-        grid = dataclasses.replace(probes, tasks=(str(SST2),), methods=("probe_seq_sft",))
+    if "sst2" in which and sst2.exists():
+        task = dataclasses.replace(template.task, task=str(sst2), text_column="sentence")
+        grid = dataclasses.replace(probes, tasks=(str(sst2),), methods=("probe_seq_sft",))
         out["sst2"] = folder / "sst2"
         run_sweep(expand(dataclasses.replace(template, task=task), grid), out["sst2"], skip_unsupplied=True)
     return out
+
+
+def smoke_grids(which: tuple[str, ...] = ("demo", "sst2")) -> dict[str, Path]:
+    """`grids` at $16 with 3 seeds (the fewest that `baseline` thins), one weak labeler and two
+    methods (all-weak uncertainty is all-weak seq_sft: one run under two names), on tiny models
+    and synthetic texts (the SST-2 grid's file has a `sentence` column, as SST-2): seconds."""
+    import _smoke
+
+    template = _smoke.tiny(TEMPLATE)
+    methods = ("probe_seq_sft", "probe_uncertainty")
+    probes = dataclasses.replace(PROBES, tasks=(template.task.task,), methods=methods, budgets=(16,))
+    sst2 = Path(_smoke.task_file(text_column="sentence"))
+    return grids(_smoke.folder() / "bench_adaptive", which, 3, 0, template, probes, (template.weak,), sst2)
 
 
 def replay(name: str, store: Path, emit) -> None:
@@ -233,8 +253,12 @@ def main() -> None:
     parser.add_argument("--grids", nargs="*", default=["demo", "sst2"], help="full grids to run and replay")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per allocation of the full grids")
     parser.add_argument("--data-seed", type=int, default=0, help="another draw: the tasks' data_seed")
+    parser.add_argument("--smoke", action="store_true", help="the demo grid at $16, 3 seeds, tiny models")
     args = parser.parse_args()
-    full = grids(args.results, tuple(args.grids), args.seeds, args.data_seed)
+    if args.smoke:  # the SST-2 grid's smoke is surface_choice.py's
+        full = smoke_grids(("demo",))
+    else:
+        full = grids(args.results, tuple(args.grids), args.seeds, args.data_seed)
     stores = {**{p.name: p for p in args.stores}, **full}
 
     def emit(**row) -> None:

@@ -7,6 +7,7 @@ the file, batched and packed scoring (a probe extracts its layer's activations),
 output. One JSON line per learner.
 
     python benchmarks/bench_predict.py [--n 1000] [--reuse results/demo]
+    python benchmarks/bench_predict.py --smoke   # the same, tiny models and synthetic texts (seconds)
 
 `--reuse` copies a demo results folder's cached artifacts (weak labels, activations), so that the
 probe's run does not first extract the whole pool's activations.
@@ -36,13 +37,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--reuse", type=Path, default=None)
+    parser.add_argument("--smoke", action="store_true", help="tiny models and synthetic texts")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-predict-"))
+    base = dataclasses.replace(TEMPLATE, budget=16, hq_fraction=1.0, train=TrainConfig(example_visits=64))
+    if args.smoke:
+        import _smoke
+
+        base, args.n = _smoke.tiny(base), 16
+        base = dataclasses.replace(base, task=dataclasses.replace(base.task, max_pool=300))
+    folder = Path(tempfile.mkdtemp(prefix="bench-predict-", dir=_smoke.folder() if args.smoke else None))
     if args.reuse:
         shutil.copytree(args.reuse / "artifacts", folder / "results" / "artifacts")
-    task = TEMPLATE.task
-    base = dataclasses.replace(TEMPLATE, budget=16, hq_fraction=1.0, train=TrainConfig(example_visits=64))
-    data = load_task(dataclasses.replace(task, max_pool=None))
+    data = load_task(dataclasses.replace(base.task, max_pool=None))
     texts = data.pool.texts[-args.n :]  # beyond the capped pool: texts the runs never saw
     source = folder / "new.jsonl"  # JSONL: tweets hold carriage returns, which CSV readers split on
     pd.DataFrame({"text": texts}).to_json(source, orient="records", lines=True, force_ascii=False)
@@ -58,13 +64,13 @@ def main() -> None:
         if tokens is None:
             from labelbudget.models.backbone import load_backbone
 
-            _, tokenizer = load_backbone("gemma-3-270m", __import__("torch").float32)
+            _, tokenizer = load_backbone(base.strong_model, __import__("torch").float32)
             tokens = sum(len(tokenizer(t)["input_ids"]) for t in texts)
         print(
             json.dumps(
                 {
                     "figure": "predict_throughput",
-                    "model": "gemma-3-270m",
+                    "model": base.strong_model,
                     "learner": learner,
                     "texts": scored,
                     "tokens": tokens,

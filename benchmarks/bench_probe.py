@@ -9,6 +9,7 @@ Prints one JSON line per figure:
   ratio of the two.
 
     python benchmarks/bench_probe.py [--results DIR]   # reuses DIR/artifacts if cached
+    python benchmarks/bench_probe.py --smoke           # the same, tiny models and texts (seconds)
 """
 
 from __future__ import annotations
@@ -43,23 +44,29 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--results", default="results/bench_probe")
     parser.add_argument("--probe-runs", type=int, default=30)
+    parser.add_argument("--smoke", action="store_true", help="tiny models, synthetic texts, a small grid")
     args = parser.parse_args()
-    results = Path(args.results)
-    task = load_task(TEMPLATE.task)
+    template, probes, results = TEMPLATE, PROBES, Path(args.results)
+    if args.smoke:
+        import _smoke
+
+        template, results, args.probe_runs = _smoke.tiny(TEMPLATE), _smoke.folder() / "results", 3
+        probes = dataclasses.replace(PROBES, tasks=(template.task.task,), budgets=(16,), seeds=(0, 1))
+    task = load_task(template.task)
     texts = apply_template("{text}", task.pool.texts[:256])
 
     # 1. extraction throughput on 256 pool tweets (model load excluded)
-    _, tokenizer = load_backbone(TEMPLATE.strong_model, torch.float32)
+    _, tokenizer = load_backbone(template.strong_model, torch.float32)
     ids = Encoder(tokenizer, 32768)(texts)
     lengths = np.array([len(x) for x in ids])
     packed = [pack_rows(lengths[b]) for b in sorted_batches(lengths, 32)]  # as `extract` packs
     padded = sum(len(rows) * width for rows, width in packed)
     start = time.perf_counter()
-    extract(TEMPLATE.strong_model, texts, TEMPLATE.pooling, 32)
+    extract(template.strong_model, texts, template.pooling, 32)
     seconds = time.perf_counter() - start
     emit(
         figure="activation_extraction",
-        model=TEMPLATE.strong_model,
+        model=template.strong_model,
         examples=len(texts),
         seconds_incl_model_load=round(seconds, 2),
         examples_per_s=round(len(texts) / seconds, 1),
@@ -69,7 +76,7 @@ def main() -> None:
 
     # 2. the cache for the whole task, then probe runs per second
     start = time.perf_counter()
-    acts = activations(task, TEMPLATE.strong_model, "{text}", TEMPLATE.pooling, results / "artifacts")
+    acts = activations(task, template.strong_model, "{text}", template.pooling, results / "artifacts")
     load_seconds = time.perf_counter() - start
     meta = json.loads((results / "artifacts" / "activations" / acts.key / "meta.json").read_text())
     cache_seconds = meta["seconds"]  # measured when the cache was computed
@@ -79,7 +86,7 @@ def main() -> None:
         compute_seconds=round(cache_seconds, 1),
         load_seconds=round(load_seconds, 3),
     )
-    grid = [c for c in expand(TEMPLATE, PROBES) if refusal(c) is None]
+    grid = [c for c in expand(template, probes) if refusal(c) is None]
     probe_grid = [c for c in grid if (c.method, c.learner) == ("seq_sft", "probe")]
     sample = probe_grid[:: max(1, len(probe_grid) // args.probe_runs)][: args.probe_runs]
     compute(sample[0], results)  # weak labels cached outside the timing
@@ -103,10 +110,10 @@ def main() -> None:
     )
 
     # 3. LoRA: seconds per optimizer step (batch 32 of real tweets, micro-batches of 8), measured
-    model = build_classifier(TEMPLATE.strong_model, 8, seed=0, pooling=TEMPLATE.pooling)
+    model = build_classifier(template.strong_model, 8, seed=0, pooling=template.pooling)
     encoded = Encoder(model.tokenizer, model.max_length)(task.pool.texts[:320])
     data = StageData(encoded, task.pool.labels[:320].astype(np.float32))
-    cfg = TEMPLATE.train
+    cfg = template.train
     schedule = Schedule(batch_size=32, total_steps=3, warmup_steps=2, eval_every=None)
     train_stage(model, data, None, dataclasses.replace(schedule, total_steps=1), cfg, 5e-4, 0, "warm-up")
     start = time.perf_counter()
@@ -119,7 +126,7 @@ def main() -> None:
     score_per_example = (time.perf_counter() - start) / 128
     emit(
         figure="lora_step",
-        model=TEMPLATE.strong_model,
+        model=template.strong_model,
         seconds_per_step=round(step, 2),
         scoring_seconds_per_example=round(score_per_example, 4),
     )

@@ -1,16 +1,20 @@
 """Wall time of a small fixed sweep with and without weak-stage sharing, measured in one run.
 
     python benchmarks/bench_sweep.py
+    python benchmarks/bench_sweep.py --smoke   # $16 only, tiny models and synthetic texts (seconds)
 
 The grid: sequential SFT and uncertainty sampling (T = 0 and T = 1) at budgets $16 and $64, HQ
 fractions 0.2 and 0.5, MiniLM-L6 strong and weak, on the embedded tweets. Runs at the same
 (seed, n_weak) share their weak stage: 3 runs per weak stage. Weak labels are made once before
-timing and copied into both results folders, so only the elicitation runs are timed.
+timing and copied into both results folders, so only the elicitation runs are timed. One JSON
+line.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 import shutil
 import tempfile
 import time
@@ -39,8 +43,8 @@ GRID = Grid(
 )
 
 
-def configs() -> list[RunConfig]:
-    plain = expand(TEMPLATE, GRID)
+def configs(template: RunConfig = TEMPLATE, grid: Grid = GRID) -> list[RunConfig]:
+    plain = expand(template, grid)
     tempered = [
         dataclasses.replace(c, options=dataclasses.replace(c.options, temperature=1.0))
         for c in plain
@@ -50,10 +54,19 @@ def configs() -> list[RunConfig]:
 
 
 def main() -> None:
-    runs = configs()
-    with tempfile.TemporaryDirectory() as tmp:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="$16 only, tiny models and synthetic texts")
+    args = parser.parse_args()
+    template, grid, scratch = TEMPLATE, GRID, None
+    if args.smoke:
+        import _smoke
+
+        template, scratch = _smoke.tiny(TEMPLATE), _smoke.folder()
+        grid = dataclasses.replace(GRID, tasks=(template.task.task,), budgets=(16,))
+    runs = configs(template, grid)
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         tmp = Path(tmp)
-        weak_labels(load_task(TEMPLATE.task), TEMPLATE.task, TEMPLATE.weak, tmp / "weak" / "artifacts")
+        weak_labels(load_task(template.task), template.task, template.weak, tmp / "weak" / "artifacts")
         seconds = {}
         for name, share in (("shared", True), ("independent", False)):
             shutil.copytree(tmp / "weak", tmp / name)
@@ -69,11 +82,17 @@ def main() -> None:
             )
         )
     stages = len({(c.seed, c.budget, c.hq_fraction) for c in runs})
-    print(f"\n{len(runs)} runs, {stages} distinct weak stages (3 runs each)")
-    print(f"  with sharing      {seconds['shared']:.1f} s")
-    print(f"  without sharing   {seconds['independent']:.1f} s")
-    print(f"  speed-up          {seconds['independent'] / seconds['shared']:.2f}x")
-    print(f"  identical metrics {same}")
+    row = {
+        "figure": "weak_stage_sharing",
+        "model": template.strong_model,
+        "runs": len(runs),
+        "weak_stages": stages,  # 3 runs each
+        "seconds_shared": round(seconds["shared"], 1),
+        "seconds_independent": round(seconds["independent"], 1),
+        "speedup": round(seconds["independent"] / seconds["shared"], 2),
+        "identical_metrics": same,
+    }
+    print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
     python benchmarks/bench_train.py --models smollm2-135m --pack-widths 128 256 512
     python benchmarks/bench_train.py --profile-run [--task FILE --rows N] [run flags, e.g. --budget 64]
+    python benchmarks/bench_train.py --smoke   # both, on tiny models and synthetic texts (seconds)
 
 Prints one JSON line per model and pack width: steps/s, tokens/s (real and processed), peak
 memory, padding efficiency (real tokens / processed tokens) over a full epoch of uniformly random
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from labelbudget.config import TaskConfig
+from labelbudget.config import RunConfig, TaskConfig
 from labelbudget.models.backbone import pick_device
 from labelbudget.models.classifier import build_classifier
 from labelbudget.models.packing import PACK_WIDTH, Encoder, pack_rows, random_batches
@@ -86,7 +87,9 @@ def step_flops(model, shape: tuple[int, int]) -> float:
     return 2 * frozen * tokens * 2 + 2 * trainable * tokens * 3 + attention * 3
 
 
-def bench(name: str, texts: list[str], steps: int, width: int, batch_size: int = 32) -> dict[str, float]:
+def bench(
+    name: str, texts: list[str], steps: int, width: int, batch_size: int = 32, peak_n: int = 2048
+) -> dict[str, float]:
     device = pick_device()
     model = build_classifier(name, lora_rank=8)
     dtype = next(model.backbone.parameters()).dtype
@@ -126,7 +129,7 @@ def bench(name: str, texts: list[str], steps: int, width: int, batch_size: int =
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    peak = matmul_peak(device, dtype)
+    peak = matmul_peak(device, dtype, peak_n)
     memory = (
         torch.cuda.max_memory_allocated()
         if device.type == "cuda"
@@ -195,15 +198,25 @@ def main() -> None:
     parser.add_argument("--profile-run", action="store_true", help="profile one run end to end instead")
     parser.add_argument("--task", default="tweet-sentiment", help="--profile-run: a task name or file")
     parser.add_argument("--rows", type=int, help="--profile-run: use the first ROWS rows of the file")
+    parser.add_argument("--smoke", action="store_true", help="both parts on tiny models and synthetic texts")
     args, run_args = parser.parse_known_args()
-    if args.profile_run:
+    task, peak_n = TaskConfig(test_size=200), 2048
+    if args.smoke:
+        import _smoke
+
+        args.models, args.steps, peak_n = [_smoke.decoder(), _smoke.encoder()], 2, 256
+        tiny = _smoke.tiny(RunConfig(budget=8))
+        task, args.task, args.rows = tiny.task, tiny.task.task, 300
+        run_args = [*_smoke.run_flags(tiny), *run_args]
+    if args.profile_run or args.smoke:
         profile_run(args.task, args.rows, run_args)
-        return
-    if run_args:
+        if not args.smoke:
+            return
+    elif run_args:
         parser.error(f"unrecognized arguments: {' '.join(run_args)}")
-    texts = load_task(TaskConfig(test_size=200)).pool.texts[:4000]
+    texts = load_task(task).pool.texts[:4000]
     for name, width in ((n, w) for n in args.models for w in args.pack_widths):
-        result = bench(name, texts, args.steps, width)
+        result = bench(name, texts, args.steps, width, peak_n=peak_n)
         row = {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}
         print(
             json.dumps({"figure": "lora_training", "model": name, "threads": torch.get_num_threads(), **row})

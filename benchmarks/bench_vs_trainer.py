@@ -14,15 +14,22 @@ stage (n = 32), reporting seconds per optimizer step (median over the timed step
 (a)/(c) and (b)/(c); then test scoring of 256 examples (Trainer.predict, eval batch 3 as the
 authors, vs `predict`). One JSON line per figure. Needs ../shared/data/sst2.
 
+The Trainer's model is the same `Classifier` (backbone, LoRA, head, pooling) run as the Trainer
+runs a model: on its padded batches (`ForTrainer`), where labelbudget packs them in rows
+(`Classifier.batch_logits`).
+
     python benchmarks/bench_vs_trainer.py [--model smollm2-135m] [--steps 3] [--rounds 2]
+    python benchmarks/bench_vs_trainer.py --smoke   # the same, tiny model and texts (seconds)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,14 +52,24 @@ def emit(**row) -> None:
 
 
 class ForTrainer(torch.nn.Module):
-    """The same classifier behind the interface the Trainer expects (loss from soft labels)."""
+    """The same classifier behind the interface the Trainer expects: its padded batches in, the
+    loss from soft labels out. Pooled as `Classifier` pools a packed batch (`pooling`: the last
+    real token, or the mean of the real tokens), here over the padding mask."""
 
     def __init__(self, classifier):
         super().__init__()
         self.classifier = classifier
 
     def forward(self, input_ids, attention_mask, labels=None):
-        logits = self.classifier.logits(input_ids, attention_mask)
+        model = self.classifier
+        hidden = model.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if model.pooling == "last":  # the last real token, whichever side the padding is on
+            last = attention_mask.shape[1] - 1 - attention_mask.flip(1).argmax(1)
+            pooled = hidden[torch.arange(len(hidden), device=hidden.device), last]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1)
+        logits = model.head(pooled.float())
         loss = None if labels is None else soft_cross_entropy(logits, labels.float())
         return {"loss": loss, "logits": logits}
 
@@ -107,15 +124,17 @@ def trainer_steps(model, ids, labels, micro: int, steps: int, eval_ids=None) -> 
             data_collator=DataCollatorWithPadding(model.tokenizer),
             callbacks=[timer.callback],
         )
-        start = time.perf_counter()
-        trainer.train()
-        total = time.perf_counter() - start
-        scoring = None
-        if eval_ids is not None:
-            test = Dataset.from_dict({"input_ids": eval_ids, "labels": [0.0] * len(eval_ids)})
+        # the Trainer prints its logs (Python dicts) to stdout, which holds only JSON lines here
+        with contextlib.redirect_stdout(sys.stderr):
             start = time.perf_counter()
-            trainer.predict(test)
-            scoring = total + time.perf_counter() - start  # end to end: training and scoring
+            trainer.train()
+            total = time.perf_counter() - start
+            scoring = None
+            if eval_ids is not None:
+                test = Dataset.from_dict({"input_ids": eval_ids, "labels": [0.0] * len(eval_ids)})
+                start = time.perf_counter()
+                trainer.predict(test)
+                scoring = total + time.perf_counter() - start  # end to end: training and scoring
     return statistics.median(timer.times[1:]), scoring  # the first step includes set-up
 
 
@@ -140,16 +159,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--end-to-end-only", action="store_true")
+    parser.add_argument("--weak-n", type=int, default=2000, help="examples the weak stage draws from")
+    parser.add_argument("--test-n", type=int, default=256, help="test examples scored end to end")
+    parser.add_argument("--smoke", action="store_true", help="tiny model and synthetic texts, 1 round")
     args = parser.parse_args()
-    if not SST2.exists():
+    n_weak, n_hq, n_test = args.weak_n, 32, args.test_n
+    if args.smoke:
+        import _smoke
+
+        args.model, args.steps, args.rounds, n_weak, n_test = _smoke.decoder(), 1, 1, 64, 32
+        df = _smoke.texts(n_weak + n_hq + n_test).rename(columns={"text": "sentence"})
+    elif SST2.exists():
+        df = pd.read_csv(SST2, sep="\t", quoting=3)
+    else:
         raise SystemExit(f"needs SST-2 at {SST2}")
     torch.manual_seed(0)
-    df = pd.read_csv(SST2, sep="\t", quoting=3).sample(frac=1.0, random_state=0)
+    df = df.sample(frac=1.0, random_state=0).head(n_weak + n_hq + n_test)
     model = build_classifier(args.model, 8, seed=0)
-    ids = model.tokenizer(df["sentence"].tolist()[:2288])["input_ids"]
-    labels = df["label"].to_numpy()[:2288].astype(np.float32)
-    stages = {"weak": (ids[:2000], labels[:2000]), "hq": (ids[2000:2032], labels[2000:2032])}
-    test_ids = ids[2032:2288]
+    ids = model.tokenizer(df["sentence"].tolist())["input_ids"]
+    labels = df["label"].to_numpy().astype(np.float32)
+    hq_end = n_weak + n_hq
+    stages = {"weak": (ids[:n_weak], labels[:n_weak]), "hq": (ids[n_weak:hq_end], labels[n_weak:hq_end])}
+    test_ids = ids[hq_end:]
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     for stage, (x, y) in ({} if args.end_to_end_only else stages).items():
         times = {"a": [], "b": [], "c": []}

@@ -6,6 +6,7 @@ never loaded into the comparison. One JSON line per (pooling, layer, n).
 
     python benchmarks/probe_choice.py                      # the demo's task and model, mean pooling
     python benchmarks/probe_choice.py --poolings mean last # also the last token (a second pass)
+    python benchmarks/probe_choice.py --smoke              # tiny model and synthetic texts (seconds)
 """
 
 from __future__ import annotations
@@ -27,12 +28,18 @@ def main() -> None:
     parser.add_argument("--poolings", nargs="+", default=["mean"])
     parser.add_argument("--results", default="results/demo")
     parser.add_argument("--sizes", nargs="+", type=int, default=[64, 256, 1024])
+    parser.add_argument("--smoke", action="store_true", help="tiny model and synthetic texts")
     args = parser.parse_args()
-    task = load_task(TEMPLATE.task)
+    template, results = TEMPLATE, Path(args.results)
+    if args.smoke:
+        import _smoke
+
+        template, results, args.sizes = _smoke.tiny(TEMPLATE), _smoke.folder() / "results", [16, 64]
+    task = load_task(template.task)
     y = task.pool.labels
     folds = np.array_split(np.random.default_rng(0).permutation(len(y)), 5)
     for pooling in args.poolings:
-        acts = activations(task, TEMPLATE.strong_model, "{text}", pooling, Path(args.results) / "artifacts")
+        acts = activations(task, template.strong_model, "{text}", pooling, results / "artifacts")
         best = None
         for layer in range(acts.n_layers + 1):
             x = np.asarray(acts.pool[:, layer], dtype=np.float32)
@@ -45,7 +52,7 @@ def main() -> None:
                     scores.append(float((clf.predict((x[held] - mean) / std) == y[held]).mean()))
                 row = {
                     "figure": "probe_choice_cv_accuracy",
-                    "model": TEMPLATE.strong_model,
+                    "model": template.strong_model,
                     "pooling": pooling,
                     "layer": layer,
                     "depth": round(layer / acts.n_layers, 3),

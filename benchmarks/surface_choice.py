@@ -2,6 +2,7 @@
 surface, by leave-one-allocation-out error and interval coverage on stored grids of real runs.
 
     python benchmarks/surface_choice.py results/bench_adaptive/demo results/bench_adaptive/sst2
+    python benchmarks/surface_choice.py --smoke  # on bench_adaptive.py's smoke SST-2 grid (seconds)
 
 For every variant, task and measured allocation: fit on every run except that allocation's, predict
 the mean accuracy of its seeds, and check whether the measured seed mean lies inside the 95%
@@ -78,8 +79,15 @@ def loao(runs: pd.DataFrame) -> dict[str, list[tuple[float, bool]]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("stores", type=Path, nargs="+")
+    parser.add_argument("stores", type=Path, nargs="*")
+    parser.add_argument("--smoke", action="store_true", help="on bench_adaptive.py's tiny SST-2 grid")
     args = parser.parse_args()
+    if args.smoke:
+        from bench_adaptive import smoke_grids
+
+        args.stores = [*args.stores, *smoke_grids(("sst2",)).values()]
+    if not args.stores:
+        parser.error("give the stores to compare the surfaces on (or --smoke)")
     total = {"gp": [], "parametric": []}
     for store in args.stores:
         df = frame([r for r in Store(store).records() if r.config["method"] != "icl"])

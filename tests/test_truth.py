@@ -56,7 +56,7 @@ def shared_test_records(curves, seeds=10, sd=0.005, n=300, spread=1.2, rng=None)
 def test_shared_test_cov_estimates_the_covariance_of_the_allocations_test_errors():
     """For known per-example probabilities p_a (three allocations, two nearly alike), the estimate
     from Bernoulli runs is Cov_i(p_a, p_b) / n, the variance of a one-run allocation included."""
-    from labelbudget.analysis.surface import shared_test_cov
+    from labelbudget.analysis.testset import shared_test_cov
 
     rng = np.random.default_rng(0)
     n = 2000

@@ -6,8 +6,8 @@ The grid is the set of runs it may choose from. It starts from a small design (p
 and budget line: all weak, all HQ and the middle mix, `initial_seeds` seeds each), then adds runs
 in batches (so that Ray runs a batch in parallel) where they most reduce the uncertainty of the
 decision at each undecided budget line, until every line's regime is decided (one regime's
-probability at least `decide`, as the report decides it) or `max_runs` are stored. A run under two
-names (`runs.identity.same_run`) is one run, valued on both lines.
+probability at least `STOP`) or `max_runs` are stored. A run under two names
+(`runs.identity.same_run`) is one run, valued on both lines.
 
 As the authors' `bayes_sweep.py` (EleutherAI/scalable-elicitation: a GP over the log label counts,
 batches of 8 allocations where its predictive SD is highest), but a run's value is its posterior SD
@@ -34,11 +34,9 @@ from labelbudget.util.errors import UserError
 from labelbudget.util.hashing import stable_hash
 
 STOP = 0.99
-"""A line's regime counts as settled here only at this probability, above the report's 0.95
-(`analysis.regimes.DECIDE`): a sweep that stopped each line at the first crossing of 0.95 would
-leave a quarter of its decisions just above it, where the posterior's errors are the optional
-stopping's (issue 35: 0.935 of its decisions right against a known truth with a shared test
-set). Measured against known surfaces: `benchmarks/bench_truth.py`."""
+"""A line's regime is settled only at this probability, above the report's 0.95: stopping at 0.95
+left a quarter of the decisions just above it, wrong more often than the report promises
+(optional stopping). Measured against known truths: `benchmarks/bench_truth.py`."""
 
 BATCH = 8
 """Runs added per round (the authors' batch of 8 allocations)."""
@@ -153,9 +151,7 @@ class Adaptive:
 
     candidates: list[RunConfig]
     decide: float = DECIDE
-    """The probability at which the report calls a regime decided."""
-    stop: float = STOP
-    """The probability at which a line stops taking runs for its regime (`STOP`)."""
+    stop: float = STOP  # a line's regime is settled at this (the report decides at `decide`)
     initial_seeds: int = INITIAL_SEEDS
     batch: int = BATCH
     seed: int = 0
