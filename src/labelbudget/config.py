@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from labelbudget.allocation import check_config
 from labelbudget.util.checks import _check, check_types
 from labelbudget.util.errors import UserError
 
@@ -314,8 +315,16 @@ class RunConfig:
     """Fraction of the budget spent on HQ labels: n_hq = int(f * B), n_weak = int((B - n_hq) / c)."""
     seed: int = 0
     """Seed of the pool partition, head and LoRA init, and batch order."""
+    sources: tuple[str, ...] = ()
+    """Label sources instead of the paper's pair, `NAME=SOURCE@PRICE` each, e.g.
+    `--source llm=column:llm@0.01 crowd=column:crowd@0.1 expert=ground-truth@1` (stages by price)."""
+    shares: tuple[str, ...] = ()
+    """With `--source`: the budget's split, `NAME=SHARE` each, summing to 1 (a point on the simplex)."""
 
     def __post_init__(self) -> None:
+        for name in ("sources", "shares"):  # lists from JSON or YAML are tuples here
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         check_types(self)
         _check(
             self.budget > 0,
@@ -342,6 +351,7 @@ class RunConfig:
             "pass --hq-fraction between 0 (all weak) and 1 (all HQ)",
         )
         _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}", "pass --seed 0 or more")
+        check_config(self)
         if self.method in METHOD_ALIASES:  # one spelling of each experiment
             method, learner = METHOD_ALIASES[self.method]
             object.__setattr__(self, "method", method)

@@ -66,6 +66,9 @@ def frame(records: Iterable[Record]) -> pd.DataFrame:
     # what runs read beyond their config (`runs.identity.inputs`) keeps them apart where a store
     # mixes it: bf16 and fp32 runs are other variants, an edited task file another task
     read = [r.inputs or {} for r in records]
+    for v, r in zip(variants, records, strict=True):  # K classes are never averaged with two
+        if r.classes and len(r.classes) != 2:
+            v["classes"] = json.dumps(len(r.classes))
     if len({i.get("compute") for i in read} - {None}) > 1:
         for v, i in zip(variants, read, strict=True):
             v["compute"] = json.dumps(i.get("compute"))

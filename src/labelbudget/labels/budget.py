@@ -11,79 +11,41 @@ spend is what they metered, never a formula.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 import numpy as np
 
+from labelbudget.allocation import EPS, Allocation, allocate, allocation_of, sources_of
 from labelbudget.util.errors import UserError
 
-EPS = 1e-9
-"""Float slack: int((64 - 32) / 0.1) must be 320, not 319 from 319.99999999999997."""
+__all__ = ["EPS", "MIN_STAGE", "Allocation", "allocate", "allocation_of", "check_stage_sizes", "partition_pool"]
 
 MIN_STAGE = 3
 """A training stage needs 2 validation labels (n_val >= 2) and at least 1 training label."""
 
 
-@dataclass(frozen=True)
-class Allocation:
-    """How many labels a run buys from each label source. The paper's analysis is two-sided
-    (weak and HQ); further sources, each with its own price, go in `others`."""
-
-    n_weak: int
-    n_hq: int
-    others: tuple[tuple[str, int], ...] = ()
-    """(source name, count) of labels bought from sources other than "weak" and "hq"."""
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {"weak": self.n_weak, "hq": self.n_hq, **dict(self.others)}
-
-    def cost(self, prices: float | Mapping[str, float]) -> float:
-        """What the allocation costs at these prices per label (a float: the weak price, with
-        HQ labels at $1)."""
-        if not isinstance(prices, Mapping):
-            prices = {"weak": prices, "hq": 1.0}
-        return sum(n * prices[name] for name, n in self.counts.items() if n)
-
-
-def allocate(budget: float, weak_cost: float, hq_fraction: float) -> Allocation:
-    """The paper's split of a budget: n_hq = int(f * B), n_weak = int((B - n_hq) / c)."""
-    n_hq = math.floor(hq_fraction * budget + EPS)
-    n_weak = math.floor((budget - n_hq) / weak_cost + EPS)
-    alloc = Allocation(n_weak, n_hq)
-    assert alloc.cost(weak_cost) <= budget + EPS * max(1.0, budget)
-    return alloc
-
-
-def allocation_of(config) -> Allocation:
-    """What a run config buys."""
-    return allocate(config.budget, config.weak_cost, config.hq_fraction)
-
-
-def check_stage_sizes(
-    alloc: Allocation,
-    budget: float,
-    weak_cost: float,
-    hq_fraction: float,
-    min_stage: int | None = None,
-    what: str = "",
-) -> None:
+def check_stage_sizes(alloc: Allocation, config, min_stage: int | None = None, what: str = "") -> None:
     """Refuse allocations whose non-empty stage cannot be split into train and validation
     (`min_stage` 1 for schedules without a validation split)."""
     min_stage = MIN_STAGE if min_stage is None else min_stage
-    for name, n, fix_fraction in (("weak", alloc.n_weak, 1.0), ("HQ", alloc.n_hq, 0.0)):
-        if 0 < n < min_stage:
+    needs = f"a stage needs at least {min_stage}" + (" (2 for validation, 1 to train)" if min_stage == MIN_STAGE else "")
+    for name, n in alloc.counts:
+        if not 0 < n < min_stage:
+            continue
+        if config.sources:
             raise UserError(
-                f"budget ${budget:g} with --hq-fraction {hq_fraction:g} and --weak-cost {weak_cost:g} "
-                f"leaves {what}{n} {name} label(s) to train on; a stage needs at least {min_stage}"
-                + (" (2 for validation, 1 to train)" if min_stage == MIN_STAGE else ""),
-                f"raise --budget, or set --hq-fraction {fix_fraction:g} to skip the {name} stage "
-                "(the other stage then gets the whole budget)",
+                f"budget ${config.budget:g} with --shares {' '.join(config.shares)} leaves {what}{n} label(s) "
+                f"of {name} to train on; {needs}",
+                f"raise --budget, or give {name} a share of 0 (no stage) or more of the budget",
             )
-    if alloc.n_weak == 0 and alloc.n_hq == 0:
-        raise UserError(f"budget ${budget:g} buys no labels at weak cost ${weak_cost:g}", "raise --budget")
+        shown, fix = ("weak", 1.0) if name == "weak" else ("HQ", 0.0)
+        raise UserError(
+            f"budget ${config.budget:g} with --hq-fraction {config.hq_fraction:g} and --weak-cost "
+            f"{config.weak_cost:g} leaves {what}{n} {shown} label(s) to train on; {needs}",
+            f"raise --budget, or set --hq-fraction {fix:g} to skip the {shown} stage "
+            "(the other stage then gets the whole budget)",
+        )
+    if alloc.total == 0:
+        cheapest = min(p for p in (s.price for s in sources_of(config)))
+        raise UserError(f"budget ${config.budget:g} buys no labels at ${cheapest:g} a label", "raise --budget")
 
 
 def stage_split(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -95,18 +57,25 @@ def stage_split(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
 
 def partition_pool(
     n_pool: int, alloc: Allocation, rng: np.random.Generator, exclude: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split the pool at random into a weak side and an HQ side, disjoint, in proportion to
-    n_weak : n_hq (the authors' `load_cached_datasets` in `w2s/utils.py`), each side at least as
-    large as what it must supply. Weak labels are bought from the weak side in its random order;
-    HQ labels are chosen from the HQ side only (at random, or by uncertainty sampling).
+) -> list[np.ndarray]:
+    """Split the pool at random into one side per source, disjoint, in proportion to the counts
+    (the authors' `load_cached_datasets` in `w2s/utils.py`: weak and HQ sides in proportion to
+    n_weak : n_hq), each side at least as large as what it must supply; the sides in stage order.
+    The cheapest source's labels are bought from its side in its random order; the others' are
+    chosen from their sides (at random, or by uncertainty sampling).
 
-    The HQ side is the permutation's head and the weak side its tail read backwards, so the
-    first n weak ids depend only on the seed (runs buying the same weak labels can share their
-    weak stage), and so do the first n HQ candidates."""
+    The sides of the dearer sources are the permutation's head, the most expensive first, and the
+    cheapest side its tail read backwards, so the first n ids of the cheapest side depend only on
+    the seed (runs buying the same weak labels can share their weak stage), and so do the first n
+    candidates of the most expensive. Two sources: the paper's weak and HQ sides exactly."""
     allowed = np.arange(n_pool) if exclude is None else np.setdiff1d(np.arange(n_pool), exclude)
     order = rng.permutation(allowed)
-    total = alloc.n_weak + alloc.n_hq
-    n_hq_side = 0 if total == 0 else round(len(order) * alloc.n_hq / total)
-    n_hq_side = min(max(n_hq_side, alloc.n_hq), len(order) - alloc.n_weak)
-    return np.ascontiguousarray(order[n_hq_side:][::-1]), order[:n_hq_side]
+    counts, total = alloc.values, alloc.total
+    sides: list[np.ndarray] = []
+    start = 0
+    for i in range(len(counts) - 1, 0, -1):  # the dearer sources, the most expensive first
+        size = 0 if total == 0 else round(len(order) * counts[i] / total)
+        size = min(max(size, counts[i]), len(order) - start - sum(counts[:i]))
+        sides.insert(0, order[start : start + size])
+        start += size
+    return [np.ascontiguousarray(order[start:][::-1]), *sides]

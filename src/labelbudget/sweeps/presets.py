@@ -119,6 +119,18 @@ allocations the probe grid also has ($16 all-weak 160, $16 100 weak + 6 HQ, $16 
 all-HQ), 3 seeds (the paper's), with the first weak labeler: stages of at most 160 examples, so
 that early stopping ends them in tens of steps (seconds each on a CPU)."""
 
+THREE = Grid(
+    tasks=("tweet-sentiment-3",),
+    methods=("probe_seq_sft", "probe_uncertainty"),
+    budgets=PROBES.budgets,
+    weak_costs=PROBES.weak_costs,
+    hq_fractions=PROBES.hq_fractions,
+    seeds=PROBES.seeds,
+)
+"""The three classes (negative, neutral, positive: `tweet-sentiment-3`), the same grid as the
+binary task's with its better weak labeler (MiniLM on 700 pool tweets, now a 3-way head) and two
+probe methods: the answer for three classes beside the binary one, within the demo's time."""
+
 NOTES = (
     "strong model Gemma-3-270M (the paper: Llama-3-8B); two weak labelers, MiniLM-L6 fine-tuned on "
     "100 and on 700 pool tweets (the paper: Qwen1.5-0.5B and Qwen1.5-4B on 8,000 examples, "
@@ -132,8 +144,10 @@ NOTES = (
     "framing prompt. A probe measures what a linear read-out of one layer of the frozen model "
     "knows; whether fine-tuning ranks allocations alike is what `labelbudget demo --lora` measures "
     "(the demo alone makes no claim about LoRA)",
-    "one task (the embedded tweets), a 3,200-tweet pool and a 300-tweet test set (the paper: five "
-    "tasks, ~58k and 1,000); ICL with 3 HQ demonstrations and one seed",
+    "one binary task (the embedded tweets), a 3,200-tweet pool and a 300-tweet test set (the paper: "
+    "five tasks, ~58k and 1,000); ICL with 3 HQ demonstrations and one seed; the three-class tweets "
+    "(tweet-sentiment-3: negative, neutral, positive) with the better weak labeler and two probe "
+    "methods, answered apart (chance is 1/3 there)",
 )
 
 
@@ -141,6 +155,8 @@ def demo_configs(lora: bool = False) -> list[RunConfig]:
     """The demo's runs: the probe grid per weak labeler and ICL; with `lora`, the LoRA runs too."""
     configs = [c for weak in WEAK_LABELERS for c in expand(dataclasses.replace(TEMPLATE, weak=weak), PROBES)]
     configs += [c for grid in ICL for c in expand(TEMPLATE, grid)]
+    three = dataclasses.replace(TEMPLATE, task=dataclasses.replace(TEMPLATE.task, task="tweet-sentiment-3"))
+    configs += expand(dataclasses.replace(three, weak=WEAK_LABELERS[1]), THREE)
     if lora:
         configs += [c for grid in LORA for c in expand(TEMPLATE, grid)]
     return configs
