@@ -7,12 +7,17 @@ A request is written twice in one folder, with the same ids, texts and instructi
   rows already labeled carry their answer as an annotation), with `label_config.xml`, the
   labeling interface to create the project with (one `Choices` named `label`: 1 or 0).
 
+The CSV is made for a person with a spreadsheet: a text that starts like a formula (`=`, `+`,
+`-`, `@`) is written behind a `'` (`util.spreadsheet`), so opening the file runs nothing.
+
 The labels come back in any of: that CSV (or any CSV/TSV/JSONL with `text` and `label`), Label
 Studio's JSON export (tasks with `annotations`) or its JSON-MIN export (flat rows with `text` and
-`label`). They are matched to what was asked by exact text (a text's label is the same for
-every run, so one file serves the test set and every run's HQ labels; a text edited by hand stays
-asked for). An empty label is not yet labeled; anything else but 0 or 1 is refused with the
-count.
+`label`). They are matched to what was asked by exact text, the `'` guard undone whether the
+spreadsheet kept it or not (a text's label is the same for every run, so one file serves the
+test set and every run's HQ labels, whose ids overlap; a text edited by hand stays asked for, and
+a row under an asked id whose text nearly matches is refused as changed on the way). An empty
+label is not yet labeled; 0 and 1 are read as spreadsheets save them too (1.0, TRUE); anything
+else is refused with the count.
 """
 
 from __future__ import annotations
@@ -26,9 +31,17 @@ from xml.sax.saxutils import quoteattr
 
 import pandas as pd
 
-from labelbudget.tasks.files import MISSING, read_table
+from labelbudget.tasks.files import BINARY, MISSING, column, read_table
 from labelbudget.util.atomic import atomic_path
 from labelbudget.util.errors import UserError, short
+from labelbudget.util.spreadsheet import guard_frame, unguard
+
+SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+"""What a labels file may be: a table, or Label Studio's JSON export."""
+
+MAX_JSON_BYTES = 1 << 30
+"""A Label Studio export larger than this is not one request's answers (a million tasks are
+well under it); it is refused rather than read into memory whole."""
 
 LABEL_CONFIG = """<View>
   <Header value="$question"/>
@@ -68,6 +81,7 @@ def write_request(folder: Path, request: Request, classes: tuple[str, str] = ("0
     asked = question(classes)
     cells = ["" if label is None else str(label) for label in request.labels]
     table = pd.DataFrame({"id": request.ids, "text": request.texts, "label": cells, "question": asked})
+    table = guard_frame(table)  # opened in a spreadsheet: no text runs as a formula
     with atomic_path(folder / "to_label.csv", ".csv") as tmp:
         table.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)  # a bare \r in a text stays in it
     tasks = []
@@ -85,14 +99,35 @@ def write_request(folder: Path, request: Request, classes: tuple[str, str] = ("0
     return folder / "to_label.csv"
 
 
+def label_value(cell: str) -> int | None:
+    """0 or 1 from a label cell as people and spreadsheets write it (0, 1.0, TRUE), else None."""
+    return BINARY.get(cell.strip().lower())
+
+
 def read_request(folder: Path) -> Request | None:
-    """The request last written in `folder` (its labels as written), or None."""
+    """The request last written in `folder`, or None. The person may have filled this very file
+    in a spreadsheet: its texts are read with the formula guard undone, its ids and labels as a
+    spreadsheet saves them (3.0, TRUE); a cell that is not a label reads as not yet labeled (the
+    labels files given are what is checked)."""
     path = folder / "to_label.csv"
     if not path.is_file():
         return None
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    labels = [None if v.strip() == "" else int(v) for v in table["label"]]
-    return Request(table["id"].astype(int).tolist(), table["text"].tolist(), labels)
+    missing = {"id", "text", "label"} - set(table.columns)
+    if missing:
+        raise UserError(
+            f"{path} lacks the columns {sorted(missing)}: it is not the request this run wrote",
+            f"delete {path} (the run writes its request again) and label the new one",
+        )
+    try:
+        ids = [int(float(i)) for i in table["id"]]
+    except ValueError as e:
+        raise UserError(
+            f"{path} has an id that is not a number ({e}): the file was edited",
+            f"delete {path} (the run writes its request again) and label the new one",
+        ) from e
+    texts = [unguard(t) for t in table["text"]]
+    return Request(ids, texts, [label_value(v) for v in table["label"]])
 
 
 def _choice(task: dict, where: str) -> str:
@@ -117,8 +152,25 @@ def _choice(task: dict, where: str) -> str:
 def _table(path: Path) -> pd.DataFrame:
     """A labels file as a table with `text`, `label` and maybe `id` (strings)."""
     if not path.is_file():
-        raise UserError(f"labels file {path} does not exist", "pass the file the run wrote, once labeled")
+        raise UserError(
+            f"labels file {path} " + ("is a folder" if path.is_dir() else "does not exist"),
+            "pass the file the run wrote, once labeled",
+        )
+    if path.suffix.lower() not in SUFFIXES:
+        workbook = path.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".ods", ".numbers")
+        what = f"a spreadsheet workbook ({path.suffix}), not CSV" if workbook else f"of type {path.suffix!r}"
+        raise UserError(
+            f"labels file {path} is {what}",
+            "save it as CSV from the spreadsheet (File > Save As > CSV UTF-8), or pass Label "
+            "Studio's JSON export",
+        )
     if path.suffix.lower() == ".json":
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise UserError(
+                f"labels file {path} is {path.stat().st_size:,} bytes, more than any export of one "
+                f"request ({MAX_JSON_BYTES:,})",
+                "export only the project that holds this run's request",
+            )
         try:
             items = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -131,23 +183,18 @@ def _table(path: Path) -> pd.DataFrame:
                 f"labels file {path} is not a list of Label Studio tasks",
                 "export with Label Studio's JSON (or JSON-MIN) format",
             )
-        rows = []
-        for item in items:
-            if "data" in item:  # the full export
-                data = item["data"]
-                rows.append(
-                    {"id": data.get("id", ""), "text": data.get("text"), "label": _choice(item, str(path))}
-                )
-            else:  # JSON-MIN: the data's fields and the choice, flat
-                rows.append(
-                    {"id": item.get("id", ""), "text": item.get("text"), "label": item.get("label", "")}
-                )
+        rows = [_task_row(item, n, path) for n, item in enumerate(items)]
         table = pd.DataFrame(rows, columns=["id", "text", "label"]).astype(str)
     else:
         try:
-            table = read_table(path).astype(str)
+            table = read_table(path)
+            for name in {"text", "label"} & set(table.columns):
+                column(table, name, path)
         except UserError as e:
             raise UserError(f"labels file: {e.problem}", e.fix) from e
+        table = table.astype(str)
+        if path.suffix.lower() in (".csv", ".tsv") and "text" in table:  # a spreadsheet's
+            table["text"] = table["text"].map(unguard)
     missing = {"text", "label"} - set(table.columns)
     if missing:
         raise UserError(
@@ -155,6 +202,22 @@ def _table(path: Path) -> pd.DataFrame:
             "keep the columns of the file the run wrote (id, text, label)",
         )
     return table
+
+
+def _task_row(item: dict, n: int, path: Path) -> dict:
+    """(id, text, label) of one task of a Label Studio export: the full export (`data` and
+    `annotations`) or JSON-MIN (the data's fields and the choice, flat)."""
+    full = "data" in item
+    data = item["data"] if full else item
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        raise UserError(
+            f"labels file {path}: task {n + 1} has no text ({'data.text' if full else 'text'} is "
+            f"{short(data.get('text') if isinstance(data, dict) else data, 40)})",
+            "create the Label Studio project from the request's to_label.json and label_config.xml "
+            "(they keep each task's text), then export again",
+        )
+    label = _choice(item, str(path)) if full else item.get("label", "")
+    return {"id": data.get("id", ""), "text": data["text"], "label": label}
 
 
 class Bank(dict):
@@ -198,18 +261,19 @@ def read_labels(paths: list[Path]) -> Bank:
         table = _table(Path(path))
         values = table["label"].str.strip()
         empty = values.str.lower().isin(MISSING)
-        bad = ~empty & ~values.isin(["0", "1", "0.0", "1.0"])
+        bad = ~empty & ~values.str.lower().isin(BINARY)
         if bad.any():
             first = table[bad].iloc[0]
             raise UserError(
                 f"labels file {path} has {int(bad.sum())} labels that are not 0 or 1 "
                 f"(e.g. {values[bad].iloc[0]!r} for {short(first['text'], 50)})",
-                "write 0 or 1 in the label column (or leave it empty if not labeled yet)",
+                "write 0 or 1 in the label column (1.0 and TRUE read as 1; leave it empty if not "
+                "labeled yet)",
             )
         ids = table["id"].str.strip() if "id" in table else pd.Series([""] * len(table), index=table.index)
-        labeled = zip(ids[~empty], table["text"][~empty].str.strip(), values[~empty], strict=True)
-        for i, text, value in labeled:
-            label = int(float(value))
+        texts = table["text"].str.strip()
+        for i, text, value in zip(ids[~empty], texts[~empty], values[~empty], strict=True):
+            label = BINARY[value.lower()]
             bank.rows.append((str(path), i.removesuffix(".0"), text))
             if bank.setdefault(text, label) != label:
                 raise UserError(

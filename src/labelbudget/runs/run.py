@@ -40,6 +40,7 @@ from labelbudget.runs.identity import (
 from labelbudget.runs.record import Record, decode_predictions, encode_predictions, git_commit, versions
 from labelbudget.runs.store import Store
 from labelbudget.tasks import TaskData, load_task
+from labelbudget.util.atomic import refuse_links
 from labelbudget.util.errors import PoolTooSmall, UserError
 from labelbudget.util.hashing import stable_hash
 from labelbudget.util.profiling import Phases
@@ -59,9 +60,12 @@ def run(
 
     With `--oracle file` the run stops (`LabelsNeeded`) once it knows which examples need a
     person's labels; call again with `labels_file` (that file, labeled; or a list of files) to
-    resume and finish.
+    resume and finish. Bad input (the config, the results folder, the labels files) is refused
+    before anything is written, the store file included.
     """
     refuse_unread(config)
+    refuse_links(Path(results))
+    read_labels(as_paths(labels_file))  # a bad labels file is refused before the store is touched
     store = Store(results)
     store.check()
     store.import_kept()
@@ -281,6 +285,7 @@ def compute(
     start = time.perf_counter()
     with phases("data and checks"):
         checked = check(config)
+        read_labels(as_paths(labels_file))  # refused here, not after the weak stage has trained
     method, alloc, task, excluded = checked.method(), checked.allocation, checked.task, checked.excluded
     eval_spent = None
     if task.test_pending:  # no gold: the person labels the test set first (once per task)
