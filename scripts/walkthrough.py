@@ -59,10 +59,13 @@ def data(work: Path, n_labeler: int, n_sim: int, n_mine: int, n_new: int) -> Non
 
 
 def person(gold_csv: Path, request: Path, out: Path) -> None:
-    """Play the person: fill the request's empty labels from the hidden gold."""
+    """Play the person: fill the request's empty labels from the hidden gold. A text that starts
+    like a spreadsheet formula (a tweet's @name) is written behind a `'`, which a spreadsheet
+    does not show: the person reads the text without it."""
     gold = dict(pd.read_csv(gold_csv, keep_default_na=False)[["text", "label"]].itertuples(index=False))
     table = pd.read_csv(request, dtype=str, keep_default_na=False)
-    table["label"] = [v if v else str(gold[t]) for t, v in zip(table["text"], table["label"], strict=True)]
+    shown = [t if t in gold else t.removeprefix("'") for t in table["text"]]
+    table["label"] = [v if v else str(gold[t]) for t, v in zip(shown, table["label"], strict=True)]
     table.to_csv(out, index=False, quoting=QUOTED)
 
 

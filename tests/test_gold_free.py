@@ -284,3 +284,62 @@ def test_unlabeled_splits_are_random_and_disjoint_and_a_test_file_can_replace_th
     others.to_csv(labeled, index=False)
     task = load_task(TaskConfig(task=str(path), unlabeled=True, test_size=20, test_file=str(labeled)))
     assert not task.test_pending and len(task.test) == 20 and len(task.pool) == 240
+
+
+# --- labels files as people and tools really write them ----------------------------------------
+
+
+def test_the_request_filled_in_place_as_a_spreadsheet_saves_it_resumes_the_run(tiny_config, tmp_path):
+    """A person fills to_label.csv itself, and the spreadsheet saves 1 as 1.0 or TRUE and ids as
+    3.0: the run reads the labels they are and goes on."""
+    cfg = dataclasses.replace(tiny_config, method="uncertainty", oracle="file")
+    with pytest.raises(LabelsNeeded) as paused:
+        run(cfg, tmp_path)
+    task = load_task(cfg.task)
+    gold = dict(zip(task.pool.texts, task.pool.labels.tolist(), strict=True))
+    table = pd.read_csv(paused.value.path, dtype=str, keep_default_na=False)
+    spelled = [{0: "0.0", 1: "1.0"}, {0: "FALSE", 1: "TRUE"}, {0: "false", 1: "true"}, {0: "0", 1: "1"}]
+    table["label"] = [spelled[i % 4][gold[t]] for i, t in enumerate(table["text"])]
+    table["id"] = table["id"].astype(float).astype(str)
+    table.to_csv(paused.value.path, index=False)
+    record, ran = run(cfg, tmp_path, labels_file=paused.value.path)
+    assert ran and record.n_hq == 4
+
+
+def test_a_bad_labels_file_is_refused_before_the_weak_stage_and_leaves_the_store_byte_identical(
+    tiny_config, tmp_path
+):
+    cfg = dataclasses.replace(tiny_config, method="uncertainty", oracle="file")
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"text": ["a", "b"], "label": ["1", "maybe"]}).to_csv(bad, index=False)
+    with pytest.raises(UserError, match="1 labels that are not 0 or 1"):  # a new run: nothing trains
+        run(cfg, tmp_path / "new", labels_file=bad)
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(LabelsNeeded):
+        run(cfg, tmp_path / "r")
+    store = tmp_path / "r" / "labelbudget.sqlite"
+    before = store.read_bytes()
+    with pytest.raises(UserError, match="1 labels that are not 0 or 1"):
+        run(cfg, tmp_path / "r", labels_file=bad)
+    assert store.read_bytes() == before
+
+
+def test_labels_files_that_are_not_what_they_seem_are_refused_with_what_they_are(tmp_path):
+    (tmp_path / "labels.xlsx").write_bytes(b"PK\x03\x04 a workbook")
+    with pytest.raises(UserError, match="is a spreadsheet workbook \\(.xlsx\\), not CSV"):
+        read_labels([tmp_path / "labels.xlsx"])
+    (tmp_path / "named.csv").write_bytes(b"PK\x03\x04 a workbook saved under a .csv name")
+    with pytest.raises(UserError, match="is a zip archive"):
+        read_labels([tmp_path / "named.csv"])
+    write_request(tmp_path, Request([0, 1], ["good film", "bad film"], [None, None]))
+    tasks = json.loads((tmp_path / "to_label.json").read_text())
+    del tasks[1]["data"]["text"]  # a project created without the request's interface
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    with pytest.raises(UserError, match="task 2 has no text \\(data.text is None\\)"):
+        read_labels([tmp_path / "export.json"])
+    (tmp_path / "min.json").write_text(json.dumps([{"id": 0, "label": "1"}]))
+    with pytest.raises(UserError, match="task 1 has no text \\(text is None\\)"):
+        read_labels([tmp_path / "min.json"])
+    (tmp_path / "nested.jsonl").write_text(json.dumps({"text": ["a"], "label": 1}) + "\n")
+    with pytest.raises(UserError, match="hold a JSON list in the column 'text'"):
+        read_labels([tmp_path / "nested.jsonl"])

@@ -357,7 +357,8 @@ def test_a_grid_the_pool_cannot_wholly_supply_is_caught_by_the_dry_run_and_skipp
 
     sweep_file = tmp_path / "sweep.json"
     grid = {"tasks": [tiny_config.task.task], "methods": ["seq_sft"], "budgets": [8, 64], "seeds": [0]}
-    sweep_file.write_text(json.dumps({"template": to_dict(tiny_config), **grid, "hq_fractions": [0.0, 1.0]}))
+    template = to_dict(dataclasses.replace(tiny_config, hq_fraction=0.0))  # one the grid holds
+    sweep_file.write_text(json.dumps({"template": template, **grid, "hq_fractions": [0.0, 1.0]}))
     results = ["--results", str(tmp_path / "r")]
     assert main(["sweep", str(sweep_file), "--dry-run", *results]) == 0
     out = capsys.readouterr().out
@@ -440,3 +441,68 @@ def test_methods_that_coincide_at_an_end_are_the_same_run_and_a_sweep_runs_it_on
     assert not ran and computed == ["seq_sft"] and record.config["method"] == "uncertainty"
     assert (record.budget, record.weak_cost, record.spent, record.n_weak) == (4, 0.05, 4.0, 80)
     assert len(Store(fresh).records()) == 2
+
+
+# --- every flag and sweep-file field is used or refused ----------------------------------------
+
+
+def test_a_sweep_sweeps_the_task_it_is_given_by_flag_or_file(tmp_path, capsys, synthetic_csv):
+    """`--task my.csv` (and a sweep file's template task) is the swept task when no tasks axis is
+    given; a tasks axis naming another task beside it is refused, not preferred."""
+    from labelbudget.__main__ import main
+    from labelbudget.cli import Sweep
+
+    mine = str(synthetic_csv)
+    flags = ["--task", mine, "--budgets", "8", "--hq-fractions", "0.5", "--seeds", "0", "--test-size", "40"]
+    assert main(["sweep", *flags, "--dry-run", "--results", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert f"seq_sft {mine} $8" in out and "tweet-sentiment" not in out, out
+    path = tmp_path / "grid.yaml"
+    path.write_text(f"template:\n  task: {{task: {mine}, test_size: 40}}\nbudgets: [8]\nseeds: [0]\n")
+    assert {c.task.task for c in Sweep(file=path).configs()} == {mine}
+    assert main(["sweep", *flags, "--tasks", "tweet-sentiment", "--dry-run"]) == 2
+    assert "the run template's task is" in capsys.readouterr().err
+    path.write_text(f"template:\n  task: {{task: {mine}}}\ntasks: [tweet-sentiment]\n")
+    with pytest.raises(UserError, match="would be ignored"):
+        read_sweep(path)
+
+
+def test_a_template_value_the_grid_would_drop_is_refused(tmp_path):
+    """A value an axis replaces is refused unless the axis holds it (then it is used): a
+    template copied from a record of the same grid passes."""
+    path = tmp_path / "grid.yaml"
+    path.write_text("template: {budget: 20}\nbudgets: [16, 64]\n")
+    with pytest.raises(UserError, match="the run template's budget is 20 .* budgets \\[16, 64\\]"):
+        read_sweep(path)
+    path.write_text("template: {budget: 16, seed: 2}\nbudgets: [16, 64]\n")
+    assert {c.budget for c in expand(read_sweep(path).template, read_sweep(path).grid)} == {16, 64}
+    path.write_text("template: {weak_labels: 'column:p'}\nweak_sources: [trained]\n")
+    with pytest.raises(UserError, match="weak_labels is 'column:p'"):
+        read_sweep(path)
+
+
+def test_budgets_in_exponent_notation_read_as_numbers(tmp_path):
+    """PyYAML (YAML 1.1) reads 1e3 as the string '1e3'; people mean 1000."""
+    path = tmp_path / "grid.yaml"
+    path.write_text("budgets: [1e3, 2.5E2]\nweak_costs: [1e-1]\n")
+    grid = read_sweep(path).grid
+    assert grid.budgets == (1000.0, 250.0) and grid.weak_costs == (0.1,)
+
+
+def test_the_dry_run_refuses_what_the_sweep_refuses_before_any_run(tmp_path, capsys, synthetic_csv):
+    """The weak-label sources' own checks (a missing file, a column the task lacks), the task
+    and the pool: the dry run says what the sweep would say, before listing anything."""
+    from labelbudget.__main__ import main
+
+    base = ["sweep", "--dry-run", "--task", str(synthetic_csv), "--test-size", "40", "--budgets", "8"]
+    base += ["--seeds", "0", "--hq-fractions", "0.5", "--results", str(tmp_path / "r")]
+    for extra, expected in (
+        (["--weak-sources", "file:/nonexistent.csv"], "weak-label file /nonexistent.csv does not exist"),
+        (["--weak-sources", "column:nope"], "has no weak-label column 'nope'"),
+        (["--weak-labels", "column:nope"], "has no weak-label column 'nope'"),
+        (["--label-map", "pos", "1", "neg", "0"], "--label-map names labels that"),
+    ):
+        assert main([*base, *extra]) == 2, extra
+        captured = capsys.readouterr()
+        assert expected in captured.err and "would be refused" in captured.err and captured.out == "", extra
+    assert not (tmp_path / "r").exists()

@@ -198,3 +198,116 @@ def test_a_task_file_edited_within_a_process_is_loaded_again(tmp_path):
     synthetic_texts(200, seed=2).to_csv(path, index=False)
     again = load_task(cfg)
     assert again is not first and len(again.pool) + len(again.test) > len(first.pool) + len(first.test)
+
+
+# --- data a reader would misread is refused, with what it is -----------------------------------
+
+
+def test_a_jsonl_text_or_label_that_is_a_list_or_an_object_is_refused(tmp_path):
+    rows = [{"text": f"text {i}", "label": i % 2} for i in range(40)]
+    for column, value, kind in (
+        ("text", ["a", "b"], "list"),
+        ("text", {"a": 1}, "object"),
+        ("label", [1], "list"),
+    ):
+        bad = [dict(r) for r in rows]
+        bad[3][column] = value
+        path = tmp_path / f"{column}-{kind}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in bad))
+        with pytest.raises(UserError, match=f"1 rows hold a JSON {kind} in the column '{column}'.*row 4"):
+            load_task(TaskConfig(task=str(path), test_size=4))
+
+
+def test_texts_given_both_labels_are_dropped_or_refused_with_the_count(tmp_path):
+    """A few (real data has some): every copy dropped and said; many: the file is refused,
+    as a weak-label file that gives a text two values is. Plain duplicates: dropped, noted."""
+    df = synthetic_texts(300)
+    few = pd.concat([df, df.iloc[:2].assign(label=1 - df["label"][:2]), df.iloc[2:5]])
+    task = load_task(TaskConfig(task=str(write(few, tmp_path / "few.csv")), test_size=20))
+    assert "dropped 2 texts that the file gives both labels (4 rows" in " ".join(task.notes)
+    assert not {*df["text"][:2]} & {*task.pool.texts, *task.test.texts}
+    assert "dropped 3 duplicate texts" in task.notes
+    every = pd.concat([df, df.assign(label=1 - df["label"])])
+    with pytest.raises(UserError, match="gives 300 of its 300 distinct texts both labels"):
+        load_task(TaskConfig(task=str(write(every, tmp_path / "every.csv")), test_size=20))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_nul_in_a_text_is_refused(tmp_path, suffix):
+    df = synthetic_texts(40)
+    df.loc[7, "text"] = "a text with a \x00 inside"
+    path = write(df, tmp_path / f"nul{suffix}")  # JSONL escapes it (\u0000): found after parsing
+    message = "holds a NUL byte \\(line 9\\)" if suffix == ".csv" else "hold a NUL character \\(e.g. row 8\\)"
+    with pytest.raises(UserError, match=message):
+        load_task(TaskConfig(task=str(path), test_size=4))
+
+
+def test_a_carriage_return_pandas_wrote_unquoted_is_named_as_the_cause(tmp_path):
+    """pandas quotes a text for a line feed, not for a carriage return: a reader ends the row at
+    it, and the label column filled with pieces of texts ("not binary: 43 distinct values")."""
+    df = synthetic_texts(60)
+    df.insert(0, "id", range(len(df)))
+    df.loc[5:, "text"] = "\r" + df.loc[5:, "text"]
+    df.to_csv(tmp_path / "cr.csv", index=False)
+    with pytest.raises(
+        UserError, match=r"carriage return \(\\r\) inside a text on line 7, outside quotes"
+    ) as e:
+        load_task(TaskConfig(task=str(tmp_path / "cr.csv"), test_size=4))
+    assert "QUOTE_NONNUMERIC" in e.value.fix
+    import csv
+
+    df.to_csv(tmp_path / "quoted.csv", index=False, quoting=csv.QUOTE_NONNUMERIC)  # the fix works
+    assert len(load_task(TaskConfig(task=str(tmp_path / "quoted.csv"), test_size=4)).test) == 4
+    first = synthetic_texts(60).assign(text=lambda d: "\r" + d["text"])  # text first: only a line skipped
+    first.to_csv(tmp_path / "first.csv", index=False)
+    assert len(load_task(TaskConfig(task=str(tmp_path / "first.csv"), test_size=4)).pool) == 56
+
+
+def test_labels_as_spreadsheets_save_them_are_read(tmp_path):
+    df = synthetic_texts(40)
+    df["label"] = (
+        df["label"]
+        .map({1: "TRUE", 0: "FALSE"})
+        .where(df.index % 3 != 0, df["label"].map({1: "1.0", 0: "0.0"}))
+    )
+    task = load_task(TaskConfig(task=str(write(df, tmp_path / "sheet.csv")), test_size=4))
+    truth = dict(zip(df["text"], df["label"].isin(["TRUE", "1.0"]).astype(int), strict=True))
+    assert all(truth[t] == y for t, y in zip(task.pool.texts, task.pool.labels, strict=True))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"PK\x03\x04workbook", "is a zip archive \\(a spreadsheet workbook"),
+        ("text,label\na,1\n".encode("utf-16"), "is UTF-16 text"),
+    ],
+)
+def test_a_workbook_or_utf16_file_named_csv_is_refused_as_what_it_is(tmp_path, content, message):
+    (tmp_path / "data.csv").write_bytes(content)
+    with pytest.raises(UserError, match=message):
+        load_task(TaskConfig(task=str(tmp_path / "data.csv"), test_size=4))
+
+
+def test_a_line_too_long_to_be_a_text_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
+    from labelbudget.tasks import files
+
+    monkeypatch.setattr(files, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(files, "CHUNK", 64)  # the line spans chunks
+    df = synthetic_texts(40)
+    df.loc[20, "text"] = "word " * 300
+    path = write(df, tmp_path / "long.csv")
+    with pytest.raises(UserError, match="has a line longer than 1,000 bytes \\(line 22\\)"):
+        load_task(TaskConfig(task=str(path), test_size=4))
+    read = []
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: read.append(a))
+    with pytest.raises(UserError):
+        files.read_table(path)
+    assert read == []  # refused before pandas reads anything
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_reads_as_without(tmp_path):
+    df = synthetic_texts(40)
+    path = write(df, tmp_path / "d.jsonl")
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    task = load_task(TaskConfig(task=str(tmp_path / "bom.jsonl"), test_size=4))
+    assert task.pool.texts == load_task(TaskConfig(task=str(path), test_size=4)).pool.texts

@@ -207,3 +207,15 @@ def test_the_grids_allocations_are_the_papers():
     cells = bench_truth.grid()
     assert len(cells) == len({a for _, _, a in cells}) == 27
     assert all(allocate(b, 0.1, f).n_hq == a[1] for b, f, a in cells)
+
+
+def test_a_tie_the_report_would_call_decided_is_not_given_up():
+    """A line at P 0.96 (the report's 'decided', the sweep's not yet) that no run left is likely
+    to settle is still open: given up there, the report's decision would be the first crossing of
+    0.95 (on the flat top of `bench_truth.py`, the adaptive sweep's two wrong 'mixed' lines)."""
+    from labelbudget.sweeps.adaptive import LineState
+
+    key = ("v", "t", 1024.0, 0.1)
+    tie = LineState(key, "seq_sft", "undetermined", 0.80, 640, 0, 30, 0.002, 0, 0.05, "mixed")
+    almost = dataclasses.replace(tie, p_top=0.96)
+    assert tie.settled and not almost.settled

@@ -192,7 +192,10 @@ def sources_of(config) -> tuple[SourceConfig, ...]:
     """A run config's label sources in stage order: its `--source`s, else the paper's pair."""
     if config.sources:
         return stage_order([SourceConfig.parse(s) for s in config.sources])
-    return (SourceConfig("weak", config.weak_labels, config.weak_cost), SourceConfig("hq", config.oracle, 1.0))
+    return (
+        SourceConfig("weak", config.weak_labels, config.weak_cost),
+        SourceConfig("hq", config.oracle, 1.0),
+    )
 
 
 def shares_of(config) -> dict[str, float]:

@@ -4,7 +4,7 @@ makes them one command line."""
 
 from __future__ import annotations
 
-import errno
+import dataclasses
 import json
 import logging
 import sys
@@ -19,7 +19,7 @@ import tyro
 from labelbudget.config import RunConfig, TaskConfig, WeakConfig
 from labelbudget.labels.person import LabelsNeeded
 from labelbudget.sweeps.grid import Grid
-from labelbudget.util.errors import UserError
+from labelbudget.util.errors import UserError, of_the_machine
 from labelbudget.util.progress import quiet_libraries
 
 Flat = tyro.conf.OmitArgPrefixes
@@ -69,12 +69,15 @@ class Predict:
     input: Path
     """A CSV, TSV or JSONL file with the model's text column."""
     output: Path | None = None
-    """Where to write the rows plus `p1` and `label_pred` (default: INPUT.predictions.EXT)."""
+    """Where to write the rows plus `p1` and `label_pred` (default: INPUT.predictions.EXT); not the
+    input, nor inside the model folder."""
 
     def execute(self) -> None:
-        from labelbudget.learners.saved import predict_file
+        from labelbudget.learners.saved import predict_rows
 
-        print(f"predictions: {predict_file(self.model, self.input, self.output)}")
+        done = predict_rows(self.model, self.input, self.output)
+        blank = f"; {done.blank} rows without a text left unscored (no p1)" if done.blank else ""
+        print(f"predictions: {done.path} ({done.rows - done.blank} of {done.rows} rows scored{blank})")
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,9 @@ class Weak:
         from labelbudget.models.backbone import check_model
         from labelbudget.runs.store import Store
         from labelbudget.tasks import load_task
+        from labelbudget.util.atomic import refuse_links
 
+        refuse_links(self.results)
         Store(self.results).check()
         task = load_task(self.task)
         if self.weak_labels != "trained":  # any other source: measured against the gold test split
@@ -187,30 +192,27 @@ class Sweep:
     """--adaptive: runs per batch (a Ray cluster runs a batch in parallel)."""
 
     def configs(self) -> list[RunConfig]:
-        from labelbudget.sweeps.files import read_sweep
-        from labelbudget.sweeps.grid import expand
-        from labelbudget.sweeps.presets import PRESETS
+        from labelbudget.sweeps.files import sweep_configs
 
-        if self.file is not None:
-            sweep = read_sweep(self.file)
-            return expand(sweep.template, sweep.grid)
-        if self.preset is not None:
-            return PRESETS[self.preset]()
-        return expand(self.template, self.grid)
+        return sweep_configs(self.file, self.preset, self.template, self.grid)
 
     def execute(self) -> None:
         from labelbudget.runs.store import Store
-        from labelbudget.sweeps.sweep import dry_run, refuse_invalid, run_sweep
+        from labelbudget.sweeps.executors import EXECUTORS
+        from labelbudget.sweeps.files import refuse_unread
+        from labelbudget.sweeps.sweep import dry_run, run_sweep
 
+        fields = dataclasses.fields(self)
+        refuse_unread({f.name: getattr(self, f.name) for f in fields}, {f.name: f.default for f in fields})
+        EXECUTORS.get_or_fail(self.executor, f"use --executor with one of {', '.join(sorted(EXECUTORS))}")
         configs = self.configs()
         Store(self.results).check()
-        if self.dry_run:  # every check a real sweep makes but loading models (data: if local)
-            refuse_invalid(configs)
+        if self.dry_run:  # every check a real sweep makes before its first run (data: if local)
             return dry_run(configs, self.results, self.skip_unsupplied)
         if self.adaptive:
             from labelbudget.sweeps.adaptive import adaptive_sweep, summary
 
-            max_runs = self.max_runs or max(1, len(configs) // 4)
+            max_runs = self.max_runs if self.max_runs is not None else max(1, len(configs) // 4)
             options = dict(
                 executor=self.executor, ray_address=self.ray_address, cpus_per_run=self.cpus_per_run
             )
@@ -353,10 +355,6 @@ def _unexpected(e: Exception, debug: bool) -> int:
     return 1
 
 
-ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
-"""Errors of the machine, not of labelbudget: said in one line like bad input."""
-
-
 def execute(parse, argv: list[str]) -> int:
     """Parse and execute one command line. Exit codes: 0 done, 2 bad input (one message naming
     the problem and the fix, nothing written), 3 waiting for human labels, 1 an unexpected error
@@ -380,12 +378,13 @@ def execute(parse, argv: list[str]) -> int:
         print(f"labelbudget: waiting for labels: {e}", file=sys.stderr)
         return 3
     except OSError as e:
-        if e.errno not in ENVIRONMENT_ERRNOS:
+        if not of_the_machine(e):
             return _unexpected(e, debug)
         if debug:
             traceback.print_exc()
+        why = e.strerror or f"a write came up short ({e}): the disk is full"
         print(
-            f"labelbudget: error: could not write {e.filename or 'a file'}: {e.strerror}; stored "
+            f"labelbudget: error: could not write {e.filename or 'a file'}: {why}; stored "
             "runs are intact (each is written whole or not at all)\n"
             "  fix: free disk space or fix the folder's permissions, then rerun: only the missing "
             "runs run",

@@ -1,6 +1,12 @@
 """One self-contained HTML report (plots embedded) from the results store, plus the raw records
 as CSV next to it: tables, the Pareto frontier, the regimes, plans for a few budgets, and what
-the stored runs do not cover compared with the paper."""
+the stored runs do not cover compared with the paper.
+
+A report is a file people send each other, and its strings come from data, configs and file
+names (a task file may be named `x"><img src=x onerror=...>.csv`): every one of them reaches the
+HTML through one function, `_esc`, tables included, so none is ever markup. Both files are
+written whole or not at all, only inside the results folder (never through a link), and the CSV,
+made to be opened in a spreadsheet, has its texts guarded against formulas."""
 
 from __future__ import annotations
 
@@ -20,21 +26,40 @@ from labelbudget.analysis.regimes import DECIDE
 from labelbudget.analysis.tables import pareto_frontier, probe_vs_finetuning, rank_agreement, table1
 from labelbudget.runs.store import Store, unsupplied
 from labelbudget.tasks.paper import TABLE1_TASKS
+from labelbudget.util.atomic import atomic_path, refuse_links
 from labelbudget.util.errors import UserError
+from labelbudget.util.spreadsheet import guard_frame
 
 PAPER_METHODS = ("seq_sft", "prompted_seq_sft", "logconf", "uncertainty", "icl")
 PAPER_BUDGETS = (16, 64, 256, 1024, 4096, 8192)
 
 
-def _img(path: Path | None) -> str:
+def _esc(value: object) -> str:
+    """The one way any string reaches the HTML: as text, never markup (quotes too, for
+    attributes)."""
+    return html.escape(str(value), quote=True)
+
+
+def _img(path: Path | None, alt: str) -> str:
     if path is None:
         return "<p><i>not enough data for this plot</i></p>"
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _cell(value: object) -> str:
+    """A table cell as HTML text: floats to 3 decimals, missing values as n/a, the rest escaped."""
+    if value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float | np.floating):
+        return f"{value:.3f}"
+    return _esc(value)
 
 
 def _table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="n/a", border=0)
+    """A table whose every cell and header went through `_esc` (pandas' own escaping is not
+    used: one path for all HTML)."""
+    return df.map(_cell).rename(columns=_esc).to_html(index=False, escape=False, border=0)
 
 
 def coverage(df: pd.DataFrame) -> list[str]:
@@ -75,8 +100,8 @@ def _answers(analysis: Analysis, weak_cost: float = 0.1) -> list[str]:
             continue
         lines = analysis.answer_lines(label, weak_cost)
         if analysis.answers(label, weak_cost):
-            parts.append(f"<p><b>{html.escape(label)}</b>, weak labels at ${weak_cost:g}:</p><ul>")
-            parts += [f"<li>{html.escape(line)}</li>" for line in lines]
+            parts.append(f"<p><b>{_esc(label)}</b>, weak labels at ${weak_cost:g}:</p><ul>")
+            parts += [f"<li>{_esc(line)}</li>" for line in lines]
             parts.append("</ul>")
     if not parts:
         return []
@@ -126,24 +151,25 @@ def write_report(
     results: Path | str = "results", out: Path | str | None = None, notes: tuple[str, ...] = ()
 ) -> Path:
     results = Path(results)
+    refuse_links(results)
+    if results.is_file():
+        raise UserError(f"the results path {results} is a file, not a folder", "pass --results with a folder")
     records = Store(results).records()
     if not records:
         raise UserError(f"no stored runs in {results}", "run `labelbudget sweep` or `labelbudget demo` first")
+    out = _targets(results, Path(out) if out else results / "report.html")
     analysis = Analysis(records)
     df, pts = analysis.df, analysis.points
-    out = Path(out) if out else results / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([r.__dict__ for r in records]).to_csv(out.with_suffix(".csv"), index=False)
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>labelbudget report</title><style>"
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{padding:3px 8px;"
         "border-bottom:1px solid #ddd;text-align:right}img{max-width:100%}</style></head><body>",
         "<h1>labelbudget report</h1>",
-        f"<p>{len(records)} runs from <code>{html.escape(str(results))}</code>: tasks "
-        f"{', '.join(sorted(df['task'].unique()))}; methods {', '.join(sorted(df['label'].unique()))}; "
-        f"seeds {df['seed'].nunique()}. Raw records: "
-        f"<code>{html.escape(out.with_suffix('.csv').name)}</code>."
+        f"<p>{len(records)} runs from <code>{_esc(results)}</code>: tasks "
+        f"{_esc(', '.join(sorted(df['task'].unique())))}; methods "
+        f"{_esc(', '.join(sorted(df['label'].unique())))}; seeds {df['seed'].nunique()}. Raw records: "
+        f"<code>{_esc(out.with_suffix('.csv').name)}</code>."
         " A point is a method variant at an allocation (n_weak, n_hq); accuracies are averaged over "
         "seeds, then tasks, and every allocation is re-costed at every weak-label price "
         "(cost = n_weak &times; c + n_hq), as the authors' analysis.</p>",
@@ -160,7 +186,7 @@ def write_report(
         ]
     parts.append(
         "<h2>What this report does not cover</h2><ul>"
-        + "".join(f"<li>{html.escape(g)}</li>" for g in (*notes, *coverage(df), *missing))
+        + "".join(f"<li>{_esc(g)}</li>" for g in (*notes, *coverage(df), *missing))
         + "</ul>"
     )
     compared = probe_vs_finetuning(pts)
@@ -187,7 +213,7 @@ def write_report(
             sub = pts[np.isclose(pts["weak_cost"], cost)]
             parts.append(f"<h2>Weak labels at ${cost:g}</h2>")
             parts.append("<h3>Accuracy vs cost, with the Pareto frontier (Figure 5)</h3>")
-            parts.append(_img(cost_plot(pts, tmp / f"cost-{cost}.png", cost)))
+            parts.append(_img(cost_plot(pts, tmp / f"cost-{cost}.png", cost), f"cost-{cost}"))
             frontier = pareto_frontier(sub[sub["cost"] > 0])
             parts.append(
                 _table(frontier[["label", "n_weak", "n_hq", "cost", "accuracy", "weak_fraction", "n_seeds"]])
@@ -198,10 +224,9 @@ def write_report(
                 found = analysis.answers(label, float(cost))
                 if not found:
                     continue
-                parts.append(
-                    f"<h3>{html.escape(label)}: accuracy vs weak share of the budget (Figure 1)</h3>"
-                )
-                parts.append(_img(weak_fraction_plot(pts, tmp / f"fig1-{len(parts)}.png", label, cost)))
+                parts.append(f"<h3>{_esc(label)}: accuracy vs weak share of the budget (Figure 1)</h3>")
+                figure = weak_fraction_plot(pts, tmp / f"fig1-{len(parts)}.png", label, cost)
+                parts.append(_img(figure, f"{label}: accuracy vs weak share"))
                 parts.append(
                     f"<p>Regimes: where the accuracy peak lies along each budget line, with the "
                     f"posterior's probabilities (decided at {DECIDE:.0%}), and the best affordable buy:</p>"
@@ -233,12 +258,33 @@ def write_report(
             parts.append(_table(pd.DataFrame(plans)))
         if df["task"].nunique() > 1:
             parts.append("<h2>Per task</h2>")
-            for task, g in df.groupby("task"):
-                parts.append(f"<h3>{html.escape(task)}</h3>")
+            for i, (task, g) in enumerate(df.groupby("task")):
+                parts.append(f"<h3>{_esc(task)}</h3>")
                 per_task = recost(average(g), [0.1])
-                parts.append(_img(cost_plot(per_task, tmp / f"task-{task}.png", 0.1, title=task)))
+                title = task.replace("$", r"\$")  # a $ in a file name is not matplotlib's math
+                parts.append(_img(cost_plot(per_task, tmp / f"task-{i}.png", 0.1, title=title), task))
     parts.append("<h2>All averaged points</h2>")
     parts.append(_table(pts.drop(columns=["strong_model", "weak_model", "config", "variant"])))
     parts.append("</body></html>")
-    out.write_text("\n".join(parts))
+    with atomic_path(out.with_suffix(".csv"), ".csv") as tmp:  # whole or not at all, never a link's
+        guard_frame(pd.DataFrame([r.__dict__ for r in records])).to_csv(tmp, index=False)
+    with atomic_path(out, ".html") as tmp:
+        tmp.write_text("\n".join(parts), encoding="utf-8")
+    return out
+
+
+def _targets(results: Path, out: Path) -> Path:
+    """The report's path, refused where writing it (or the CSV beside it) would replace
+    something that is not a report: the store, a folder, or one file for both."""
+    if out.suffix.lower() == ".csv":
+        raise UserError(
+            f"--out {out} names the CSV: the report is HTML, and its records go beside it as .csv",
+            f"pass --out {out.with_suffix('.html')}",
+        )
+    store = (results / "labelbudget.sqlite").resolve()
+    for path in (out, out.with_suffix(".csv")):
+        if path.resolve() == store:
+            raise UserError(f"--out {out} would write over the results store {store}", "pass another --out")
+        if path.is_dir():
+            raise UserError(f"--out {out} would write over the folder {path}", "pass a file name (.html)")
     return out

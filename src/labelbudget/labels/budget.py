@@ -16,7 +16,15 @@ import numpy as np
 from labelbudget.allocation import EPS, Allocation, allocate, allocation_of, sources_of
 from labelbudget.util.errors import UserError
 
-__all__ = ["EPS", "MIN_STAGE", "Allocation", "allocate", "allocation_of", "check_stage_sizes", "partition_pool"]
+__all__ = [
+    "EPS",
+    "MIN_STAGE",
+    "Allocation",
+    "allocate",
+    "allocation_of",
+    "check_stage_sizes",
+    "partition_pool",
+]
 
 MIN_STAGE = 3
 """A training stage needs 2 validation labels (n_val >= 2) and at least 1 training label."""
@@ -26,7 +34,9 @@ def check_stage_sizes(alloc: Allocation, config, min_stage: int | None = None, w
     """Refuse allocations whose non-empty stage cannot be split into train and validation
     (`min_stage` 1 for schedules without a validation split)."""
     min_stage = MIN_STAGE if min_stage is None else min_stage
-    needs = f"a stage needs at least {min_stage}" + (" (2 for validation, 1 to train)" if min_stage == MIN_STAGE else "")
+    needs = f"a stage needs at least {min_stage}" + (
+        " (2 for validation, 1 to train)" if min_stage == MIN_STAGE else ""
+    )
     for name, n in alloc.counts:
         if not 0 < n < min_stage:
             continue
@@ -45,7 +55,9 @@ def check_stage_sizes(alloc: Allocation, config, min_stage: int | None = None, w
         )
     if alloc.total == 0:
         cheapest = min(p for p in (s.price for s in sources_of(config)))
-        raise UserError(f"budget ${config.budget:g} buys no labels at ${cheapest:g} a label", "raise --budget")
+        raise UserError(
+            f"budget ${config.budget:g} buys no labels at ${cheapest:g} a label", "raise --budget"
+        )
 
 
 def stage_split(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -7,12 +7,17 @@ A request is written twice in one folder, with the same ids, texts and instructi
   rows already labeled carry their answer as an annotation), with `label_config.xml`, the
   labeling interface to create the project with (one `Choices` named `label`: 1 or 0).
 
+The CSV is made for a person with a spreadsheet: a text that starts like a formula (`=`, `+`,
+`-`, `@`) is written behind a `'` (`util.spreadsheet`), so opening the file runs nothing.
+
 The labels come back in any of: that CSV (or any CSV/TSV/JSONL with `text` and `label`), Label
 Studio's JSON export (tasks with `annotations`) or its JSON-MIN export (flat rows with `text` and
-`label`). They are matched to what was asked by exact text (a text's label is the same for
-every run, so one file serves the test set and every run's HQ labels; a text edited by hand stays
-asked for). An empty label is not yet labeled; anything else but 0 or 1 is refused with the
-count.
+`label`). They are matched to what was asked by exact text, the `'` guard undone whether the
+spreadsheet kept it or not (a text's label is the same for every run, so one file serves the
+test set and every run's HQ labels, whose ids overlap; a text edited by hand stays asked for, and
+a row under an asked id whose text nearly matches is refused as changed on the way). An empty
+label is not yet labeled; 0 and 1 are read as spreadsheets save them too (1.0, TRUE); anything
+else is refused with the count.
 """
 
 from __future__ import annotations
@@ -26,27 +31,44 @@ from xml.sax.saxutils import quoteattr
 
 import pandas as pd
 
-from labelbudget.tasks.files import MISSING, read_table
+from labelbudget.labelspace import TWO, LabelSpace
+from labelbudget.tasks.files import BINARY, MISSING, column, read_table
 from labelbudget.util.atomic import atomic_path
 from labelbudget.util.errors import UserError, short
+from labelbudget.util.spreadsheet import guard_frame, unguard
+
+SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+"""What a labels file may be: a table, or Label Studio's JSON export."""
+
+MAX_JSON_BYTES = 1 << 30
+"""A Label Studio export larger than this is not one request's answers (a million tasks are
+well under it); it is refused rather than read into memory whole."""
 
 LABEL_CONFIG = """<View>
   <Header value="$question"/>
   <Text name="text" value="$text"/>
   <Choices name="label" toName="text" choice="single" showInline="true">
-    <Choice value="1" hint={one}/>
-    <Choice value="0" hint={zero}/>
+{choices}
   </Choices>
 </View>
 """
 
 
-def question(classes: tuple[str, str]) -> str:
-    """The instruction every row carries: what 1 and 0 mean for this task."""
-    zero, one = classes
-    if (zero, one) == ("0", "1"):
-        return "Write 1 if this text belongs to class 1 (the task's positive class), else 0."
-    return f"Write 1 if this text is {one}, 0 if it is {zero}."
+def answers(space: LabelSpace) -> tuple[str, ...]:
+    """What a person writes for each class: 1 and 0 for two classes (as the request asks), the
+    class names for more."""
+    return ("0", "1") if space.k == 2 else space.names
+
+
+def label_value(cell: str, space: LabelSpace = TWO) -> int | None:
+    """The class id a label cell gives, as people and spreadsheets write it: a class name or id
+    (two classes: also 1.0, TRUE), else None."""
+    value = cell.strip()
+    ids = {name: c for c, name in enumerate(space.names)} | {str(c): c for c in range(space.k)}
+    ids |= {f"{c}.0": c for c in range(space.k)}
+    if value in ids:
+        return ids[value]
+    return BINARY.get(value.lower()) if space.k == 2 else None
 
 
 @dataclass(frozen=True)
@@ -62,12 +84,14 @@ class Request:
         return sum(label is None for label in self.labels)
 
 
-def write_request(folder: Path, request: Request, classes: tuple[str, str] = ("0", "1")) -> Path:
-    """Write the request as CSV, Label Studio JSON and its label config; returns the CSV's path."""
+def write_request(folder: Path, request: Request, space: LabelSpace = TWO) -> Path:
+    """Write the request as CSV, Label Studio JSON and its label config (a choice per class, with
+    what it means); returns the CSV's path."""
     folder.mkdir(parents=True, exist_ok=True)
-    asked = question(classes)
-    cells = ["" if label is None else str(label) for label in request.labels]
+    asked, words = space.ask, answers(space)
+    cells = ["" if label is None else words[label] for label in request.labels]
     table = pd.DataFrame({"id": request.ids, "text": request.texts, "label": cells, "question": asked})
+    table = guard_frame(table)  # opened in a spreadsheet: no text runs as a formula
     with atomic_path(folder / "to_label.csv", ".csv") as tmp:
         table.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)  # a bare \r in a text stays in it
     tasks = []
@@ -75,24 +99,44 @@ def write_request(folder: Path, request: Request, classes: tuple[str, str] = ("0
         task: dict = {"data": {"id": int(i), "text": text, "question": asked}}
         if label is not None:
             choice = {"from_name": "label", "to_name": "text", "type": "choices"}
-            task["annotations"] = [{"result": [{**choice, "value": {"choices": [str(label)]}}]}]
+            task["annotations"] = [{"result": [{**choice, "value": {"choices": [words[label]]}}]}]
         tasks.append(task)
     with atomic_path(folder / "to_label.json", ".json") as tmp:
         tmp.write_text(json.dumps(tasks, indent=1, ensure_ascii=False), encoding="utf-8")
-    config = LABEL_CONFIG.format(one=quoteattr(classes[1]), zero=quoteattr(classes[0]))
+    order = range(space.k) if space.k > 2 else (1, 0)  # two classes: 1 first, as the question
+    choices = "\n".join(
+        f"    <Choice value={quoteattr(words[c])} hint={quoteattr(space.describe(c))}/>" for c in order
+    )
+    config = LABEL_CONFIG.format(choices=choices)
     with atomic_path(folder / "label_config.xml", ".xml") as tmp:
         tmp.write_text(config, encoding="utf-8")
     return folder / "to_label.csv"
 
 
-def read_request(folder: Path) -> Request | None:
-    """The request last written in `folder` (its labels as written), or None."""
+def read_request(folder: Path, space: LabelSpace = TWO) -> Request | None:
+    """The request last written in `folder`, or None. The person may have filled this very file
+    in a spreadsheet: its texts are read with the formula guard undone, its ids and labels as a
+    spreadsheet saves them (3.0, TRUE); a cell that is not a label reads as not yet labeled (the
+    labels files given are what is checked)."""
     path = folder / "to_label.csv"
     if not path.is_file():
         return None
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    labels = [None if v.strip() == "" else int(v) for v in table["label"]]
-    return Request(table["id"].astype(int).tolist(), table["text"].tolist(), labels)
+    missing = {"id", "text", "label"} - set(table.columns)
+    if missing:
+        raise UserError(
+            f"{path} lacks the columns {sorted(missing)}: it is not the request this run wrote",
+            f"delete {path} (the run writes its request again) and label the new one",
+        )
+    try:
+        ids = [int(float(i)) for i in table["id"]]
+    except ValueError as e:
+        raise UserError(
+            f"{path} has an id that is not a number ({e}): the file was edited",
+            f"delete {path} (the run writes its request again) and label the new one",
+        ) from e
+    texts = [unguard(t) for t in table["text"]]
+    return Request(ids, texts, [label_value(v, space) for v in table["label"]])
 
 
 def _choice(task: dict, where: str) -> str:
@@ -117,8 +161,25 @@ def _choice(task: dict, where: str) -> str:
 def _table(path: Path) -> pd.DataFrame:
     """A labels file as a table with `text`, `label` and maybe `id` (strings)."""
     if not path.is_file():
-        raise UserError(f"labels file {path} does not exist", "pass the file the run wrote, once labeled")
+        raise UserError(
+            f"labels file {path} " + ("is a folder" if path.is_dir() else "does not exist"),
+            "pass the file the run wrote, once labeled",
+        )
+    if path.suffix.lower() not in SUFFIXES:
+        workbook = path.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".ods", ".numbers")
+        what = f"a spreadsheet workbook ({path.suffix}), not CSV" if workbook else f"of type {path.suffix!r}"
+        raise UserError(
+            f"labels file {path} is {what}",
+            "save it as CSV from the spreadsheet (File > Save As > CSV UTF-8), or pass Label "
+            "Studio's JSON export",
+        )
     if path.suffix.lower() == ".json":
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise UserError(
+                f"labels file {path} is {path.stat().st_size:,} bytes, more than any export of one "
+                f"request ({MAX_JSON_BYTES:,})",
+                "export only the project that holds this run's request",
+            )
         try:
             items = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -131,23 +192,18 @@ def _table(path: Path) -> pd.DataFrame:
                 f"labels file {path} is not a list of Label Studio tasks",
                 "export with Label Studio's JSON (or JSON-MIN) format",
             )
-        rows = []
-        for item in items:
-            if "data" in item:  # the full export
-                data = item["data"]
-                rows.append(
-                    {"id": data.get("id", ""), "text": data.get("text"), "label": _choice(item, str(path))}
-                )
-            else:  # JSON-MIN: the data's fields and the choice, flat
-                rows.append(
-                    {"id": item.get("id", ""), "text": item.get("text"), "label": item.get("label", "")}
-                )
+        rows = [_task_row(item, n, path) for n, item in enumerate(items)]
         table = pd.DataFrame(rows, columns=["id", "text", "label"]).astype(str)
     else:
         try:
-            table = read_table(path).astype(str)
+            table = read_table(path)
+            for name in {"text", "label"} & set(table.columns):
+                column(table, name, path)
         except UserError as e:
             raise UserError(f"labels file: {e.problem}", e.fix) from e
+        table = table.astype(str)
+        if path.suffix.lower() in (".csv", ".tsv") and "text" in table:  # a spreadsheet's
+            table["text"] = table["text"].map(unguard)
     missing = {"text", "label"} - set(table.columns)
     if missing:
         raise UserError(
@@ -155,6 +211,22 @@ def _table(path: Path) -> pd.DataFrame:
             "keep the columns of the file the run wrote (id, text, label)",
         )
     return table
+
+
+def _task_row(item: dict, n: int, path: Path) -> dict:
+    """(id, text, label) of one task of a Label Studio export: the full export (`data` and
+    `annotations`) or JSON-MIN (the data's fields and the choice, flat)."""
+    full = "data" in item
+    data = item["data"] if full else item
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        raise UserError(
+            f"labels file {path}: task {n + 1} has no text ({'data.text' if full else 'text'} is "
+            f"{short(data.get('text') if isinstance(data, dict) else data, 40)})",
+            "create the Label Studio project from the request's to_label.json and label_config.xml "
+            "(they keep each task's text), then export again",
+        )
+    label = _choice(item, str(path)) if full else item.get("label", "")
+    return {"id": data.get("id", ""), "text": data["text"], "label": label}
 
 
 class Bank(dict):
@@ -190,26 +262,30 @@ def _near(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, squash(a), squash(b)).ratio() >= 0.8
 
 
-def read_labels(paths: list[Path]) -> Bank:
-    """text -> 0/1 from every labels file given; refuses labels other than 0/1 and texts that two
-    rows label differently."""
+def read_labels(paths: list[Path], space: LabelSpace = TWO) -> Bank:
+    """text -> class id from every labels file given; refuses labels that are no class of the
+    task and texts that two rows label differently."""
     bank = Bank()
     for path in paths:
         table = _table(Path(path))
         values = table["label"].str.strip()
         empty = values.str.lower().isin(MISSING)
-        bad = ~empty & ~values.isin(["0", "1", "0.0", "1.0"])
+        given = values.map(lambda v: label_value(v, space))
+        bad = ~empty & given.isna()
         if bad.any():
             first = table[bad].iloc[0]
+            expected = "0 or 1" if space.k == 2 else "one of " + ", ".join(space.names)
             raise UserError(
-                f"labels file {path} has {int(bad.sum())} labels that are not 0 or 1 "
+                f"labels file {path} has {int(bad.sum())} labels that are not {expected} "
                 f"(e.g. {values[bad].iloc[0]!r} for {short(first['text'], 50)})",
-                "write 0 or 1 in the label column (or leave it empty if not labeled yet)",
+                f"write {expected} in the label column"
+                + (" (1.0 and TRUE read as 1" if space.k == 2 else " (or the class's id")
+                + "; leave it empty if not labeled yet)",
             )
         ids = table["id"].str.strip() if "id" in table else pd.Series([""] * len(table), index=table.index)
-        labeled = zip(ids[~empty], table["text"][~empty].str.strip(), values[~empty], strict=True)
-        for i, text, value in labeled:
-            label = int(float(value))
+        texts = table["text"].str.strip()
+        for i, text, value in zip(ids[~empty], texts[~empty], given[~empty], strict=True):
+            label = int(value)
             bank.rows.append((str(path), i.removesuffix(".0"), text))
             if bank.setdefault(text, label) != label:
                 raise UserError(

@@ -22,6 +22,7 @@ import numpy as np
 
 from labelbudget.labels.labeling import Bank, Request, read_labels, read_request, write_request
 from labelbudget.labels.sources import PoolSource, Setup, SourceSpec, register_source
+from labelbudget.labelspace import TWO, LabelSpace
 from labelbudget.tasks.prepare import Labeled, TaskData
 from labelbudget.util.atomic import load_state, save_state
 from labelbudget.util.errors import UserError
@@ -53,7 +54,7 @@ def ask(
     ids: np.ndarray,
     texts: list[str],
     bank: Bank,
-    classes: tuple[str, str],
+    space: LabelSpace,
     what: str = "HQ labels",
 ) -> np.ndarray:
     """The person's labels of these texts, from `bank` (text -> 0/1); if any is missing, write
@@ -64,14 +65,14 @@ def ask(
     if all(label is not None for label in labels):
         return np.asarray(labels, dtype=np.int64)
     rows: dict[int, str] = {}
-    if (previous := read_request(folder)) is not None:
+    if (previous := read_request(folder, space)) is not None:
         rows.update(zip(previous.ids, previous.texts, strict=True))
     for i, text in zip(np.asarray(ids).tolist(), texts, strict=True):
         rows.setdefault(int(i), text)
     request = Request(list(rows), list(rows.values()), [bank.get(t.strip()) for t in rows.values()])
     if (problem := bank.mismatch(request)) is not None:
         raise UserError(problem, "label the rows with their texts exactly as written in to_label.csv")
-    path = write_request(folder, request, classes)
+    path = write_request(folder, request, space)
     given = {p for p, _, _ in bank.rows}
     note = ""
     if given and request.pending == len(request.ids):
@@ -91,17 +92,17 @@ class Person(PoolSource):
         limit: int,
         labels_file: Path | list[Path] | None = None,
         offer=None,
-        classes: tuple[str, str] = ("0", "1"),
+        space: LabelSpace = TWO,
     ):
         super().__init__("hq", 1.0, limit, offer)
-        self.folder, self.texts, self.classes = Path(folder), texts, classes
+        self.folder, self.texts, self.space = Path(folder), texts, space
         self.labels_files = as_paths(labels_file)
         self._bank: Bank | None = None
 
     @property
     def bank(self) -> Bank:
         if self._bank is None:
-            self._bank = read_labels(self.labels_files)
+            self._bank = read_labels(self.labels_files, self.space)
         return self._bank
 
     @property
@@ -121,7 +122,8 @@ class Person(PoolSource):
         return {"tensors": tensors, **meta}
 
     def answer(self, ids: np.ndarray) -> np.ndarray:
-        return ask(self.folder, ids, [self.texts[i] for i in ids], self.bank, self.classes)
+        labels = ask(self.folder, ids, [self.texts[i] for i in ids], self.bank, self.space)
+        return self.space.one_hot(labels)
 
 
 def test_labels(task: TaskData, results: Path, labels_file=None) -> TaskData:
@@ -129,13 +131,13 @@ def test_labels(task: TaskData, results: Path, labels_file=None) -> TaskData:
     shares the request), before the run trains anything."""
     folder = Path(results) / "labeling" / f"test-{task.fingerprint}"
     what = "test labels (your test set: labeled once, for every run on this task)"
-    bank = read_labels(as_paths(labels_file))
-    labels = ask(folder, np.arange(len(task.test)), task.test.texts, bank, task.classes, what)
-    counts = np.bincount(labels, minlength=2)
-    if counts.min() == 0:
+    bank = read_labels(as_paths(labels_file), task.space)
+    labels = ask(folder, np.arange(len(task.test)), task.test.texts, bank, task.space, what)
+    counts = np.bincount(labels, minlength=task.space.k)
+    if (counts > 0).sum() < 2:
         raise UserError(
-            f"your {len(labels)} test labels are all {int(np.argmax(counts))}: accuracy and AUROC "
-            "need both classes in the test set",
+            f"your {len(labels)} test labels are all {task.space.names[int(np.argmax(counts))]!r}: "
+            "accuracy and AUROC need at least two classes in the test set",
             "pass a larger --test-size (the request grows; your labels are kept), or a --test-file",
         )
     return dataclasses.replace(task, test=Labeled(task.test.texts, labels))
@@ -144,7 +146,7 @@ def test_labels(task: TaskData, results: Path, labels_file=None) -> TaskData:
 def build(setup: Setup) -> Person:
     folder = setup.results / "labeling" / setup.run_id
     task = setup.task
-    return Person(folder, task.pool.texts, setup.limit, setup.labels_file, setup.offer, task.classes)
+    return Person(folder, task.pool.texts, setup.limit, setup.labels_file, setup.offer, task.space)
 
 
 register_source(

@@ -41,6 +41,7 @@ from labelbudget.runs.identity import (
 from labelbudget.runs.record import Record, decode_predictions, encode_predictions, git_commit, versions
 from labelbudget.runs.store import Store
 from labelbudget.tasks import TaskData, load_task
+from labelbudget.util.atomic import refuse_links
 from labelbudget.util.errors import PoolTooSmall, UserError
 from labelbudget.util.hashing import stable_hash
 from labelbudget.util.profiling import Phases
@@ -60,9 +61,13 @@ def run(
 
     With `--oracle file` the run stops (`LabelsNeeded`) once it knows which examples need a
     person's labels; call again with `labels_file` (that file, labeled; or a list of files) to
-    resume and finish.
+    resume and finish. Bad input (the config, the results folder, the labels files) is refused
+    before anything is written, the store file included.
     """
     refuse_unread(config)
+    refuse_links(Path(results))
+    if labels_file:  # a bad labels file is refused before the store is touched
+        read_labels(as_paths(labels_file), load_task(config.task).space)
     store = Store(results)
     store.check()
     store.import_kept()
@@ -127,8 +132,9 @@ def _check_test_labels(config: RunConfig, done: Record, labels_file) -> None:
     if the labels files now label some of those test texts differently (corrected labels)."""
     if done.predictions is None:
         return
-    bank = read_labels(as_paths(labels_file))
-    texts = load_task(config.task).test.texts
+    task = load_task(config.task)
+    bank = read_labels(as_paths(labels_file), task.space)
+    texts = task.test.texts
     then = decode_predictions(done.predictions)[1]
     changed = sum(bank.get(t.strip(), int(y)) != int(y) for t, y in zip(texts, then, strict=True))
     if changed:
@@ -282,6 +288,7 @@ def compute(
     start = time.perf_counter()
     with phases("data and checks"):
         checked = check(config)
+        read_labels(as_paths(labels_file), checked.task.space)  # refused now, not after the weak stage
     method, alloc, task, excluded = checked.method(), checked.allocation, checked.task, checked.excluded
     eval_spent = None
     if task.test_pending:  # no gold: the person labels the test set first (once per task)

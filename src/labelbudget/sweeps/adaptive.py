@@ -50,9 +50,8 @@ PLAN_LOSS = 0.005
 (half a point of accuracy) against the true peak: the plan decided, not only the regime."""
 
 PLAN_SEEDS = 5
-"""The allocation a line would buy takes this many seeds (or all the grid has) before the line
-settles: a plan is most often wrong about an allocation whose 2-3 seeds were lucky (replays on
-five demo grids: `benchmarks/ADAPTIVE.md`)."""
+"""The allocation a line would buy takes this many seeds (or all the grid has) before it settles:
+a plan is most often wrong about an allocation whose 2-3 seeds were lucky (`benchmarks/ADAPTIVE.md`)."""
 
 PER_LINE = 2
 """At most this many runs of a batch on one budget line."""
@@ -64,9 +63,8 @@ least this probability has fewer than `PLAN_SEEDS` seeds: on SST-2 a line gave u
 
 UNDECIDABLE = 0.2
 """An undecided line stops taking runs once the probability that even every run of the grid left
-on that line would decide it falls below this (`decidable`): a tie at the top that no number of
-seeds resolves (runs on other budget lines barely move this one). Until then its runs are
-weighted by that probability (`_line`). Replays at 0.1 / 0.2 / 0.3: `benchmarks/ADAPTIVE.md`."""
+on it would decide it falls below this (`decidable`): a tie no number of seeds resolves (other
+lines' runs barely move it); until then its runs are weighted by that probability (`_line`)."""
 
 TIE_LOSS = 0.01
 """Nor while its best allocation is expected to lose more than this against the true peak (a tie
@@ -122,9 +120,11 @@ class LineState:
     def settled(self) -> bool:
         """No longer worth runs: the regime decided and the plan too (its best allocation is
         expected to lose at most `PLAN_LOSS` against the true peak), or undecidable (a tie) with
-        its plan within `TIE_LOSS`."""
+        its plan within `TIE_LOSS`; never a line the report would call decided short of `STOP`
+        (a tie given up there is a decision taken at the first crossing of 0.95)."""
         loss = PLAN_LOSS if self.decided else TIE_LOSS
-        return not self.thin and self.expected_loss <= loss and (self.decided or self.decidable < UNDECIDABLE)
+        tie = self.decidable < UNDECIDABLE and self.p_top < DECIDE
+        return not self.thin and self.expected_loss <= loss and (self.decided or tie)
 
     def describe(self) -> str:
         buy = f"buy {self.n_weak} weak + {self.n_hq} HQ (expected loss {self.expected_loss:.4f})"

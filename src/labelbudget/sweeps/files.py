@@ -1,15 +1,17 @@
-"""Sweep files: a run template and grid axes in YAML or JSON."""
+"""Sweep files: a run template and grid axes in YAML or JSON; and a sweep's configs from a file,
+a preset or the command line's flags, whichever one names the grid."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from labelbudget.config import RunConfig
-from labelbudget.sweeps.grid import Grid, merge
+from labelbudget.sweeps.grid import Grid, expand, merge, refuse_overridden
 from labelbudget.util.errors import UserError, short
 
 
@@ -17,6 +19,69 @@ from labelbudget.util.errors import UserError, short
 class SweepFile:
     template: RunConfig
     grid: Grid
+
+
+def sweep_configs(file: Path | None, preset: str | None, template: RunConfig, grid: Grid) -> list[RunConfig]:
+    """The configs of a sweep named by a file, a preset or flags (`template` and `grid`): one of
+    them. A flag beside a file or a preset would be dropped, so it is refused, and so is a
+    template value the grid would drop (`grid.refuse_overridden`)."""
+    from labelbudget.sweeps.presets import PRESETS
+
+    if file is not None and preset is not None:
+        raise UserError(f"both a sweep file ({file}) and --preset {preset} name the grid", "pass one of them")
+    flags = given_flags(template, RunConfig()) + given_flags(grid, Grid())
+    if flags and (file is not None or preset is not None):
+        source = f"the sweep file {file}" if file is not None else f"--preset {preset}"
+        raise UserError(
+            f"{', '.join(flags)} would be ignored: {source} sets the whole grid and its run template",
+            "write them into a sweep file (template: and the grid's axes), or sweep from flags alone",
+        )
+    if file is not None:
+        sweep = read_sweep(file)
+        return expand(sweep.template, sweep.grid)
+    if preset is not None:
+        return PRESETS[preset]()
+    refuse_overridden(template, grid, "the flags")
+    return expand(template, grid)
+
+
+def given_flags(config: Any, default: Any) -> list[str]:
+    """The flags whose value differs from `default` (a nested config's fields are flags of their
+    own, as the command line flattens them)."""
+    given = []
+    for f in dataclasses.fields(config):
+        value, base = getattr(config, f.name), getattr(default, f.name)
+        if dataclasses.is_dataclass(value):
+            given += given_flags(value, base)
+        elif value != base:
+            given.append("--" + f.name.replace("_", "-"))
+    return given
+
+
+ONLY_WITH = {
+    "max_runs": "--adaptive",
+    "batch": "--adaptive",
+    "ray_address": "--executor ray",
+    "cpus_per_run": "--executor ray",
+    "gpus_per_run": "--executor ray",
+}
+"""Sweep options read only with another: the adaptive sweep's, and a cluster's (the local
+executor runs in this process; other executors may read them)."""
+
+
+def refuse_unread(options: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A `sweep` option this sweep would not read is refused (a flag is used or refused), and so
+    is a dry run of an adaptive sweep (which picks its runs as results come in)."""
+    off = {"--adaptive": not options["adaptive"], "--executor ray": options["executor"] == "local"}
+    for name, needs in ONLY_WITH.items():
+        if options[name] != defaults[name] and off[needs]:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(f"{flag} applies only with {needs}", f"add {needs}, or omit {flag}")
+    if options["dry_run"] and options["adaptive"]:
+        raise UserError(
+            "--dry-run lists the whole grid; an adaptive sweep picks its runs as results come in",
+            "drop --adaptive to list the grid, or --dry-run to run the adaptive sweep",
+        )
 
 
 MAX_BYTES = 1_000_000
@@ -57,6 +122,7 @@ def read_sweep(path: Path) -> SweepFile:
             f"use template and the grid axes: {', '.join(sorted(axes))}",
         )
     grid = Grid(**{k: _axis(k, v) for k, v in data.items()})
+    refuse_overridden(template, grid, f"sweep file {path}")
     return SweepFile(template, grid)
 
 
@@ -87,6 +153,11 @@ def _load_json(text: str) -> Any:
     return json.loads(text, object_pairs_hook=_no_duplicates)
 
 
+FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
+"""A number in exponent notation without a dot (`1e3`, `5E-2`): YAML 1.1, which PyYAML reads,
+makes it a string; YAML 1.2 and JSON read it as the number people mean."""
+
+
 def _load_yaml(text: str) -> Any:
     import yaml
 
@@ -112,4 +183,5 @@ def _load_yaml(text: str) -> Any:
                 seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT, list("-+0123456789."))
     return yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)

@@ -22,7 +22,8 @@ class Grid:
     """The axes of a sweep; every combination is one run of the template, unless it buys the
     same allocation (n_weak, n_hq) as another (then it is that run: see `budget.run_key`)."""
 
-    tasks: tuple[str, ...] = ("tweet-sentiment",)
+    tasks: tuple[str, ...] | None = None
+    """Tasks to sweep; None: the template's (`--task`, or a sweep file's `template.task.task`)."""
     methods: tuple[str, ...] = ("seq_sft",)
     budgets: tuple[float, ...] = (16, 64, 256, 1024, 4096)
     weak_costs: tuple[float, ...] = (0.1,)
@@ -48,7 +49,7 @@ class Grid:
     def __post_init__(self) -> None:
         check_types(self)
         for axis in ("tasks", "methods", "budgets", "weak_costs", "hq_fractions", "seeds"):
-            if not getattr(self, axis):
+            if getattr(self, axis) is not None and not getattr(self, axis):
                 raise UserError(
                     f"the sweep's {axis} is empty: the grid has no runs",
                     f"give {axis} at least one value (--{axis.replace('_', '-')} ...)",
@@ -112,13 +113,53 @@ def _points(grid: Grid, method: str) -> Iterator[tuple[float, float, float]]:
         yield float(budget), float(grid.weak_costs[0]), 1.0
 
 
+def _axes(grid: Grid) -> dict[str, tuple[str, tuple]]:
+    """Run-config field -> (the axis that sets it, the values the grid gives it; empty: the
+    template's value is used)."""
+    fractions = grid.hq_fractions + tuple(f for fs in grid.method_fractions.values() for f in fs)
+    return {
+        "task": ("tasks", grid.tasks or ()),
+        "weak_labels": ("weak_sources", grid.weak_sources),
+        "method": ("methods", grid.methods),
+        "budget": ("budgets", grid.budgets + grid.hq_only_budgets),
+        "weak_cost": ("weak_costs", grid.weak_costs),
+        "hq_fraction": ("hq_fractions", fractions),
+        "seed": ("seeds", grid.seeds + grid.small_stage_seeds),
+    }
+
+
+def refuse_overridden(template: RunConfig, grid: Grid, source: str) -> None:
+    """A template value that the grid would silently drop is refused (a user's value is used or
+    refused): one that an axis replaces without holding it (a task beside a tasks axis naming
+    others, a budget the budgets leave out). A value the axis holds is used, so a template copied
+    from a record of the same grid passes. `source` says where the template came from ("the
+    flags", "sweep file PATH")."""
+    default = RunConfig()
+    for name, (axis, values) in _axes(grid).items():
+        value, base = (
+            (template.task.task, default.task.task)
+            if name == "task"
+            else (getattr(template, name), getattr(default, name))
+        )
+        if value != base and values and value not in values:
+            raise UserError(
+                f"the run template's {name} is {short(value, 60)} ({source}), but every run of the "
+                f"sweep takes its {name} from the grid's {axis} {short(list(values), 60)}: it would "
+                "be ignored",
+                f"give it in the axis ({axis}: [{short(value, 40)}], --{axis.replace('_', '-')}), or "
+                f"drop {name} from the template",
+            )
+
+
 def expand(template: RunConfig, grid: Grid) -> list[RunConfig]:
     """Every run of the grid, one per run identity (`runs.identity.run_key`: the first config in
     grid order that buys an allocation stands for all that buy it), ordered so that runs sharing
-    a weak stage (`runs.identity.weak_stage_key`) are adjacent."""
+    a weak stage (`runs.identity.weak_stage_key`) are adjacent. Without a tasks axis the
+    template's task is swept."""
     configs: dict[str, RunConfig] = {}
     sources = grid.weak_sources or (template.weak_labels,)
-    for task, source in ((t, s) for t in grid.tasks for s in sources):
+    tasks = grid.tasks if grid.tasks is not None else (template.task.task,)
+    for task, source in ((t, s) for t in tasks for s in sources):
         base = dataclasses.replace(template, task=dataclasses.replace(template.task, task=task))
         base = dataclasses.replace(base, weak_labels=source)
         for method in grid.methods:

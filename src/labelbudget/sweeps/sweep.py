@@ -24,6 +24,7 @@ from labelbudget.runs.identity import run_identity, same_run
 from labelbudget.runs.store import Store, record_unsupplied
 from labelbudget.sweeps.executors import EXECUTORS, ExecutorOptions, Progress, Tally
 from labelbudget.sweeps.grid import describe
+from labelbudget.util.atomic import refuse_links
 from labelbudget.util.errors import PoolTooSmall, UserError
 
 
@@ -102,14 +103,16 @@ def refuse_invalid(configs: list[RunConfig]) -> None:
             "sweep in simulation (--oracle ground-truth) on labeled data, then run the allocation "
             "you choose with `labelbudget run --oracle file`",
         )
-    bad = invalid(configs)
+    _refuse(invalid(configs), len(configs))
+
+
+def _refuse(bad: list[tuple[RunConfig, UserError]], total: int) -> None:
+    """One error naming the first few configs refused (and how many), with the first one's fix."""
     if bad:
         listed = "; ".join(f"{describe(c)}: {e.problem}" for c, e in bad[:3])
         more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
-        raise UserError(
-            f"{len(bad)} of the sweep's {len(configs)} runs would be refused: {listed}{more}",
-            bad[0][1].fix,
-        )
+        problem = f"{len(bad)} of the sweep's {total} runs would be refused: {listed}{more}"
+        raise UserError(problem, bad[0][1].fix)
 
 
 def run_sweep(
@@ -130,6 +133,7 @@ def run_sweep(
 
     results = Path(results)
     start = time.perf_counter()
+    refuse_links(results)
     store = Store(results)
     store.check()
     store.import_kept()
@@ -195,24 +199,40 @@ def run_sweep(
 
 
 def dry_run(configs: list[RunConfig], results: Path, skip_unsupplied: bool = False) -> int:
-    """`sweep --dry-run`: each run stored, pending, or one the pool cannot supply (checked where
-    the task's data is local: a file, the embedded task, --data-dir); returns that count."""
-    from labelbudget.runs.run import refusal
-    from labelbudget.sweeps.grid import describe
-    from labelbudget.tasks.registry import is_local
+    """`sweep --dry-run`: every check the sweep makes before its first run, on every run it
+    would do (the methods, the sources and their files, the models, and where the task's data
+    is local (a file, the embedded task, --data-dir) the data and the pool); bad input is refused
+    as the sweep refuses it. Then each run is listed stored, pending, or one the pool cannot
+    supply; returns that count."""
+    from labelbudget.models.backbone import check_model
+    from labelbudget.runs.run import check
+    from labelbudget.tasks.registry import TASKS, is_local
 
+    refuse_invalid(configs)
     stored = Store(results).run_keys()
-    unsupplied = unchecked = 0
-    done = 0
+    rows, refused = [], []
     for cfg in configs:
-        local, is_stored = is_local(cfg.task), run_identity(cfg) in stored
-        unchecked += not local
-        why = refusal(cfg) if local and not is_stored else None
-        unsupplied += why is not None
-        done += is_stored
+        is_stored, local, why = run_identity(cfg) in stored, is_local(cfg.task), None
+        try:
+            if is_stored:
+                pass
+            elif local or TASKS.get(cfg.task.task) is None:  # a file, missing or not: read or refused
+                check(cfg)
+            else:  # the hub's data is not loaded here: the models are checked, the pool is not
+                check_model(cfg.strong_model)
+                check_model(cfg.weak.weak_model)
+        except PoolTooSmall as e:
+            why = e.problem
+        except UserError as e:
+            refused.append((cfg, e))
+        rows.append((cfg, is_stored, local, why))
+    _refuse(refused, len(configs))
+    for cfg, is_stored, _, why in rows:
         state = "stored  " if is_stored else "cannot  " if why else "pending "
         print(state + describe(cfg) + (f": {why}" if why else ""))
-    line = f"{len(configs)} runs, {done} stored"
+    unsupplied = sum(why is not None for *_, why in rows)
+    unchecked = sum(not local for _, _, local, _ in rows)
+    line = f"{len(configs)} runs, {sum(row[1] for row in rows)} stored"
     if unsupplied:
         then = (
             "skipped and counted (--skip-unsupplied)"

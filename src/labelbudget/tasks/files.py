@@ -1,7 +1,15 @@
-"""The user's own labeled file: CSV, TSV or JSONL with a text column and a label column."""
+"""The user's own labeled file: CSV, TSV or JSONL with a text column and a label column.
+
+Every file labelbudget reads as a table (task files, test files, labels files, predictions
+files, `predict`'s input) is scanned first (`scan`): a workbook or UTF-16 file saved under a
+.csv name, a NUL byte, a line too long to read into memory, or a carriage return that would
+split a CSV row are refused with what they are, instead of being parsed into rows that are not
+the file's.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -10,17 +18,107 @@ import pandas as pd
 
 from labelbudget.config import TaskConfig
 from labelbudget.tasks.prepare import Labeled
-from labelbudget.util.errors import UserError
+from labelbudget.util.errors import UserError, short
 
 MISSING = {"", "nan", "none", "null", "na", "n/a"}
 """Cell values that mean "no value" (after stripping, any case): dropped and counted, never kept
 as text or read as a label."""
 
+BINARY = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1}
+"""Labels 0 and 1 as files hold them (lower-cased): spreadsheets save 1 as 1.0 or TRUE."""
 
-def read_table(path: Path, header: bool = True) -> pd.DataFrame:
-    """A CSV/TSV/JSONL file as strings. Without a `header` row, a CSV/TSV's columns are named
-    `text` and `label` (two columns) or `column1`, `column2`, ..."""
+MAX_CONFLICTS = 0.01
+"""The largest share of a file's distinct texts that may carry both labels, each then dropped
+with every copy (real data has a few: SST-2's training split 3 of 60,614 rows); more is a file
+whose label column does not label its texts, refused."""
+
+
+MAX_LINE_BYTES = 8 << 20
+"""The longest line a table may have: a text thousands of times longer than any model here
+reads. A longer line is a broken file (a missing line break, a binary), and reading it whole
+would take memory without bound (a 1 GB line took 5.7 GB before failing)."""
+
+CHUNK = 1 << 20
+
+
+def scan(path: Path) -> None:
+    """Refuse, before parsing, what a table reader would silently misread (module docstring)."""
+    with path.open("rb") as f:
+        start = f.read(4)
+        if start.startswith(b"PK\x03\x04"):
+            raise UserError(
+                f"{path} is a zip archive (a spreadsheet workbook such as .xlsx or .ods?), not "
+                f"{path.suffix[1:].upper() or 'a text table'}",
+                "in the spreadsheet, save as CSV (File > Save As > CSV UTF-8) and pass that file",
+            )
+        if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise UserError(
+                f"{path} is UTF-16 text; labelbudget reads UTF-8",
+                "save the file as UTF-8 (e.g. CSV UTF-8 in a spreadsheet, or iconv -f UTF-16 -t UTF-8)",
+            )
+        f.seek(0)
+        line, length, lone_cr, tail = 1, 0, False, b""
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            if b"\0" in chunk:
+                at = line + chunk[: chunk.index(b"\0")].count(b"\n")
+                raise UserError(
+                    f"{path} holds a NUL byte (line {at}): no text contains one; the file is binary "
+                    "or not UTF-8 (UTF-16 without its byte-order mark?)",
+                    "save the file as UTF-8 text, or remove the NUL bytes",
+                )
+            parts = chunk.split(b"\n")
+            sizes = [length + len(parts[0]), *map(len, parts[1:])]
+            if max(sizes) > MAX_LINE_BYTES:
+                at = line + next(i for i, n in enumerate(sizes) if n > MAX_LINE_BYTES)
+                raise UserError(
+                    f"{path} has a line longer than {MAX_LINE_BYTES:,} bytes (line {at}): too long for "
+                    "a text; a line break is missing or the file is not a table",
+                    "check the file (one record per line, texts of at most a few thousand words)",
+                )
+            length = sizes[-1]
+            line += len(parts) - 1
+            data = tail + chunk  # a \r at a chunk's end may belong to a \r\n across the boundary
+            data, tail = (data[:-1], b"\r") if data.endswith(b"\r") else (data, b"")
+            lone_cr = lone_cr or data.count(b"\r") != data.count(b"\r\n")
+    if lone_cr and line > 1 and path.suffix.lower() in (".csv", ".tsv"):  # not \r-only line ends
+        _refuse_split_rows(path)
+
+
+def _refuse_split_rows(path: Path) -> None:
+    """A carriage return alone (not before a line feed) outside quotes ends a CSV row there, so
+    the rest of the row shifts into the next one: labels become texts. pandas writes texts that
+    hold one that way (it quotes a field for a line feed, not for a carriage return)."""
+    tsv = path.suffix.lower() == ".tsv"
+    newline_lines, last = 1, ""
+
+    def lines():
+        nonlocal newline_lines, last
+        with path.open(encoding="utf-8", errors="replace", newline="") as f:
+            for text in f:  # with newline="", a lone \r ends a line of its own, kept in it
+                last = text
+                yield text
+                newline_lines += text.endswith("\n")
+
+    reader = csv.reader(lines(), delimiter="\t" if tsv else ",", quoting=csv.QUOTE_NONE if tsv else 0)
+    for row in reader:
+        if row and last.endswith("\r"):  # a row cut short (a lone \r between rows only skips a line)
+            raise UserError(
+                f"{path} has a carriage return (\\r) inside a text on line {newline_lines}, outside "
+                "quotes: a CSV reader ends the row there, so the rest of the row would be read as "
+                "another row",
+                "write the file with its texts quoted (pandas: df.to_csv(path, index=False, "
+                "quoting=csv.QUOTE_NONNUMERIC)), write it as JSONL, or remove the carriage returns"
+                + (" (TSV has no quoting: use CSV or JSONL)" if tsv else ""),
+            )
+
+
+def read_table(path: Path, header: bool = True, keep_blank: bool = False) -> pd.DataFrame:
+    """A CSV/TSV/JSONL file as strings (checked first: `scan`). Without a `header` row, a
+    CSV/TSV's columns are named `text` and `label` (two columns) or `column1`, `column2`, ...
+    With `keep_blank`, an empty line of a CSV/TSV is a row (of empty cells), as a person counts
+    rows, instead of being skipped."""
     suffix = path.suffix.lower()
+    scan(path)
     try:
         if suffix == ".jsonl":
             return _read_jsonl(path)
@@ -33,6 +131,7 @@ def read_table(path: Path, header: bool = True) -> pd.DataFrame:
             keep_default_na=False,
             quoting=3 if suffix == ".tsv" else 0,
             header=0 if header else None,
+            skip_blank_lines=not keep_blank,
         )
         if not header:
             n = df.shape[1]
@@ -47,8 +146,6 @@ def read_table(path: Path, header: bool = True) -> pd.DataFrame:
 
 def _check_header(path: Path, sep: str) -> None:
     """Two columns of one name would be read as `name` and `name.1`, the second silently unused."""
-    import csv
-
     with path.open(encoding="utf-8", newline="") as f:
         header = next(csv.reader(f, delimiter=sep), [])
     twice = sorted({c for c in header if header.count(c) > 1})
@@ -81,9 +178,10 @@ def _unique_keys(number: int):
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    """One JSON object per line; an error names its line (pandas gives a character offset)."""
+    """One JSON object per line; an error names its line (pandas gives a character offset). A
+    byte-order mark (Windows editors write one) is not part of the first line."""
     rows = []
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -99,12 +197,33 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _missing(values: pd.Series) -> np.ndarray:
+def column(df: pd.DataFrame, name: str, path: Path) -> pd.Series:
+    """A column read as text: a JSON list or object in it is refused (its Python repr is not
+    the row's text or label), and so is a NUL character (JSON can escape one: \\u0000)."""
+    values = df[name]
+    nested = values.map(lambda v: isinstance(v, list | dict)).to_numpy()
+    if nested.any():
+        first = int(np.flatnonzero(nested)[0])
+        kind = "list" if isinstance(values.iloc[first], list) else "object"
+        raise UserError(
+            f"{path}: {int(nested.sum())} rows hold a JSON {kind} in the column {name!r}, not a "
+            f"value (e.g. row {first + 1}: {short(values.iloc[first], 60)})",
+            f"write each row's {name!r} as one string (or number)",
+        )
+    nul = values.map(lambda v: isinstance(v, str) and "\0" in v).to_numpy()
+    if nul.any():
+        raise UserError(
+            f"{path}: {int(nul.sum())} values of the column {name!r} hold a NUL character "
+            f"(e.g. row {int(np.flatnonzero(nul)[0]) + 1}); no text contains one",
+            "remove the NUL characters (\\u0000) from the file",
+        )
+    return values
+
+
+def missing(values: pd.Series) -> np.ndarray:
+    """Which cells hold no value (NaN, None, empty or blank, a `MISSING` marker)."""
     return (values.isna() | values.astype(str).str.strip().str.lower().isin(MISSING)).to_numpy()
 
-
-BINARY = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "False": 0, "True": 1}
-"""Labels read as the two classes 0 and 1 (as spreadsheets and pandas write them)."""
 
 MAX_CLASSES = 50
 """More distinct labels than this without `--classes` or `--label-map` is taken for a wrong
@@ -169,8 +288,13 @@ def to_classes(
                 "list every class in --classes, or map the labels with --label-map",
             )
         return values.map(index).to_numpy(dtype=np.int64), np.ones(len(values), bool), tuple(classes), []
-    if set(values) <= set(BINARY):
-        return values.map(BINARY).to_numpy(dtype=np.int64), np.ones(len(values), bool), ("0", "1"), []
+    if set(values.str.lower()) <= set(BINARY):
+        return (
+            values.str.lower().map(BINARY).to_numpy(dtype=np.int64),
+            np.ones(len(values), bool),
+            ("0", "1"),
+            [],
+        )
     numbers = {v: _integer(v) for v in seen}
     if all(n is not None for n in numbers.values()):
         seen = sorted(seen, key=lambda v: numbers[v])
@@ -194,7 +318,7 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...
     path = Path(cfg.task)
     if not path.is_file():
         raise UserError(
-            f"task file {path} does not exist",
+            f"task file {path} " + ("is a folder" if path.is_dir() else "does not exist"),
             "check the path, or use a registered task name (`labelbudget list`)",
         )
     if path.suffix.lower() not in (".csv", ".tsv", ".jsonl"):
@@ -203,13 +327,13 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...
         )
     df = read_table(path, cfg.header)
     roles = [("text", cfg.text_column)] + ([] if cfg.unlabeled else [("label", cfg.label_column)])
-    for role, column in roles:
-        if column not in df.columns:
+    for role, name in roles:
+        if name not in df.columns:
             names = list(map(str, df.columns))
             if cfg.header and path.suffix.lower() != ".jsonl" and looks_like_data(names, cfg.label_map):
                 two = len(names) == 2
                 raise UserError(
-                    f"{path} has no {role} column {column!r}, and its first row looks like data, not "
+                    f"{path} has no {role} column {name!r}, and its first row looks like data, not "
                     f"column names ({names}): the file seems to have no header row",
                     "pass --no-header; its columns are then named "
                     + (
@@ -219,11 +343,11 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...
                     ),
                 )
             raise UserError(
-                f"{path} has no {role} column {column!r}; its columns are {names}",
+                f"{path} has no {role} column {name!r}; its columns are {names}",
                 f"pass --{role}-column with one of those names",
             )
     if cfg.unlabeled:  # every row's label unknown (`tasks.gold`): the label column is not read
-        no_text = _missing(df[cfg.text_column])
+        no_text = missing(column(df, cfg.text_column, path))
         texts = df[cfg.text_column][~no_text].astype(str).str.strip().tolist()
         dropped = f"dropped {int(no_text.sum())} rows with empty or missing text"
         names = tuple(cfg.classes) or ("0", "1")
@@ -233,7 +357,8 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...
             names,
         )
     df = df[[cfg.text_column, cfg.label_column]]
-    no_text, no_label = _missing(df[cfg.text_column]), _missing(df[cfg.label_column])
+    no_text = missing(column(df, cfg.text_column, path))
+    no_label = missing(column(df, cfg.label_column, path))
     keep = ~(no_text | no_label)
     texts = df[cfg.text_column][keep].astype(str).str.strip()
     labels, kept, names, class_notes = to_classes(
@@ -252,4 +377,30 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...
     if len(names) > 2 and not cfg.label_map:
         counts = np.bincount(labels, minlength=len(names))
         notes.append("classes: " + ", ".join(f"{n} {c:,}" for n, c in zip(names, counts, strict=True)))
-    return Labeled(texts[kept].tolist(), labels), tuple(notes), names
+    texts, labels, note = _without_conflicts(texts[kept].tolist(), labels, path)
+    return Labeled(texts, labels), (*notes, *note), names
+
+
+def _without_conflicts(
+    texts: list[str], labels: np.ndarray, path: Path
+) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
+    """The rows whose text the file gives one label: a text given two is dropped with every
+    copy (keeping either label would train or test on a label the file does not give), and said;
+    beyond `MAX_CONFLICTS` of the distinct texts the file is refused."""
+    spread = pd.DataFrame({"text": texts, "label": labels}).groupby("text")["label"].nunique()
+    both = spread.index[spread > 1]
+    if len(both) == 0:
+        return texts, labels, ()
+    example = short(both[0], 60)
+    if len(both) > MAX_CONFLICTS * len(spread):
+        raise UserError(
+            f"{path} gives {len(both):,} of its {len(spread):,} distinct texts two labels "
+            f"(e.g. {example}): its label column does not label its texts",
+            "check --label-column and --label-map; give each text one label (identical rows "
+            "with the same label are fine: they are dropped as duplicates)",
+        )
+    keep = ~pd.Series(texts).isin(set(both)).to_numpy()
+    kept = [t for t, k in zip(texts, keep, strict=True) if k]
+    rows = int((~keep).sum())
+    note = f"dropped {len(both)} texts that the file gives two labels ({rows} rows, e.g. {example})"
+    return kept, labels[keep], (note,)

@@ -94,6 +94,7 @@ def _load_task(cfg: TaskConfig) -> TaskData:
                 f"use one of {', '.join(sorted(TASKS))}, or a path to a {'/'.join(FILE_SUFFIXES)} file",
             )
     else:
+        refuse_file_options(cfg)
         if cfg.classes and tuple(cfg.classes) != spec.space.names:
             raise UserError(
                 f"task {spec.name!r} names its classes {list(spec.space.names)}, not {list(cfg.classes)}",
@@ -124,3 +125,21 @@ def _load_task(cfg: TaskConfig) -> TaskData:
     else:
         task = prepare(name, train, test, cfg, notes, test_file=cfg.test_file, space=space)
     return task
+
+
+FILE_OPTIONS = ("text_column", "label_column", "label_map", "header")
+"""How a file's columns are read: a registered task reads its own data its own way."""
+
+
+def refuse_file_options(cfg: TaskConfig) -> None:
+    """A registered task ignores the options that say how to read a file: given, they are
+    refused (a flag is used or refused), not dropped."""
+    default = TaskConfig()
+    given = [name for name in FILE_OPTIONS if getattr(cfg, name) != getattr(default, name)]
+    if given:
+        flags = ", ".join("--no-header" if n == "header" else "--" + n.replace("_", "-") for n in given)
+        raise UserError(
+            f"{flags} says how to read a task file, but {cfg.task!r} is a registered task that reads "
+            "its own data",
+            f"omit {flags}, or pass --task with your CSV/TSV/JSONL file",
+        )
