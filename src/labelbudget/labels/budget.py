@@ -42,8 +42,8 @@ def check_stage_sizes(alloc: Allocation, config, min_stage: int | None = None, w
             continue
         if config.sources:
             raise UserError(
-                f"budget ${config.budget:g} with --shares {' '.join(config.shares)} leaves {what}{n} label(s) "
-                f"of {name} to train on; {needs}",
+                f"budget ${config.budget:g} with --shares {' '.join(config.shares)} leaves {what}{n} "
+                f"label(s) of {name} to train on; {needs}",
                 f"raise --budget, or give {name} a share of 0 (no stage) or more of the budget",
             )
         shown, fix = ("weak", 1.0) if name == "weak" else ("HQ", 0.0)

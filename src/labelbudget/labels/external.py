@@ -127,9 +127,9 @@ def _stamp(*paths: Path) -> tuple:
     return tuple((str(p), *((p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else ())) for p in paths)
 
 
-def column_labels(config) -> tuple[dict[str, tuple], str]:
+def column_labels(config, me) -> tuple[dict[str, tuple], str]:
     """`column:NAME`: the task file's column NAME (`column:p_*`: its p_<class> columns)."""
-    name = config.weak_labels.split(":", 1)[1]
+    name = me.argument
     path = Path(config.task.task)
     if not path.is_file():
         raise UserError(
@@ -152,9 +152,9 @@ def _column_labels(name: str, path: Path, text_column: str, stamp: tuple) -> tup
     return _by_text(df[text_column], _cells(df[names], where), where), file_digest(path)
 
 
-def file_labels(config) -> tuple[dict[str, tuple], str]:
+def file_labels(config, me) -> tuple[dict[str, tuple], str]:
     """`file:PATH`: a predictions file, matched by id (where both files have `id`) or by text."""
-    path = Path(config.weak_labels.split(":", 1)[1])
+    path = Path(me.argument)
     if not path.is_file() or path.suffix.lower() not in (".csv", ".tsv", ".jsonl"):
         raise UserError(
             f"weak-label file {path} does not exist or is not .csv, .tsv or .jsonl",
@@ -207,18 +207,18 @@ def _file_labels(path: Path, task_path: Path, text_column: str, stamp: tuple) ->
     return _by_text(texts, values, where), file_digest(path)
 
 
-def matched(config, task, read) -> tuple[np.ndarray, np.ndarray, str]:
+def matched(config, task, read, me) -> tuple[np.ndarray, np.ndarray, str]:
     """(n, K) class probabilities per pool and per test text (NaN rows where the file has none)
     and the file's digest; refuses a file that labels too few of the pool. A run's check and its
     source both call it."""
-    by_text, digest = read(config)
-    where = f"--weak-labels {config.weak_labels}"
+    by_text, digest = read(config, me)
+    where = f"{'--weak-labels' if me.name == 'weak' else me.name} {me.spec}"
     pool = probabilities(by_text, task.pool.texts, task.space, where)
     test = probabilities(by_text, task.test.texts, task.space, where)
     labeled = ~np.isnan(pool).any(axis=1)
     if labeled.mean() < MIN_MATCHED:
         raise UserError(
-            f"--weak-labels {config.weak_labels} labels {int(labeled.sum())} of the pool's {len(pool)} "
+            f"{where} labels {int(labeled.sum())} of the pool's {len(pool)} "
             f"texts (at least {MIN_MATCHED:.0%} needed)",
             "check that the file's ids or texts are the task's (texts must match exactly)",
         )
@@ -234,13 +234,14 @@ def _sold(probs: np.ndarray) -> np.ndarray:
 
 def build(setup: Setup, read) -> Fixed:
     cfg = setup.config
-    pool, test, digest = matched(cfg, setup.task, read)
+    pool, test, digest = matched(cfg, setup.task, read, setup.me)
     labeled = ~np.isnan(pool).any(axis=1)
-    spec = cfg.weak_labels
+    spec = setup.me.spec
     offer = setup.offer[labeled[setup.offer]]
     if len(offer) < setup.limit:
         raise UserError(
-            f"--weak-labels {spec} has {len(offer)} weak labels on this run's side of the pool, "
+            f"{'--weak-labels' if setup.me.name == 'weak' else setup.me.name} {spec} has {len(offer)} labels "
+            "on this run's side of the pool, "
             f"{setup.limit} needed",
             "lower the budget or the weak share, or label more rows",
         )
@@ -249,7 +250,7 @@ def build(setup: Setup, read) -> Fixed:
         notes.append(
             f"{int((~labeled).sum())} of {len(pool)} pool texts have no weak label and are never sold"
         )
-    source = Fixed("weak", cfg.weak_cost, setup.limit, _sold(pool), offer)
+    source = Fixed(setup.me.name, setup.me.price, setup.limit, _sold(pool), offer)
     source.info = WeakInfo(
         test if not np.isnan(test).all() else None, stable_hash([spec, digest]), tuple(notes)
     )
@@ -271,6 +272,6 @@ for _name, _read, _description in (
             "weak",
             _description,
             lambda s, r=_read: build(s, r),
-            check=lambda config, task, r=_read: matched(config, task, r),  # its result unused
+            check=lambda config, task, me, r=_read: matched(config, task, r, me),  # its result unused
         )
     )

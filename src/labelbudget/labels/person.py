@@ -144,9 +144,19 @@ def test_labels(task: TaskData, results: Path, labels_file=None) -> TaskData:
 
 
 def build(setup: Setup) -> Person:
-    folder = setup.results / "labeling" / setup.run_id
+    """A person for one source of the run: the paper's HQ labels in `labeling/<run>`, another
+    source's (a crowd, say) in `labeling/<run>-<its name>`."""
+    me = setup.source
+    folder = (
+        setup.results
+        / "labeling"
+        / (setup.run_id if me is None or me.name == "hq" else f"{setup.run_id}-{me.name}")
+    )
     task = setup.task
-    return Person(folder, task.pool.texts, setup.limit, setup.labels_file, setup.offer, task.space)
+    source = Person(folder, task.pool.texts, setup.limit, setup.labels_file, setup.offer, task.space)
+    if me is not None:
+        source.name, source.price = me.name, me.price
+    return source
 
 
 register_source(

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelbudget.labels.sources import Fixed, Setup, SourceSpec, WeakInfo, register_source, source_for
+from labelbudget.labels.sources import Fixed, Setup, SourceSpec, WeakInfo, register_source, sources_for
 from labelbudget.labelspace import as_probs, stored_probabilities
 from labelbudget.prompts import Demo, harden
 from labelbudget.util.atomic import atomic_path
@@ -47,15 +47,15 @@ def parse(spec: str) -> tuple[str, int]:
     return model, 0
 
 
-def demo_ids(config, task) -> np.ndarray | None:
+def demo_ids(config, task, me) -> np.ndarray | None:
     """The pool examples the prompt's demonstrations are: K drawn once per task (so every run and
     seed on it shares them, and the weak labels are scored once); None for zero-shot."""
-    _, k = parse(config.weak_labels)
+    _, k = parse(me.spec)
     if not k:
         return None
     if k >= len(task.pool):
         raise UserError(
-            f"--weak-labels {config.weak_labels} asks for {k} demonstrations, but the pool of "
+            f"{me.spec} asks for {k} demonstrations, but the pool of "
             f"{task.name!r} has {len(task.pool)} examples",
             "ask for fewer demonstrations (prompt:MODEL:K with a small K, e.g. 8)",
         )
@@ -98,12 +98,13 @@ def prompt_scores(
 def _demonstrations(setup: Setup) -> list[Demo]:
     """The demonstrations with their HQ labels, bought from the run's HQ source (a person is asked
     once per task, in a request every run on it shares)."""
-    ids = demo_ids(setup.config, setup.task)
+    ids = demo_ids(setup.config, setup.task, setup.me)
     if ids is None:
         return []
     key = stable_hash([setup.task.fingerprint, ids.tolist()])
-    oracle = source_for(setup.config, "hq").build(
-        dataclasses.replace(setup, offer=ids, limit=len(ids), run_id=f"demos-{key}")
+    hq, spec = sources_for(setup.config)[-1]  # the run's dearest source
+    oracle = spec.build(
+        dataclasses.replace(setup, offer=ids, limit=len(ids), run_id=f"demos-{key}", source=hq)
     )
     labels = harden(oracle.label(ids))
     return list(zip((setup.task.pool.texts[i] for i in ids), labels.tolist(), strict=True))
@@ -113,7 +114,7 @@ def build(setup: Setup) -> Fixed:
     from labelbudget.models.backbone import check_model, weights_fingerprint
 
     cfg, task = setup.config, setup.task
-    model, _ = parse(cfg.weak_labels)
+    model, _ = parse(setup.me.spec)
     check_model(model)
     demos = _demonstrations(setup)
     words, question = prompt_words(task.space, demos)
@@ -147,7 +148,9 @@ def build(setup: Setup) -> Fixed:
         pool, test = scores[: len(task.pool)], scores[len(task.pool) :]
         with atomic_path(Path(cache), ".npz") as tmp:
             np.savez(tmp, pool=pool, test=test)
-    source = Fixed("weak", cfg.weak_cost, setup.limit, as_probs(stored_probabilities(pool)), setup.offer)
+    source = Fixed(
+        setup.me.name, setup.me.price, setup.limit, as_probs(stored_probabilities(pool)), setup.offer
+    )
     shots = (
         f"a {len(demos)}-shot prompt (demonstrations: {len(demos)} HQ labels, ${len(demos)}, bought once "
         "for every run on this task, outside the budget, and kept out of the pool)"
@@ -168,8 +171,8 @@ register_source(
         "prompt:MODEL:K (K HQ demonstrations, bought once per task)",
         build,
         reserved=demo_ids,
-        kept_out=lambda config: (
-            f"{parse(config.weak_labels)[1]} demonstrations kept out",
+        kept_out=lambda config, me: (
+            f"{parse(me.spec)[1]} demonstrations kept out",
             "or ask for fewer demonstrations",
         ),
     )

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from labelbudget.allocation import SourceConfig, sources_of
 from labelbudget.util.errors import UserError
 from labelbudget.util.registry import Registry
 
@@ -129,8 +130,9 @@ class Ledger:
 
 @dataclass
 class Setup:
-    """What a source is built from: the run's config, task and folders, the pool ids it offers
-    (its side of the pool), and how many it may sell."""
+    """What a source is built from: the run's config, task and folders, the source's own config
+    (its name, what sells its labels and its price), the pool ids it offers (its side of the
+    pool), and how many it may sell."""
 
     config: Any
     task: Any
@@ -142,6 +144,12 @@ class Setup:
     labels_file: Any = None
     """The labels files a person filled (`labels.person`): a path, a list of paths, or None."""
     phases: Any = None
+    source: SourceConfig | None = None
+    """Which of the run's sources this is (None: the paper's weak source, `weak_of`)."""
+
+    @property
+    def me(self) -> SourceConfig:
+        return self.source or weak_of(self.config)
 
 
 @dataclass
@@ -167,19 +175,23 @@ class SourceSpec:
     (config.oracle)."""
     description: str
     build: Callable[[Setup], PoolSource]
-    reserved: Callable[[Any, Any], np.ndarray | None] = field(default=lambda config, task: None)
+    reserved: Callable[[Any, Any, SourceConfig], np.ndarray | None] = field(
+        default=lambda config, task, me: None
+    )
     """Pool ids the source keeps out of the elicitation pool (the weak model's own training
     examples), computed without any work; None: none."""
-    kept_out: Callable[[Any], tuple[str, str]] = field(default=lambda config: ("", ""))
+    kept_out: Callable[[Any, SourceConfig], tuple[str, str]] = field(default=lambda config, me: ("", ""))
     """What the reserved ids are and how to let them back in, for a pool-too-small error."""
-    check: Callable[[Any, Any], None] = field(default=lambda config, task: None)
+    check: Callable[[Any, Any, SourceConfig], None] = field(default=lambda config, task, me: None)
     """Refuse bad input of the source's own (a malformed labels file, a wrong column) before any
     run, so that a sweep refuses it before it writes anything (`runs.run.check`)."""
     needs_gold: bool = False
     """It reads the task's gold labels (so a task without them, `--unlabeled`, refuses it)."""
     pauses: bool = False
     """Its labels come from a person later: a run stops and resumes (a sweep cannot wait)."""
-    warm: Callable[[Any, Any, Path], None] = field(default=lambda config, task, results: None)
+    warm: Callable[[Any, Any, Path, SourceConfig], None] = field(
+        default=lambda config, task, results, me: None
+    )
     """Work done once per task before any run (the trained weak labeler trains), so that an
     executor can do it in parallel first; the runs then find it cached."""
 
@@ -191,22 +203,20 @@ def register_source(spec: SourceSpec) -> SourceSpec:
     return SOURCES.register(spec.name, spec)
 
 
-def source_for(config, side: Literal["weak", "hq"]) -> SourceSpec:
-    """The registered source the config names for one side of the allocation."""
-    name = config.weak_labels if side == "weak" else config.oracle
-    flag = "--weak-labels" if side == "weak" else "--oracle"
-    if ":" in name:  # a source with an argument (column:NAME, file:PATH) is registered as "column:"
-        prefix, argument = name.split(":", 1)
-        if not argument.strip():
-            raise UserError(
-                f"{flag} {name}: the source needs an argument after the colon", f"e.g. {flag} {prefix}:NAME"
-            )
-        name = prefix + ":"
-    spec = SOURCES.get_or_fail(
-        name,
-        f"pass {flag} with one of {', '.join(sorted(s.name for s in SOURCES.values() if s.side == side))}",
-    )
-    if spec.side != side:
+ALIASES = {"person": "file"}
+"""Names a `--source` may give a registered source by (a person is `--oracle file`)."""
+
+
+def spec_of(source: SourceConfig, flag: str = "--source", side: str | None = None) -> SourceSpec:
+    """The registered source that sells `source`'s labels (`side`: the flag's side of the pair)."""
+    name = ALIASES.get(source.spec, source.kind)
+    if name.endswith(":") and not source.argument.strip():
+        raise UserError(
+            f"{flag} {source.spec}: the source needs an argument after the colon", f"e.g. {flag} {name}NAME"
+        )
+    kinds = sorted(s.name for s in SOURCES.values() if side is None or s.side == side)
+    spec = SOURCES.get_or_fail(name, f"pass {flag} with one of {', '.join(kinds)}")
+    if side is not None and spec.side != side:
         raise UserError(
             f"{flag} {name}: that source sells {spec.side} labels, not {side} labels",
             f"pass {flag} with a source of {side} labels (`labelbudget list`)",
@@ -214,11 +224,34 @@ def source_for(config, side: Literal["weak", "hq"]) -> SourceSpec:
     return spec
 
 
+def weak_of(config) -> SourceConfig:
+    """The paper's weak source of a config: `--weak-labels` at `--weak-cost`."""
+    return SourceConfig("weak", config.weak_labels, config.weak_cost)
+
+
+def source_for(config, side: Literal["weak", "hq"]) -> SourceSpec:
+    """The registered source the config names for one side of the paper's pair."""
+    if side == "weak":
+        return spec_of(weak_of(config), "--weak-labels", "weak")
+    return spec_of(SourceConfig("hq", config.oracle, 1.0), "--oracle", "hq")
+
+
+def sources_for(config) -> list[tuple[SourceConfig, SourceSpec]]:
+    """Every label source of a run, in stage order, with the registered source that sells it."""
+    if not config.sources:
+        return [
+            (weak_of(config), source_for(config, "weak")),
+            (sources_of(config)[1], source_for(config, "hq")),
+        ]
+    return [(s, spec_of(s)) for s in sources_of(config)]
+
+
 def measure(config, task, results: Path) -> list[str]:
     """What `labelbudget weak --weak-labels SPEC` prints: the source's notes, how many pool texts
     it labels, and its labels against the task's gold test split (`metrics.label_quality`)."""
     from labelbudget.metrics import label_quality
 
+    me = weak_of(config)
     spec = source_for(config, "weak")
     if task.test_pending:
         raise UserError(
@@ -227,9 +260,9 @@ def measure(config, task, results: Path) -> list[str]:
             "run it (`labelbudget run ... --oracle file`): its record measures the weak labels against "
             "the test set you label",
         )
-    reserved = spec.reserved(config, task)
+    reserved = spec.reserved(config, task, me)
     offer = np.setdiff1d(np.arange(len(task.pool)), [] if reserved is None else reserved)
-    source = spec.build(Setup(config, task, offer, 0, results, "weak"))  # it sells nothing here
+    source = spec.build(Setup(config, task, offer, 0, results, "weak", source=me))  # it sells nothing here
     lines = [f"note: {note}" for note in task.notes + source.info.notes]
     q = label_quality(source.info.test_probs, task.test.labels, "test split")
     if q is None:
@@ -264,7 +297,7 @@ register_source(
         "ground-truth",
         "hq",
         "HQ labels from the dataset's gold labels through a counting oracle (the paper's simulation)",
-        lambda s: Fixed("hq", 1.0, s.limit, s.task.space.one_hot(s.task.pool.labels), s.offer),
+        lambda s: Fixed(s.me.name, s.me.price, s.limit, s.task.space.one_hot(s.task.pool.labels), s.offer),
         needs_gold=True,
     )
 )

@@ -187,7 +187,7 @@ def train_weak_model(
     )
 
 
-def reserved(config, task: TaskData) -> np.ndarray | None:
+def reserved(config, task: TaskData, me=None) -> np.ndarray | None:
     """The weak model's own examples, kept out of the elicitation pool (`--weak-pool clean`)."""
     split = weak_split(task, config.weak, config.task.data_seed)
     return split.used_ids if config.weak.weak_pool == "clean" else None
@@ -197,7 +197,7 @@ def build(setup: Setup) -> Fixed:
     cfg = setup.config
     with setup.phases("weak labels"):
         labels, notes = weak_labels(setup.task, cfg.task, cfg.weak, setup.results / "artifacts")
-    source = Fixed("weak", cfg.weak_cost, setup.limit, as_probs(labels.pool_probs), setup.offer)
+    source = Fixed(setup.me.name, setup.me.price, setup.limit, as_probs(labels.pool_probs), setup.offer)
     split = weak_split(setup.task, cfg.weak, cfg.task.data_seed)
     quality = (
         f"weak labeler {cfg.weak.weak_model} trained on {len(split.train_ids)} pool texts: "
@@ -208,14 +208,14 @@ def build(setup: Setup) -> Fixed:
     return source
 
 
-def kept_out(config) -> tuple[str, str]:
+def kept_out(config, me=None) -> tuple[str, str]:
     return (
         f"weak pool: {config.weak.weak_pool}",
         "or use --weak-pool paper to include the weak model's examples",
     )
 
 
-def warm(config, task: TaskData, results: Path) -> None:
+def warm(config, task: TaskData, results: Path, me=None) -> None:
     weak_labels(task, config.task, config.weak, results / "artifacts")
 
 

@@ -78,6 +78,7 @@ def save_model(folder: Path | str, method, config, record) -> Path:
         "truncate": config.task.truncate,
         "text_column": config.task.text_column,
         "label_map": config.task.label_map,
+        "classes": list(record.classes),
         "record": json.loads(record.to_json()),
     }
     tensors = {"head.weight": head}
@@ -115,10 +116,10 @@ class SavedModel:
     def text_column(self) -> str:
         return self.meta["text_column"]
 
-    def labels(self) -> tuple[str, str]:
-        """What 0 and 1 stand for (the task's label map, inverted), else "0" and "1"."""
-        names = {v: k for k, v in self.meta["label_map"].items()}
-        return names.get(0, "0"), names.get(1, "1")
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The task's classes, in the order of the model's logits."""
+        return tuple(self.meta["classes"])
 
     def check_base(self) -> None:
         """The base model is there and is the one trained on: its weights' fingerprint, its width
@@ -165,7 +166,7 @@ class SavedModel:
     def _probe(self):
         from labelbudget.learners.probe import ProbeHead
 
-        model = ProbeHead(self.meta["hidden_size"], 0)
+        model = ProbeHead(self.meta["hidden_size"], 0, len(self.classes))
         model.load_trainable_state({"head.weight": self.tensors["head.weight"]})
         self.mean, self.std = self.tensors["mean"].numpy(), self.tensors["std"].numpy()
         return model
@@ -194,13 +195,13 @@ class SavedModel:
             names = (loaded.unexpected_keys or unfilled)[:2]
             raise damaged(self.folder, f"its adapter does not fit {m['strong_model']} (e.g. {names})")
         pooling = resolve_pooling(m["pooling"], backbone.config.model_type)
-        model = Classifier(peft_model, tokenizer, backbone.config.hidden_size, pooling)
+        model = Classifier(peft_model, tokenizer, backbone.config.hidden_size, pooling, len(self.classes))
         model.head.load_state_dict({"weight": self.tensors["head.weight"]})
         self.encoder = Encoder(tokenizer, model.max_length, m["truncate"])
         return model.to(device)
 
     def score(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Log-odds of P(1) for each text, batched and packed like training."""
+        """(n, K) logits of the texts, batched and packed like training."""
         from labelbudget.training.stage import predict
 
         model = self.model
@@ -249,10 +250,11 @@ def _output_path(input: Path, output: Path | None, model: Path) -> Path:
 
 
 def predict_rows(model: Path | str, input: Path | str, output: Path | str | None = None) -> Predictions:
-    """Score every row of a CSV/TSV/JSONL file; write the same rows, in order, plus `p1` and
-    `label_pred`. A row without a text (empty, blank, or a missing-value marker, as the task
-    loader reads them) is kept, unscored: its `p1` and `label_pred` are empty. Every check comes
-    before the base model is loaded."""
+    """Score every row of a CSV/TSV/JSONL file; write the same rows, in order, plus a probability
+    per class (`p_<class>`; two classes also `p1`, P(class 1), as before) and `label_pred`, the
+    predicted class's name. A row without a text (empty, blank, or a missing-value marker, as the
+    task loader reads them) is kept, unscored: its columns are empty. Every check comes before
+    the base model is loaded."""
     from labelbudget.tasks.files import column, missing, read_table
 
     saved = SavedModel(model)
@@ -270,7 +272,8 @@ def predict_rows(model: Path | str, input: Path | str, output: Path | str | None
         )
     if len(df) == 0:
         raise UserError(f"{input} has no rows to score (a header only)", "pass a file with texts")
-    taken = [c for c in ("p1", "label_pred") if c in df.columns]
+    written = [*columns_of(saved.classes), "label_pred"]
+    taken = [c for c in written if c in df.columns]
     if taken:
         raise UserError(
             f"{input} already has a column {taken[0]!r} (predictions?), which predict writes",
@@ -279,13 +282,30 @@ def predict_rows(model: Path | str, input: Path | str, output: Path | str | None
     blank = missing(column(df, name, input))
     if blank.all():
         raise UserError(f"every row of {input} has an empty text", f"fill the column {name!r}")
-    log_odds = saved.score(df[name][~blank].astype(str).tolist())
-    p1 = np.full(len(df), np.nan)
-    p1[~blank] = np.round(1 / (1 + np.exp(-log_odds.astype(np.float64))), 6)
-    zero, one = saved.labels()
-    predicted = pd.Series(np.where(p1 > 0.5, one, zero), dtype=object).where(~blank, None)
-    _write(df.assign(p1=p1, label_pred=predicted.to_numpy()), output)
+    logits = saved.score(df[name][~blank].astype(str).tolist())
+    probs = np.full((len(df), len(saved.classes)), np.nan)
+    probs[~blank] = np.round(stored_probabilities_k(logits), 6)
+    names = np.array(saved.classes, dtype=object)
+    predicted = pd.Series(names[np.nan_to_num(probs, nan=-1).argmax(1)], dtype=object).where(~blank, None)
+    columns = columns_of(saved.classes)
+    values = {c: probs[:, i] for i, c in enumerate(columns[-len(saved.classes) :])}
+    if len(saved.classes) == 2:
+        values = {"p1": probs[:, 1], **values}
+    _write(df.assign(**values, label_pred=predicted.to_numpy()), output)
     return Predictions(output, len(df), int(blank.sum()))
+
+
+def columns_of(classes: Sequence[str]) -> list[str]:
+    """The probability columns `predict` writes: `p_<class>` per class (two classes: `p1` first)."""
+    return (["p1"] if len(classes) == 2 else []) + [f"p_{c}" for c in classes]
+
+
+def stored_probabilities_k(logits: np.ndarray) -> np.ndarray:
+    """(n, K) class probabilities of logits (two classes: P(1) = sigmoid(log-odds), as the binary
+    `p1` always was)."""
+    from labelbudget.labelspace import as_probs, stored_probabilities
+
+    return as_probs(stored_probabilities(logits), np.float64)
 
 
 def _write(df: pd.DataFrame, output: Path) -> None:

@@ -52,8 +52,14 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "truncate": (lambda v: isinstance(v, bool), "true or false"),
     "text_column": (lambda v: isinstance(v, str) and v != "", "a column name"),
     "label_map": (
-        lambda v: isinstance(v, dict) and all(isinstance(k, str) and v[k] in (0, 1) for k in v),
-        "a mapping of labels to 0 or 1",
+        lambda v: (
+            isinstance(v, dict) and all(isinstance(k, str) and type(v[k]) is int and v[k] >= 0 for k in v)
+        ),
+        "a mapping of labels to class ids",
+    ),
+    "classes": (
+        lambda v: isinstance(v, list) and len(v) >= 2 and all(isinstance(c, str) for c in v),
+        "the class names (two or more)",
     ),
     "files": (
         lambda v: isinstance(v, dict) and all(isinstance(d, str) for d in v.values()),
@@ -151,7 +157,7 @@ def read_tensors(folder: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
     except (SafetensorError, OSError, ValueError) as e:
         raise damaged(folder, f"state.safetensors cannot be read ({' '.join(str(e).split())[:100]})") from e
     width = meta["hidden_size"]
-    shapes = {"head.weight": (2, width)}
+    shapes = {"head.weight": (len(meta["classes"]), width)}
     if meta["learner"] == "probe":
         shapes |= {"mean": (width,), "std": (width,)}
     found = {k: tuple(v.shape) for k, v in tensors.items()}

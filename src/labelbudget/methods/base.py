@@ -3,9 +3,9 @@ budget) that then scores inputs as log-odds. Each is one module plus one `regist
 which declares the options it reads (`config.MethodOptions` fields; the others are no part of
 its runs' identity).
 
-A method buys labels only through its `Elicitation` context: weak labels from `ctx.weak` and HQ
-labels from `ctx.oracle`, both metered label sources (`labels.sources`), so what a record says
-was spent is what was used.
+A method buys labels only through its `Elicitation` context: from its label sources in stage
+order (`ctx.sources`, the cheapest first; the paper's pair is `ctx.weak` and `ctx.oracle`), all
+metered (`labels.sources`), so what a record says was spent is what was used.
 """
 
 from __future__ import annotations
@@ -33,18 +33,37 @@ class Elicitation:
     config: RunConfig
     task: TaskData
     allocation: Allocation
-    weak: LabelSource
-    """Sells weak labels (P(1)) of the pool's weak side, by count."""
-    oracle: LabelSource
-    """Sells HQ labels of chosen pool ids (the dataset's gold, or a person's)."""
-    hq_candidates: np.ndarray
-    """Pool ids disjoint from every weak id, in random order: HQ labels are bought among these."""
+    sources: list[LabelSource]
+    """In stage order, the cheapest first: each sells labels of its own side of the pool."""
+    sides: list[np.ndarray]
+    """Per source, disjoint: the pool ids the cheapest sells in order, and the ids the dearer ones
+    label when chosen (in random order)."""
     weak_stage_file: Path | None = None
     """Where runs with this run's weak stage save it and branch from it (sweeps), or None."""
     artifacts: Path | None = None
     """Folder of cached artifacts (weak labels, activations) this run may reuse."""
     phases: Phases = field(default_factory=Phases)
     """Where the run's time and memory go (stored with the record)."""
+
+    @property
+    def weak(self) -> LabelSource:
+        """The cheapest source (the paper's weak labels), sold by count."""
+        return self.sources[0]
+
+    @property
+    def oracle(self) -> LabelSource:
+        """The most expensive source (the paper's HQ labels), for chosen pool ids."""
+        return self.sources[-1]
+
+    @property
+    def hq_candidates(self) -> np.ndarray:
+        """Pool ids disjoint from every other source's, in random order: the most expensive
+        source's labels are bought among these."""
+        return self.sides[-1]
+
+    @hq_candidates.setter
+    def hq_candidates(self, ids: np.ndarray) -> None:
+        self.sides[-1] = ids
 
     @property
     def hq_left(self) -> int:
@@ -61,7 +80,15 @@ class Elicitation:
 
 PURPOSE_PROMPTS, PURPOSE_SELECT, PURPOSE_WEAK_STAGE, PURPOSE_HQ_STAGE = 3, 4, 10, 11
 """Each random choice of a run draws from its own generator (`Elicitation.rng`): demonstration
-orders, uncertainty sampling, and each stage's train/validation split and batch order."""
+orders, uncertainty sampling, and each stage's train/validation split and batch order (the
+first stage's, the last's, and a middle stage i's `PURPOSE_HQ_STAGE + i`)."""
+
+
+def stage_purpose(index: int, stages: int) -> int:
+    """The generator of stage `index` of `stages`: the paper's weak and HQ stages as they were."""
+    if index == stages - 1:
+        return PURPOSE_HQ_STAGE
+    return PURPOSE_WEAK_STAGE if index == 0 else PURPOSE_HQ_STAGE + index
 
 
 def k_shot(config: RunConfig, default: int) -> int:
@@ -85,9 +112,7 @@ class Method(ABC):
     def validate(cls, config: RunConfig, allocation: Allocation) -> None:
         """Refuse, before any work, a budget this method cannot use (UserError with a fix)."""
         openai = config.options.schedule == "openai"  # no validation split: 1 label can train
-        check_stage_sizes(
-            allocation, config.budget, config.weak_cost, config.hq_fraction, min_stage=1 if openai else None
-        )
+        check_stage_sizes(allocation, config, min_stage=1 if openai else None)
 
     @abstractmethod
     def fit(self, ctx: Elicitation) -> None: ...

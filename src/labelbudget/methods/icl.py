@@ -90,12 +90,13 @@ class FewShotICL(Method):
 
     def fit(self, ctx: Elicitation) -> None:
         cfg = ctx.config
-        n_hq, n_weak = ctx.allocation.n_hq, ctx.allocation.n_weak
+        n_hq = ctx.allocation.n_hq
         hq_ids = ctx.hq_candidates[:n_hq]
         hq_labels = harden(ctx.oracle.label(hq_ids)) if n_hq else np.zeros(0, dtype=int)
-        weak_ids, weak_probs = ctx.weak.buy(n_weak)
         self.demos: list[Demo] = list(zip(ctx.pool_texts(hq_ids), hq_labels.tolist(), strict=True))
-        self.demos += list(zip(ctx.pool_texts(weak_ids), harden(weak_probs).tolist(), strict=True))
+        for source in reversed(ctx.sources[:-1]):  # every label bought, the dearer sources first
+            ids, probs = source.buy(ctx.allocation[source.name])
+            self.demos += list(zip(ctx.pool_texts(ids), harden(probs).tolist(), strict=True))
         device = pick_device()
         with ctx.phases("strong model load"):
             model, tokenizer = load_causal_lm(cfg.strong_model, pick_dtype(cfg.train.dtype, device))

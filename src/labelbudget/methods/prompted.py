@@ -26,37 +26,46 @@ class PromptedSequentialSFT(SequentialSFT):
     @classmethod
     def validate(cls, config: RunConfig, allocation: Allocation) -> None:
         k = k_shot(config, DEFAULT_K)
-        weak_demos = allocation.n_weak > 0
-        have = allocation.n_weak if weak_demos else allocation.n_hq
+        source = demo_source(allocation)
+        have = allocation[source]
         if have < k:
-            kind = "weak" if weak_demos else "HQ"
+            kind = "weak" if source == "weak" else "HQ" if source == "hq" else source
+            split = (
+                f"--shares {' '.join(config.shares)}"
+                if config.sources
+                else f"--hq-fraction {config.hq_fraction:g}"
+            )
             raise UserError(
                 f"prompted_seq_sft needs {k} {kind} labels for its demonstrations but budget "
-                f"${config.budget:g} with --hq-fraction {config.hq_fraction:g} buys {have}",
-                "raise --budget, change --hq-fraction, or lower --k-shot",
+                f"${config.budget:g} with {split} buys {have}",
+                "raise --budget, change "
+                + ("--shares" if config.sources else "--hq-fraction")
+                + ", or lower --k-shot",
             )
-        if weak_demos:
-            rest = Allocation(allocation.n_weak - k, allocation.n_hq)
-        else:
-            rest = Allocation(0, allocation.n_hq - k)
+        rest = Allocation(tuple((n, c - k if n == source else c) for n, c in allocation.counts))
         check_stage_sizes(
             rest,
-            config.budget,
-            config.weak_cost,
-            config.hq_fraction,
+            config,
             min_stage=1 if config.options.schedule == "openai" else None,
             what=f"after its {k} demonstrations, ",
         )
 
     def demonstrations(self, ctx: Elicitation) -> list[Demo]:
         k = k_shot(ctx.config, DEFAULT_K)
-        if ctx.allocation.n_weak > 0:
-            ids, probs = ctx.weak.buy(k)
+        source = demo_source(ctx.allocation)
+        if source != ctx.oracle.name:  # the cheapest source bought sells them by count
+            ids, probs = next(s for s in ctx.sources if s.name == source).buy(k)
             labels = harden(probs)
         else:  # all-HQ: the demonstrations come from the oracle, and the HQ stage gets the rest
             ids, ctx.hq_candidates = ctx.hq_candidates[:k], ctx.hq_candidates[k:]
             labels = harden(ctx.oracle.label(ids))
         return list(zip(ctx.pool_texts(ids), np.asarray(labels).astype(int).tolist(), strict=True))
+
+
+def demo_source(allocation: Allocation) -> str:
+    """The source of the demonstrations: the cheapest one the allocation buys (the paper's weak
+    labels; the HQ ones where it buys no weak label)."""
+    return next(name for name, n in allocation.counts if n) if allocation.total else allocation.names[-1]
 
 
 register_method(

@@ -1,9 +1,11 @@
-"""Sequential SFT (paper Sec. 3.2): train on weak labels, then on HQ labels.
+"""Sequential SFT (paper Sec. 3.2): train on weak labels, then on HQ labels; with k label sources,
+one stage per source in ascending order of price, the paper's two stages being k = 2 exactly.
 
-The HQ stage continues the same learner (LoRA weights and head, or a probe's head) from the
-weak stage's best state, with a fresh optimizer and schedule; a stage with zero examples is
-skipped. Both stages early-stop on validation AUROC, and their validation labels are part of
-what was bought.
+Each stage continues the same learner (LoRA weights and head, or a probe's head) from the
+previous stage's best state, with a fresh optimizer and schedule; a source nobody buys is no
+stage. Every stage early-stops on validation AUROC, and its validation labels are part of what
+was bought. The cheaper sources sell their labels by count; the most expensive one's examples
+are chosen after the cheaper stages (`select_hq`).
 
 The variants of the paper override one hook each: `demonstrations` (few-shot-prompted SFT),
 `select_hq` (uncertainty sampling), `stage_loss` (log-confidence). The OpenAI-API-like schedule
@@ -22,14 +24,7 @@ import torch
 
 from labelbudget.labels.budget import stage_split
 from labelbudget.learners import LEARNERS
-from labelbudget.methods.base import (
-    PURPOSE_HQ_STAGE,
-    PURPOSE_PROMPTS,
-    PURPOSE_WEAK_STAGE,
-    Elicitation,
-    Method,
-    register_method,
-)
+from labelbudget.methods.base import PURPOSE_PROMPTS, Elicitation, Method, register_method, stage_purpose
 from labelbudget.prompts import Demo, prompted
 from labelbudget.training.losses import LOSSES
 from labelbudget.training.schedule import Schedule
@@ -46,22 +41,28 @@ class SequentialSFT(Method):
         self.learner = LEARNERS.get_or_fail(cfg.learner).cls()
         self.learner.setup(ctx)
         self.space = ctx.task.space
+        self.stage_names = [s.name for s in ctx.sources]
         self.prompt_rng = ctx.rng(PURPOSE_PROMPTS)
         self.demos = self.demonstrations(ctx)
-        weak_ids, weak_probs = ctx.weak.buy(ctx.allocation.n_weak - ctx.weak.sold)
-        resumed = ctx.oracle.saved_state() if ctx.oracle.pauses else None
+        bought = [s.buy(ctx.allocation[s.name] - s.sold) for s in ctx.sources[:-1]]
+        last = ctx.oracle
+        resumed = last.saved_state() if last.pauses else None
         if resumed is None:
-            self.weak_stage(ctx, weak_ids, weak_probs)
+            for i, (source, (ids, probs)) in enumerate(zip(ctx.sources, bought, strict=False)):
+                if i == 0:
+                    self.weak_stage(ctx, ids, probs)
+                else:
+                    self.run_stage(ctx, source.name, ids, probs)
             hq_ids = self.select_hq(ctx)
-            if ctx.oracle.pauses and len(hq_ids):
-                # A person labels now; keep what the weak stage learned so the run can resume.
+            if last.pauses and len(hq_ids):
+                # A person labels now; keep what the cheaper stages learned so the run can resume.
                 tensors, meta = self.checkpoint()
-                ctx.oracle.save_state(tensors, {**meta, "hq_ids": hq_ids.tolist()})
+                last.save_state(tensors, {**meta, "hq_ids": hq_ids.tolist()})
         else:
             self.restore(resumed["tensors"], resumed)
             hq_ids = np.asarray(resumed["hq_ids"], dtype=np.int64)
-        labels = ctx.oracle.label(hq_ids) if len(hq_ids) else np.zeros((0, ctx.task.space.k))
-        self.run_stage(ctx, "hq", hq_ids, labels.astype(np.float32))
+        labels = last.label(hq_ids) if len(hq_ids) else np.zeros((0, ctx.task.space.k))
+        self.run_stage(ctx, last.name, hq_ids, labels.astype(np.float32))
 
     def weak_stage(self, ctx: Elicitation, ids: np.ndarray, probs: np.ndarray) -> None:
         """Train the weak stage, or branch from an identical one another run of the sweep saved
@@ -103,6 +104,7 @@ class SequentialSFT(Method):
         return ctx.hq_candidates[: ctx.hq_left]
 
     def stage_loss(self, stage: str) -> str:
+        """The loss of a stage (by its source's name): cross-entropy (`logconf` overrides it)."""
         return "xent"
 
     def inputs(self, texts: Sequence[str]) -> list[str]:
@@ -118,7 +120,7 @@ class SequentialSFT(Method):
         if len(ids) == 0:
             return
         cfg, train_cfg = ctx.config, ctx.config.train
-        rng = ctx.rng(PURPOSE_HQ_STAGE if name == "hq" else PURPOSE_WEAK_STAGE)
+        rng = ctx.rng(stage_purpose(self.stage_names.index(name), len(self.stage_names)))
         encoded = self.features(ctx, ids)
         targets = targets.astype(np.float32)
         if cfg.options.schedule == "openai":  # no validation split: every label trains

@@ -28,8 +28,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from labelbudget.allocation import allocation_of, sources_of
 from labelbudget.config import RunConfig, to_dict
-from labelbudget.labels.budget import allocation_of
 from labelbudget.util.hashing import file_digest, stable_hash
 
 HQ_ONLY = ("oracle", "options.temperature", "options.max_candidates")
@@ -37,7 +37,7 @@ HQ_ONLY = ("oracle", "options.temperature", "options.max_candidates")
 its HQ examples after the weak stage. Nothing else is left out of `weak_stage_key`."""
 
 
-SINCE = {"task": ("classes", "descriptions", "question", "answers")}
+SINCE = {"task": ("classes", "descriptions", "question", "answers"), "": ("sources", "shares")}
 """Fields added after runs were stored: left out of the canonical config while they hold their
 default, so that every run stored before them keeps its identity (a binary run of today is the
 run it was)."""
@@ -50,10 +50,15 @@ def canonical(config: RunConfig) -> dict[str, Any]:
 
     data = to_dict(config)
     for part, names in SINCE.items():
-        defaults = to_dict(type(getattr(config, part))())
+        where = data[part] if part else data
+        defaults = (
+            to_dict(type(getattr(config, part))())
+            if part
+            else {f.name: f.default for f in dataclasses.fields(config)}
+        )
         for name in names:
-            if data[part][name] == defaults[name]:
-                del data[part][name]
+            if where[name] == defaults[name]:
+                del where[name]
     spec = METHODS.get_or_fail(config.method)
     data["options"] = {k: v for k, v in data["options"].items() if k in spec.reads}
     ignored = LEARNERS.get_or_fail(config.learner).ignores if spec.learner else ("learner", "probe")
@@ -83,11 +88,18 @@ def config_hash(config: RunConfig) -> str:
 
 
 def run_key_data(config: RunConfig) -> dict[str, Any]:
+    """The canonical config with (budget, prices, shares) replaced by the allocation they buy: the
+    paper's pair as [n_weak, n_hq]; several sources as the stages in order (name and source) with
+    their counts, their prices left out (an allocation is re-costed at any prices)."""
     alloc = allocation_of(config)
     data = canonical(config)
     for name in ("budget", "weak_cost", "hq_fraction"):
         del data[name]
-    data["allocation"] = [alloc.n_weak, alloc.n_hq]
+    if not config.sources:
+        data["allocation"] = [alloc.n_weak, alloc.n_hq]
+        return data
+    del data["sources"], data["shares"]
+    data["allocation"] = [[s.name, s.spec, alloc[s.name]] for s in sources_of(config)]
     return data
 
 
@@ -105,8 +117,11 @@ def inputs(config: RunConfig) -> dict[str, str]:
         out["task_file"] = file_digest(path)
     if config.task.test_file and Path(config.task.test_file).is_file():
         out["test_file"] = file_digest(config.task.test_file)
-    if config.weak_labels.startswith("file:") and Path(config.weak_labels[5:]).is_file():
-        out["weak_file"] = file_digest(config.weak_labels[5:])
+    for source in sources_of(config):  # a predictions file's content: `weak_file` for the pair's
+        if source.kind == "file:" and Path(source.argument).is_file():
+            out["weak_file" if source.name == "weak" else f"file:{source.name}"] = file_digest(
+                source.argument
+            )
     device = pick_device()
     out["compute"] = f"{device.type}/{str(pick_dtype(config.train.dtype, device)).removeprefix('torch.')}"
     return out

@@ -84,6 +84,11 @@ class Record:
     """Of the strong model's test probabilities (`metrics.calibration_error`)."""
     confusion: list[list[int]] | None = None
     """Test confusion matrix, rows gold, columns predicted; None in records stored before."""
+    counts: dict[str, int] | None = None
+    """Labels bought per source, in stage order (the paper's pair: `weak` and `hq`); None in
+    records stored before several sources (read as the pair: `counts_of`)."""
+    prices: dict[str, float] | None = None
+    """$ per label of each source, as the run paid (None before: `weak_cost` and $1)."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -120,6 +125,15 @@ def decode_predictions(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     logits = np.frombuffer(base64.b64decode(data["logits"]), "<f4").reshape(n, int(data["k"])).copy()
     labels = np.frombuffer(base64.b64decode(data["labels"]), "<u2").astype(np.int64)
     return logits, labels
+
+
+def counts_of(record) -> dict[str, int]:
+    """A record's labels per source (one stored before several sources: the paper's pair)."""
+    return record.counts or {"weak": record.n_weak, "hq": record.n_hq}
+
+
+def prices_of_record(record) -> dict[str, float]:
+    return record.prices or {"weak": record.weak_cost, "hq": 1.0}
 
 
 VERSIONED = ("labelbudget", "torch", "transformers", "peft", "numpy", "scikit-learn")

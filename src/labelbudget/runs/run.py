@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from labelbudget.allocation import allocation_of, prices_of
 from labelbudget.config import MethodOptions, RunConfig
-from labelbudget.labels.budget import Allocation, allocate, partition_pool
+from labelbudget.labels.budget import Allocation, partition_pool
 from labelbudget.labels.labeling import read_labels
 from labelbudget.labels.person import as_paths, test_labels
-from labelbudget.labels.sources import Ledger, Setup, source_for
+from labelbudget.labels.sources import Ledger, Setup, WeakInfo, sources_for
 from labelbudget.labelspace import hard
 from labelbudget.learners import LEARNERS
 from labelbudget.methods import Elicitation, Method, get_method
@@ -120,7 +121,7 @@ def stored_twin(config: RunConfig, store: Store) -> Record | None:
         budget=config.budget,
         weak_cost=config.weak_cost,
         hq_fraction=config.hq_fraction,
-        spent=round(done.n_weak * config.weak_cost + done.n_hq, 9),
+        spent=round(allocation_of(config).cost(prices_of(config)), 9),
         notes=[*done.notes, note],
     )
     store.add_or_keep(record)
@@ -185,10 +186,9 @@ def validate(config: RunConfig) -> tuple[type[Method], Allocation]:
     spec = get_method(config.method)
     if spec.learner:
         LEARNERS.get_or_fail(config.learner)
-    source_for(config, "weak")
-    source_for(config, "hq")
+    sources_for(config)
     method_cls = spec.cls
-    alloc = allocate(config.budget, config.weak_cost, config.hq_fraction)
+    alloc = allocation_of(config)
     method_cls.validate(config, alloc)
     return method_cls, alloc
 
@@ -201,22 +201,30 @@ def check(config: RunConfig) -> Checked:
     task = load_task(config.task)
     if not task.gold:
         _check_gold_free(config, task)
-    for side in ("weak", "hq"):
-        source_for(config, side).check(config, task)
+    for me, spec in sources_for(config):
+        spec.check(config, task, me)
     excluded = _check_pool(config, alloc, task)
     return Checked(method_cls, alloc, task, excluded)
 
 
 def _check_gold_free(config: RunConfig, task: TaskData) -> None:
     """A task without gold labels (`tasks.gold`) refuses the sources that would read them."""
-    weak, hq = source_for(config, "weak"), source_for(config, "hq")
-    if weak.needs_gold:
-        raise UserError(
-            f"--weak-labels {config.weak_labels} needs gold labels ({weak.description}), but task "
-            f"{task.name!r} has none (--unlabeled)",
-            "pass --weak-labels column:NAME, file:PATH or prompt:MODEL (weak labels that need no gold)",
-        )
-    if hq.needs_gold:
+    for me, spec in sources_for(config):
+        if not spec.needs_gold:
+            continue
+        if config.sources:
+            raise UserError(
+                f"--source {me}: {spec.description} reads gold labels, but task {task.name!r} has none "
+                "(--unlabeled)",
+                "give that source labels that need no gold (column:NAME, file:PATH, prompt:MODEL) or a "
+                "person (person)",
+            )
+        if me.name == "weak":
+            raise UserError(
+                f"--weak-labels {config.weak_labels} needs gold labels ({spec.description}), but task "
+                f"{task.name!r} has none (--unlabeled)",
+                "pass --weak-labels column:NAME, file:PATH or prompt:MODEL (weak labels that need no gold)",
+            )
         raise UserError(
             f"--oracle {config.oracle} sells the task's gold labels, but task {task.name!r} has none "
             "(--unlabeled)",
@@ -226,17 +234,25 @@ def _check_gold_free(config: RunConfig, task: TaskData) -> None:
 
 def _check_pool(config: RunConfig, alloc: Allocation, task: TaskData) -> np.ndarray | None:
     """The pool can supply the allocation; returns the ids kept out of it (or None)."""
-    spec = source_for(config, "weak")
-    excluded = spec.reserved(config, task)
+    kept = [(me, spec, spec.reserved(config, task, me)) for me, spec in sources_for(config)]
+    reserved = [r for _, _, r in kept if r is not None]
+    excluded = np.unique(np.concatenate(reserved)) if reserved else None
     available = len(task.pool) - (0 if excluded is None else len(excluded))
-    if alloc.n_weak + alloc.n_hq > available:
-        what, fix = spec.kept_out(config) if excluded is not None else ("", "")
+    if alloc.total > available:
+        why = [spec.kept_out(config, me) for me, spec, r in kept if r is not None]
+        what, fix = "; ".join(w for w, _ in why), ", ".join(f for _, f in why if f)
+        if config.sources:
+            asked = f"shares {' '.join(config.shares)}, needs " + " + ".join(
+                f"{n} {name}" for name, n in alloc.counts
+            )
+            more = "lower --budget, or give the cheaper sources smaller shares (they use more examples per $)"
+        else:
+            asked = f"HQ fraction {config.hq_fraction:g}, needs {alloc.n_weak} weak + {alloc.n_hq} HQ"
+            more = "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $)"
         raise PoolTooSmall(
-            f"{config.method} at ${config.budget:g}, HQ fraction {config.hq_fraction:g}, needs "
-            f"{alloc.n_weak} weak + {alloc.n_hq} HQ examples but the pool of {task.name!r} has "
+            f"{config.method} at ${config.budget:g}, {asked} examples but the pool of {task.name!r} has "
             f"{available}" + (f" ({what})" if what else ""),
-            "lower --budget, raise --hq-fraction (HQ labels use fewer examples per $)"
-            + (f", {fix}" if fix else ""),
+            more + (f", {fix}" if fix else ""),
         )
     return excluded
 
@@ -294,18 +310,19 @@ def compute(
     if task.test_pending:  # no gold: the person labels the test set first (once per task)
         task, eval_spent = test_labels(task, results, labels_file), float(len(task.test))
     rng = np.random.default_rng(config.seed)
-    weak_ids, hq_candidates = partition_pool(len(task.pool), alloc, rng, exclude=excluded)
-    setup = Setup(config, task, weak_ids, alloc.n_weak, results, key, labels_file, phases)
-    weak = source_for(config, "weak").build(setup)
-    oracle = source_for(config, "hq").build(dataclasses.replace(setup, offer=hq_candidates, limit=alloc.n_hq))
-    ledger = Ledger({"weak": weak, "hq": oracle})
+    sides = partition_pool(len(task.pool), alloc, rng, exclude=excluded)
+    sources = []
+    for (me, spec), side, count in zip(sources_for(config), sides, alloc.values, strict=True):
+        sources.append(spec.build(Setup(config, task, side, count, results, key, labels_file, phases, me)))
+    weak = sources[0]
+    if weak.info is None:  # a first source that says nothing of its labels (gold, a person)
+        weak.info = WeakInfo(None, f"{weak.name}-{weak.price:g}")
+    ledger = Ledger({s.name: s for s in sources})
     weak_file = None
-    if share_weak_stages:
+    if share_weak_stages and not config.sources:  # the paper's pair: runs share a weak stage
         stage = {"stage": weak_stage_key(config), "data": task.fingerprint, "weak": weak.info.key}
         weak_file = results / "artifacts" / "weak_stages" / f"{stable_hash(stage)}.safetensors"
-    ctx = Elicitation(
-        config, task, alloc, weak, oracle, hq_candidates, weak_file, results / "artifacts", phases
-    )
+    ctx = Elicitation(config, task, alloc, sources, sides, weak_file, results / "artifacts", phases)
     method.fit(ctx)
     with phases("test scoring"):
         test_scores = method.score(task.test.texts)
@@ -330,8 +347,8 @@ def compute(
         weak_cost=config.weak_cost,
         hq_fraction=config.hq_fraction,
         seed=config.seed,
-        n_weak=weak.sold,
-        n_hq=oracle.sold,
+        n_weak=sum(s.sold for s in sources[:-1]),
+        n_hq=sources[-1].sold,
         spent=round(ledger.spent, 9),
         **dataclasses.asdict(metrics),
         weak_accuracy=weak_accuracy,
@@ -354,6 +371,8 @@ def compute(
         eval_spent=eval_spent,
         weak_spent_once=weak.info.spent_once or None,
         classes=list(task.space.names),
+        counts=ledger.counts,
+        prices={s.name: s.price for s in sources},
     )
     if save_model is not None:
         from labelbudget.learners.saved import save_model as save
