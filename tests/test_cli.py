@@ -259,6 +259,14 @@ MAKERS: dict[str, Callable] = {
     "studio_disagree": lambda d: _studio(
         d, "studio_disagree.json", [{"data": {"id": 0, "text": "a"}, "annotations": [_vote("0"), _vote("1")]}]
     ),
+    "studio_annotations_text": lambda d: _studio(
+        d, "studio_ann.json", [{"data": {"text": "a"}, "annotations": "x"}]
+    ),
+    "studio_choice_string": lambda d: _studio(
+        d,
+        "studio_choice.json",
+        [{"data": {"text": "a"}, "annotations": [{"result": [{"value": {"choices": "1"}}]}]}],
+    ),
     "studio_text_number": lambda d: _studio(d, "studio_number.json", [{"data": {"id": 0, "text": 5}}]),
     "studio_choice_word": lambda d: _studio(
         d, "studio_word.json", [{"data": {"id": 0, "text": "a"}, "annotations": [_vote("positive")]}]
@@ -787,6 +795,14 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
     "Label Studio annotators disagree": (
         ["run", "--task", "{good}", *FILE, "{studio_disagree}"],
         "annotators disagree",
+    ),
+    "Label Studio annotations not a list": (
+        ["run", "--task", "{good}", *FILE, "{studio_annotations_text}"],
+        "annotations is 'x', not a list",
+    ),
+    "Label Studio choices a string": (
+        ["run", "--task", "{good}", *FILE, "{studio_choice_string}"],
+        "a result's choices is '1', not a list",
     ),
     "Label Studio text a number": (
         ["run", "--task", "{good}", *FILE, "{studio_text_number}"],

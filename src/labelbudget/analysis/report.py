@@ -222,7 +222,7 @@ def write_report(
                 if sub[sub["label"] == label]["method"].iloc[0] == "icl":
                     continue
                 found = analysis.answers(label, float(cost))
-                if not found:
+                if not any(a.measured_line for a in found):  # Figure 1 needs measured lines
                     continue
                 parts.append(f"<h3>{_esc(label)}: accuracy vs weak share of the budget (Figure 1)</h3>")
                 figure = weak_fraction_plot(pts, tmp / f"fig1-{len(parts)}.png", label, cost)

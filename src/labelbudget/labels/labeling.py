@@ -142,13 +142,14 @@ def read_request(folder: Path, space: LabelSpace = TWO) -> Request | None:
 def _choice(task: dict, where: str) -> str:
     """The label of one Label Studio export task: its annotations' `label` choice ('' if none)."""
     picked = set()
-    for annotation in task.get("annotations") or []:
+    for annotation in _items(task.get("annotations"), where, "annotations"):
         if annotation.get("was_cancelled"):
             continue
-        for result in annotation.get("result") or []:
-            choices = (result.get("value") or {}).get("choices")
+        for result in _items(annotation.get("result"), where, "an annotation's result"):
+            value = result.get("value")
+            choices = value.get("choices") if isinstance(value, dict) else None
             if result.get("from_name", "label") == "label" and choices:
-                picked.add(str(choices[0]))
+                picked.add(str(_items(choices, where, "a result's choices", str)[0]))
     if len(picked) > 1:
         raise UserError(
             f"{where}: annotators disagree on the text {short(task.get('data', {}).get('text'), 50)} "
@@ -156,6 +157,18 @@ def _choice(task: dict, where: str) -> str:
             "settle the disagreement in Label Studio (one annotation per task), then export again",
         )
     return picked.pop() if picked else ""
+
+
+def _items(value: object, where: str, what: str, kind: type = dict) -> list:
+    """A list of objects (or of `kind`) from a Label Studio export (none for null), else refused."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
+        raise UserError(
+            f"{where}: {what} is {short(value, 40)}, not a list as Label Studio exports it",
+            "export the project again with Label Studio's JSON (or JSON-MIN) format",
+        )
+    return value
 
 
 def _table(path: Path) -> pd.DataFrame:

@@ -130,11 +130,11 @@ class SavedModel:
 
         m, name = self.meta, self.meta["strong_model"]
         check_model(name)
-        print_ = weights_fingerprint(name)
-        if m["strong_fingerprint"] is not None and print_ != m["strong_fingerprint"]:
+        now = weights_fingerprint(name)
+        if m["strong_fingerprint"] is not None and now != m["strong_fingerprint"]:
             raise UserError(
                 f"the base model {name} of {self.folder} is not the one it was trained on (weights "
-                f"fingerprint {print_}, trained on {m['strong_fingerprint']})",
+                f"fingerprint {now}, trained on {m['strong_fingerprint']})",
                 "score with the base model the run used (the same folder or embedded version), or "
                 "train and save the model again on this one",
             )
