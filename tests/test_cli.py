@@ -210,6 +210,9 @@ MAKERS: dict[str, Callable] = {
     "only_blank_lines": lambda d: _write(d, "blank.csv", "text,label\n\n\n"),
     "labels_2": lambda d: _table(d, "two.csv", text=_good_texts(), label=[0, 1, 2, 1] * 50),
     "float_labels": lambda d: _table(d, "float.csv", text=_good_texts(), label=[0.5, 1.5] * 100),
+    "sixty_labels": lambda d: _table(
+        d, "sixty.csv", text=_good_texts(), label=[f"c{i % 60}" for i in range(200)]
+    ),
     # test files
     "test_overlap": lambda d: _table(d, "test_overlap.csv", text=_good_texts()[:40], label=[0, 1] * 20),
     "test_one_class": lambda d: _table(
@@ -347,7 +350,9 @@ MAKERS: dict[str, Callable] = {
     "pooling_max": _model("probe", _meta(pooling="max"), "-poolmax"),
     "dtype_int8": _model("lora", _meta(dtype="int8"), "-int8"),
     "text_column_null": _model("probe", _meta(text_column=None), "-textnull"),
-    "label_map_bad": _model("probe", _meta(label_map={"pos": 2}), "-mapbad"),
+    "label_map_bad": _model("probe", _meta(label_map={"pos": "two"}), "-mapbad"),
+    "classes_missing": _model("probe", _meta(classes=None), "-noclasses"),
+    "classes_one": _model("probe", _meta(classes=["a"]), "-oneclass"),
     "hidden_zero": _model("probe", _meta(hidden_size=0), "-hidden0"),
     "strong_empty": _model("probe", _meta(strong_model=""), "-strongempty"),
     "strong_unknown": _model("probe", _meta(strong_model="no-such-org/no-such-model"), "-strongunknown"),
@@ -490,7 +495,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     "probe layer two": (["run", "--probe-layer", "2"], "probe_layer: must be in [0, 1]"),
     "temperature negative": (["run", "--temperature", "-1"], "temperature: must be >= 0"),
     "k shot zero": (["run", "--k-shot", "0"], "k_shot: must be at least 1"),
-    "label map value": (["run", "--label-map", "pos", "2"], "label_map: values must be 0 or 1"),
+    "label map value": (["run", "--label-map", "pos", "-1"], "label_map: values must be class ids"),
     "empty task": (["run", "--task", " "], "task: is empty"),
     "unknown choice": (["run", "--pooling", "max"], "Invalid choice"),
     "unknown flag": (["run", "--budjet", "16"], "Unrecognized options"),
@@ -524,8 +529,8 @@ CASES: dict[str, tuple[list[str], str]] = {
         "no text column 'sentence'",
     ),
     "wrong label column": (["run", "--task", "{good}", "--label-column", "y"], "no label column 'y'"),
-    "non-binary labels": (["run", "--task", "{multi}"], "not binary"),
-    "one class": (["run", "--task", "{one}"], "only class 1"),
+    "three classes, too few of each": (["run", "--task", "{multi}"], "10 examples per class after balancing"),
+    "one class": (["run", "--task", "{one}"], "has no examples of class 0"),
     "header only": (["run", "--task", "{header}"], "no examples"),
     "zero bytes": (["run", "--task", "{zero}"], "could not parse"),
     "malformed jsonl": (["run", "--task", "{broken}"], "line 2"),
@@ -537,7 +542,7 @@ CASES: dict[str, tuple[list[str], str]] = {
         ["run", "--task", "{words}", "--label-map", "positive", "1", "negative", "0"],
         "does not contain: ['negative', 'positive']",
     ),
-    "words as labels without a map": (["run", "--task", "{words}"], "--label-map neg 0 pos 1"),
+    "words as labels, too few": (["run", "--task", "{words}"], "20 examples per class after balancing"),
     "not utf-8": (["run", "--task", "{latin1}"], "could not parse"),
     "ragged csv": (["run", "--task", "{ragged}"], "could not parse"),
     "test set larger than data": (["run", "--task", "{small}", "--test-size", "100"], "--test-size (at most"),
@@ -608,7 +613,7 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
     ),
     "every text given both labels": (
         ["run", "--task", "{both_labels}"],
-        "gives 200 of its 200 distinct texts both",
+        "gives 200 of its 200 distinct texts two labels",
     ),
     "NUL byte in a csv": (["run", "--task", "{nul_csv}"], "holds a NUL byte (line 3)"),
     "NUL escaped in jsonl": (["run", "--task", "{nul_jsonl}"], "hold a NUL character"),
@@ -623,8 +628,37 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
     "a folder named .csv": (["run", "--task", "{folder_csv}"], "is a folder"),
     "jsonl of blank lines": (["run", "--task", "{empty_jsonl}"], "has no text column 'text'"),
     "csv of blank lines": (["run", "--task", "{only_blank_lines}"], "no examples"),
-    "labels 0, 1 and 2": (["run", "--task", "{labels_2}"], "not binary 0/1: found 3 distinct values"),
-    "labels 0.5 and 1.5": (["run", "--task", "{float_labels}"], "not binary 0/1"),
+    "labels 0, 1 and 2, too few of class 0": (["run", "--task", "{labels_2}"], "50 examples per class"),
+    "labels 0.5 and 1.5": (
+        ["run", "--task", "{float_labels}"],
+        "numbers that are not class ids ('0.5', '1.5')",
+    ),
+    "sixty labels": (["run", "--task", "{sixty_labels}"], "take 60 distinct values"),
+    "classes the file lacks": (
+        ["run", "--task", "{labels_2}", "--classes", "neg", "pos"],
+        "labels that are none of --classes ['neg', 'pos']",
+    ),
+    "classes beside a label map of another size": (
+        ["run", "--task", "{words}", "--label-map", "pos", "1", "neg", "0", "--classes", "a", "b", "c"],
+        "names 3 classes but --label-map maps to 2",
+    ),
+    "answers of another count": (
+        ["run", "--task", "{labels_2}", "--answers", "yes", "no"],
+        "2 answers for 3 classes",
+    ),
+    "descriptions of another count": (
+        ["run", "--task", "{labels_2}", "--descriptions", "bad"],
+        "1 descriptions for 3 classes",
+    ),
+    "answers repeated": (["run", "--task", "{labels_2}", "--answers", "a", "b", "a"], "answer words repeat"),
+    "classes for the embedded task": (
+        ["run", "--classes", "bad", "good"],
+        "names its classes ['negative', 'positive'], not ['bad', 'good']",
+    ),
+    "label map leaving out class 0": (
+        ["run", "--task", "{words}", "--label-map", "pos", "1", "neg", "2"],
+        "maps to the class ids [1, 2]",
+    ),
     "label map odd length": (["run", "--label-map", "pos"], "--label-map"),
     "label map for the embedded task": (
         ["run", "--label-map", "positive", "1"],
@@ -648,7 +682,7 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
     ),
     "test file of one class": (
         ["run", "--task", "{good}", "--test-file", "{test_one_class}"],
-        "has only class 1",
+        "has no examples of class 0",
     ),
     "test file with a list text": (
         ["run", "--task", "{good}", "--test-file", "{test_nested}"],
@@ -662,7 +696,7 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
     ),
     "weak column of words": (
         ["run", "--test-size", "40", "--task", "{weak_bad_values}", "--weak-labels", "column:p"],
-        "not numbers in [0, 1]",
+        "values that are not a class of ['0', '1'] (or its id), or P(1) in [0, 1]",
     ),
     "weak column above one": (
         ["run", "--test-size", "40", "--task", "{weak_out_of_range}", "--weak-labels", "column:p"],
@@ -980,8 +1014,8 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
         [*DRY, "--task", "{tmp}/nope.csv", "--budgets", "16"],
         "does not exist",
     ),
-    "sweep dry run of a task of three classes": ([*DRY, "--task", "{multi}"], "not binary"),
-    "sweep dry run of both labels": ([*DRY, "--task", "{both_labels}"], "both labels"),
+    "sweep dry run of three classes, too few": ([*DRY, "--task", "{multi}"], "10 examples per class"),
+    "sweep dry run of both labels": ([*DRY, "--task", "{both_labels}"], "two labels"),
     "sweep dry run of a person as oracle": ([*DRY, "--oracle", "file"], "a sweep cannot stop to wait"),
     "sweep dry run of an unknown method": ([*DRY, "--methods", "magic"], "unknown method 'magic'"),
     "sweep dry run of an unknown learner": ([*DRY, "--learner", "svm"], "unknown learner 'svm'"),
@@ -1031,7 +1065,10 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
     "sweep file: unknown method": (["sweep", "{sweep_unknown_method}"], "unknown method 'magic'"),
     "sweep file: a person as oracle": (["sweep", "{sweep_person}"], "a sweep cannot stop to wait"),
     "sweep file: a missing task file": (["sweep", "{sweep_missing_task}"], "does not exist"),
-    "sweep file: a task of three classes": (["sweep", "{sweep_bad_task_file}"], "not binary"),
+    "sweep file: a task of three classes, too few": (
+        ["sweep", "{sweep_bad_task_file}"],
+        "10 examples per class",
+    ),
     "sweep file: over a megabyte": (["sweep", "{sweep_big}"], "sweep files are at most 1,000,000"),
     "sweep file: nested too deeply": (["sweep", "{sweep_deep}"], "nested too deeply"),
     "sweep file: a JSON list": (["sweep", "{sweep_json_list}"], "must hold a mapping"),
@@ -1180,7 +1217,9 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
     "model pooling max": ([*P, "{pooling_max}", "--input", "{new_csv}"], "pooling is 'max'"),
     "model dtype int8": ([*P, "{dtype_int8}", "--input", "{new_csv}"], "dtype is 'int8'"),
     "model text column null": ([*P, "{text_column_null}", "--input", "{new_csv}"], "text_column is None"),
-    "model label map not 0/1": ([*P, "{label_map_bad}", "--input", "{new_csv}"], "label_map is"),
+    "model label map not ids": ([*P, "{label_map_bad}", "--input", "{new_csv}"], "label_map is"),
+    "model without classes": ([*P, "{classes_missing}", "--input", "{new_csv}"], "classes is None"),
+    "model of one class": ([*P, "{classes_one}", "--input", "{new_csv}"], "classes is ['a']"),
     "model width zero": ([*P, "{hidden_zero}", "--input", "{new_csv}"], "hidden_size is 0"),
     "model base model empty": ([*P, "{strong_empty}", "--input", "{new_csv}"], "strong_model is ''"),
     "model base model unknown": ([*P, "{strong_unknown}", "--input", "{new_csv}"], "unknown model"),

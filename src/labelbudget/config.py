@@ -83,9 +83,9 @@ class TaskConfig:
         )
         ids = sorted(set(self.label_map.values()))
         _check(
-            not ids or ids == list(range(len(ids))) and len(ids) >= 2,
+            all(i >= 0 for i in ids),
             "label_map",
-            f"values must be the class ids 0, 1, ..., K-1 (K >= 2), got {ids}",
+            f"values must be class ids 0, 1, 2, ..., got {ids}",
             "map each raw label to a class id, e.g. --label-map positive 1 negative 0",
         )
         _check(

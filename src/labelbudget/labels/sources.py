@@ -280,16 +280,15 @@ def measure(config, task, results: Path) -> list[str]:
 
 def mean_and_confusion(q: dict, space) -> str:
     """`label_quality`'s mean probability per class and confusion matrix, in words."""
-    means = [q["mean_p1"]] if "mean_p1" in q else q["mean_p"]
-    if "mean_p1" in q:
-        shown = f"mean P({space.names[1]}) {means[0]:.3f}"
-    else:
-        shown = "mean P: " + ", ".join(f"{n} {m:.3f}" for n, m in zip(space.names, means, strict=True))
-    rows = "; ".join(
-        f"gold {space.names[g]} labeled " + "/".join(str(x) for x in row)
+    given = "/".join(space.names) if space.k > 2 else "0/1"
+    rows = ", ".join(
+        f"gold {space.names[g]} labeled {given}: " + "/".join(map(str, row))
         for g, row in enumerate(q["confusion"])
     )
-    return f"{shown}; confusion (columns {'/'.join(space.names)}): {rows}"
+    if "mean_p1" in q:
+        return f"mean P(1) {q['mean_p1']:.3f}; {rows}"
+    means = ", ".join(f"{n} {m:.3f}" for n, m in zip(space.names, q["mean_p"], strict=True))
+    return f"mean P per class: {means}; {rows}"
 
 
 register_source(

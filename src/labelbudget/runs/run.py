@@ -42,6 +42,7 @@ from labelbudget.runs.identity import (
 from labelbudget.runs.record import Record, decode_predictions, encode_predictions, git_commit, versions
 from labelbudget.runs.store import Store
 from labelbudget.tasks import TaskData, load_task
+from labelbudget.tasks.registry import label_space
 from labelbudget.util.atomic import refuse_links
 from labelbudget.util.errors import PoolTooSmall, UserError
 from labelbudget.util.hashing import stable_hash
@@ -68,7 +69,7 @@ def run(
     refuse_unread(config)
     refuse_links(Path(results))
     if labels_file:  # a bad labels file is refused before the store is touched
-        read_labels(as_paths(labels_file), load_task(config.task).space)
+        read_labels(as_paths(labels_file), label_space(config.task))
     store = Store(results)
     store.check()
     store.import_kept()

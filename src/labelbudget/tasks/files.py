@@ -230,6 +230,14 @@ MAX_CLASSES = 50
 column (texts, scores), not a task: refused with the count."""
 
 
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _integer(value: str) -> int | None:
     try:
         number = float(value)
@@ -262,6 +270,12 @@ def to_classes(
         mapped = values.map(label_map)
         kept = mapped.notna().to_numpy()
         k = max(label_map.values()) + 1
+        if sorted(set(label_map.values())) != list(range(k)) or k < 2:
+            raise UserError(
+                f"--label-map maps to the class ids {sorted(set(label_map.values()))}: the classes are "
+                "0, 1, ..., K-1 (at least two), none of them left out",
+                "map the labels to 0 and 1 (or 0, 1, 2, ... for more classes)",
+            )
         names = tuple(classes) or tuple(
             " or ".join(sorted(r for r, c in label_map.items() if c == i)) for i in range(k)
         )
@@ -296,6 +310,14 @@ def to_classes(
             [],
         )
     numbers = {v: _integer(v) for v in seen}
+    fractions = [v for v in seen if numbers[v] is None and _is_number(v)]
+    if fractions:
+        raise UserError(
+            f"labels in {path} include numbers that are not class ids "
+            f"({', '.join(map(repr, fractions[:4]))}): scores or probabilities, not classes",
+            "pass the column of classes as --label-column (names, or ids 0, 1, ...); weak labels' "
+            "probabilities go in --weak-labels column:NAME",
+        )
     if all(n is not None for n in numbers.values()):
         seen = sorted(seen, key=lambda v: numbers[v])
         names = tuple(str(numbers[v]) for v in seen)

@@ -81,6 +81,32 @@ def load_task(cfg: TaskConfig) -> TaskData:
     return _LOADED[key]
 
 
+def label_space(cfg: TaskConfig) -> LabelSpace:
+    """The task's label space without preparing its data (no split, no balance): what a labels
+    file is read against before anything else is checked."""
+    spec = TASKS.get(cfg.task)
+    if spec is not None:
+        return _as_asked(spec.space, cfg)
+    if not cfg.unlabeled:
+        return _as_asked(LabelSpace(load_file(cfg)[2]), cfg)
+    if cfg.classes or not cfg.test_file:
+        return _as_asked(LabelSpace(tuple(cfg.classes) or ("0", "1")), cfg)
+    return _as_asked(
+        LabelSpace(load_file(dataclasses.replace(cfg, task=cfg.test_file, unlabeled=False))[2]), cfg
+    )
+
+
+def _as_asked(space: LabelSpace, cfg: TaskConfig) -> LabelSpace:
+    """The label space with what the config says of its classes: what each means, the question,
+    a language model's answer words."""
+    return dataclasses.replace(
+        space,
+        descriptions=tuple(cfg.descriptions) or space.descriptions,
+        question=cfg.question or space.question,
+        answers=tuple(cfg.answers) or space.answers,
+    )
+
+
 def _load_task(cfg: TaskConfig) -> TaskData:
     spec = TASKS.get(cfg.task)
     if spec is None:
@@ -114,12 +140,7 @@ def _load_task(cfg: TaskConfig) -> TaskData:
         notes = (*notes, *(f"test file: {n}" for n in test_notes))
         if cfg.unlabeled and not cfg.classes:
             space = LabelSpace(test_names)
-    space = dataclasses.replace(
-        space,
-        descriptions=tuple(cfg.descriptions) or space.descriptions,
-        question=cfg.question or space.question,
-        answers=tuple(cfg.answers) or space.answers,
-    )
+    space = _as_asked(space, cfg)
     if cfg.unlabeled:
         task = prepare_unlabeled(name, train, test, cfg, notes, space)
     else:
