@@ -464,7 +464,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     "seed negative": (["run", "--seed", "-1"], "seed: must be >= 0"),
     "seed fractional": (["run", "--seed", "0.5"], "--seed"),
     "data seed negative": (["run", "--data-seed", "-3"], "data_seed: must be >= 0"),
-    "test size one": (["run", "--test-size", "1"], "test_size: must be an even number of at least 2"),
+    "test size one": (["run", "--test-size", "1"], "test_size: must be at least 2"),
     "odd test size": (["run", "--test-size", "3"], "pass --test-size 4"),
     "text column is the label column": (
         ["run", "--task", "{good}", "--text-column", "label", "--label-column", "label"],
@@ -879,7 +879,7 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
         "kept is a symbolic",
     ),
     # -- run: every remaining config field's range, and options a method does not read
-    "test size zero": (["run", "--test-size", "0"], "test_size: must be an even number"),
+    "test size zero": (["run", "--test-size", "0"], "test_size: must be at least 2"),
     "max pool negative": (["run", "--max-pool", "-5"], "max_pool: must be positive"),
     "weak n val one": (["run", "--weak-n-val", "1"], "weak_n_val: must be at least 2"),
     "weak epochs zero": (["run", "--weak-epochs", "0"], "weak_epochs/weak_lr: must be positive"),

@@ -233,3 +233,32 @@ def check_config(config) -> None:
     cheapest = min(s.price for s in sources_of(config))
     if config.budget / cheapest >= 1e12:
         raise UserError(f"${config.budget:g} buys {config.budget / cheapest:.3g} labels", "lower --budget")
+
+
+def bought_by(config, counts) -> object | None:
+    """The config (of the same sources and prices) whose budget and shares buy exactly `counts`
+    (in stage order), or None for nothing bought: the `run` that an allocation is."""
+    sources = sources_of(config)
+    cost = round(sum(n * s.price for n, s in zip(counts, sources, strict=True)), 9)
+    if cost <= 0:
+        return None
+    if not config.sources:
+        return dataclasses.replace(config, budget=cost, hq_fraction=counts[-1] / cost)
+    shares = tuple(f"{s.name}={n * s.price / cost!r}" for n, s in zip(counts, sources, strict=True))
+    return dataclasses.replace(config, budget=cost, shares=shares)
+
+
+def flags(config, counts) -> str:
+    """The `labelbudget run` flags that buy exactly `counts` (in stage order) at the config's prices."""
+    bought = bought_by(config, counts)
+    if bought is None:
+        return ""
+    if not config.sources:
+        cost = f"--weak-cost {config.weak_cost:.12g}"
+        return f"--budget {bought.budget:.12g} {cost} --hq-fraction {bought.hq_fraction!r}"
+    return (
+        f"--budget {bought.budget:.12g} "
+        + " ".join(f"--source {s}" for s in config.sources)
+        + " --shares "
+        + " ".join(bought.shares)
+    )

@@ -262,39 +262,36 @@ class Plan:
         if self.json:
             print(json.dumps(p.to_json()))
             return
-        b = p.best
+        from labelbudget.runs.command import run_command
+
+        b, pair = p.best, p.best.sources == ("weak", "hq")
+        where = f" with weak labels at ${p.weak_cost:g}" if pair else ""
         print(
-            f"for ${p.budget:g} with weak labels at ${p.weak_cost:g}"
-            + (" (EXTRAPOLATED beyond what was measured)" if p.extrapolated else "")
-            + ":"
+            f"for ${p.budget:g}{where}" + (" (EXTRAPOLATED beyond what was measured)" * p.extrapolated) + ":"
         )
+        shares = "" if pair else " (" + ", ".join(f"{v:.0%} on {k}" for k, v in b.shares.items()) + ")"
         print(
-            f"  buy {b.n_weak} weak + {b.n_hq} HQ labels (${b.cost:.4g}) for {b.label}: expected "
-            f"accuracy {b.expected_accuracy:.3f} [{b.lo:.3f}, {b.hi:.3f}] (95%), the best of "
-            f"{p.candidates} affordable candidates with probability {p.p_best:.2f}"
+            f"  buy {b.bought()}{shares} (${b.cost:.4g}) for {b.label}: expected accuracy "
+            f"{b.expected_accuracy:.3f} [{b.lo:.3f}, {b.hi:.3f}] (95%), the best of {p.candidates} "
+            f"affordable candidates with probability {p.p_best:.2f}"
         )
-        print(f"  to run it: labelbudget run {p.to_json()['run_flags']} (with the variant's flags)")
+        print(f"  to run it: {run_command(b.config, b.counts, self.results)}")
         if p.runner_up is not None:
             r = p.runner_up
             print(
-                f"  runner-up: {r.label} with {r.n_weak} weak + {r.n_hq} HQ labels: "
-                f"{r.expected_accuracy:.3f} [{r.lo:.3f}, {r.hi:.3f}], the best with probability "
-                f"{p.p_runner_up:.2f}"
+                f"  runner-up: {r.label} with {r.bought()}: {r.expected_accuracy:.3f} [{r.lo:.3f}, "
+                f"{r.hi:.3f}], the best with probability {p.p_runner_up:.2f}"
             )
         print(f"  note: {p.note}")
 
 
-def _refusal(config_json: str, budget: float, weak_cost: float, hq_fraction: float) -> str | None:
+def _refusal(config_json: str, counts) -> str | None:
     """Why `run` would refuse a planned allocation (its method, or the pool), or None."""
-    import dataclasses
-
+    from labelbudget.allocation import bought_by
     from labelbudget.config import run_config_from_json
     from labelbudget.runs.run import refusal
 
-    config = dataclasses.replace(
-        run_config_from_json(config_json), budget=budget, weak_cost=weak_cost, hq_fraction=hq_fraction
-    )
-    return refusal(config)
+    return refusal(bought_by(run_config_from_json(config_json), counts))
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ class BudgetAnswer:
         out.update(
             n_weak=b.n_weak,
             n_hq=b.n_hq,
+            counts=dict(zip(b.sources, map(int, b.counts), strict=True)),
+            shares={k: round(v, 4) for k, v in b.shares.items()},
             cost=round(b.cost, 6),
             expected_accuracy=round(b.expected_accuracy, 4),
             lo=round(b.lo, 4),
@@ -102,35 +104,48 @@ class Analysis:
             measured = measured[measured["task"] == task]
         return plan(surfaces, measured, budget, weak_cost, feasible, extrapolate, unit=self.unit)
 
-    def answers(self, label: str, weak_cost: float, task: str = "mean") -> list[BudgetAnswer]:
+    def several(self, label: str) -> bool:
+        """Whether the variant bought from several sources (`--source`), not the paper's pair."""
+        surface = self.surfaces.get((label, "mean"))
+        return surface is not None and surface.sources != ("weak", "hq")
+
+    def answers(self, label: str, weak_cost: float | None, task: str = "mean") -> list[BudgetAnswer]:
         """At every budget the variant was run at: its regime and its plan. The regime's budget
         line holds the allocations the variant ran on it, exactly as run (those costing between
-        B - c and B at this price: the lines the adaptive sweep judges), and the allocation the
-        plan buys there if it lies on the line. At a weak price none of the variant's runs was
+        B less the cheapest price and B: the lines the adaptive sweep judges), and the allocation
+        the plan buys there if it lies on the line. At a weak price none of the variant's runs was
         made at, its runs do not fall on the lines: the line is then its HQ fractions of the
-        budget at that price, predicted by the surface (said: `line` "predicted")."""
+        budget at that price, predicted by the surface (said: `line` "predicted"). A variant of
+        several sources is answered at the prices it ran at (`weak_cost` is the pair's)."""
         surface = self.surfaces.get((label, task))
         if surface is None:
             return []
         mine = self.df[self.df["label"] == label]
-        own_price = bool(np.isclose(mine["run_cost"].unique(), weak_cost).any())
+        from labelbudget.analysis.plan import variant_sources
+
+        several = surface.sources != ("weak", "hq")
+        if several:
+            weak_cost = None
+        sources, _ = variant_sources(mine["config"].iloc[0], weak_cost)
+        prices = np.array([src.price for src in sources])
+        own_price = several or bool(np.isclose(mine["run_cost"].unique(), weak_cost).any())
         fractions = sorted(set(mine["run_fraction"]) or PAPER_SHARES)
-        measured = surface.measured.astype(float).reshape(-1, 2)
-        cost = measured @ np.array([weak_cost, 1.0])
+        measured = surface.measured.astype(float).reshape(-1, surface.k)
+        cost = measured @ prices
         out = []
         for budget in self.budgets(label):
             if own_price:
-                allocs = measured[(cost <= budget + 1e-9) & (cost > budget - weak_cost - 1e-9)]
+                allocs = measured[(cost <= budget + 1e-9) & (cost > budget - prices.min() - 1e-9)]
             else:
                 allocs = line(budget, weak_cost, fractions)
-            if one_kind(allocs):
+            if one_kind(allocs, surface.sources):
                 continue  # one kind of allocation on this line: no regime to ask for
             try:
-                p = self.plan(budget, weak_cost, task, labels=[label], extrapolate=True)
+                p = self.plan(budget, weak_cost or 0.1, task, labels=[label], extrapolate=True)
             except UserError:
                 continue
-            if p.best.cost > budget - weak_cost - 1e-9:  # the regime's line holds what it buys
-                allocs = np.vstack([allocs, [[p.best.n_weak, p.best.n_hq]]])
+            if p.best.cost > budget - prices.min() - 1e-9:  # the regime's line holds what it buys
+                allocs = np.vstack([allocs, [p.best.counts]])
             found = regime(surface, budget, weak_cost, allocs, self.decide)
             out.append(BudgetAnswer(found, p, own_price))
         return out
@@ -145,7 +160,7 @@ class Analysis:
         for (label, task), _ in sorted(self.surfaces.items()):
             if task == "mean" and len(tasks[label]) == 2:
                 continue
-            for c in weak_costs:
+            for c in [None] if self.several(label) else weak_costs:
                 rows += [a.to_json() for a in self.answers(label, c, task)]
         return rows
 
@@ -153,6 +168,8 @@ class Analysis:
         """The question answered in plain words for one variant (over its tasks' mean)."""
         lines = []
         found = self.answers(label, weak_cost)
+        if self.several(label):
+            return [_in_words(a) for a in found] + self._weak_to_strong(label, weak_cost)
         for a in found:
             r, b = a.regime, a.best
             probs = ", ".join(f"{k} {v:.0%}" for k, v in r.probabilities.items())
@@ -209,3 +226,30 @@ class Analysis:
                 "bought: buying HQ labels barely pays here"
             )
         return out
+
+
+def _in_words(a: BudgetAnswer) -> str:
+    """An answer over several sources in words: where the budget goes, which sources add nothing
+    (with the probability that the peak buys none of them), and what it buys, e.g. "at $64: 70% of
+    the budget on llm, 30% on expert; crowd adds nothing here (P 0.90); ..."."""
+    r, b = a.regime, a.best
+    spend = ", ".join(f"{v:.0%} of the budget on {k}" for k, v in b.shares.items() if v > 0)
+    unused = [k for k, v in b.shares.items() if v == 0]
+    without = []
+    for k in unused:
+        p = sum(v for kind, v in r.probabilities.items() if k not in kind.split("+"))
+        without.append(f"{k} adds nothing here (P {p:.2f})")
+    state = (
+        f"decided: buy from {r.regime.replace('+', ' and ')} (P {r.probabilities[r.regime]:.2f})"
+        if r.decided
+        else "undetermined ("
+        + ", ".join(f"{k.replace('+', ' and ')} {v:.0%}" for k, v in r.probabilities.items() if v >= 0.005)
+        + ")"
+    )
+    buy = f"{b.bought()} (${b.cost:.4g})"
+    if a.plan.extrapolated:
+        buy += f", not run: extrapolated {float(b.distance):.2f} decades from the runs"
+    return (
+        f"at ${r.budget:g}: {spend}" + ("; " + "; ".join(without) if without else "") + f"; {state}; "
+        f"the best buy is {buy}, expected accuracy {b.expected_accuracy:.3f} [{b.lo:.3f}, {b.hi:.3f}]"
+    )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from labelbudget.analysis.regimes import DRAWS, PAPER_SHARES, kind, line
+from labelbudget.analysis.regimes import DRAWS, kind, simplex
 from labelbudget.analysis.surface import Surface
 from labelbudget.util.errors import UserError
 
@@ -42,10 +42,28 @@ class Option:
     distance: float
     """Decades of labels to the nearest measured allocation of this variant (0: measured)."""
     config: str = ""
+    counts: tuple[int, ...] = ()
+    """The count per source (`sources`, in stage order): the paper's pair (n_weak, n_hq)."""
+    sources: tuple[str, ...] = ("weak", "hq")
+    prices: tuple[float, ...] = ()
 
     @property
     def hq_fraction(self) -> float:
         return self.n_hq / self.cost if self.cost else 0.0
+
+    @property
+    def shares(self) -> dict[str, float]:
+        """The budget's split across the sources (of what the allocation costs)."""
+        return {
+            s: n * p / self.cost if self.cost else 0.0
+            for s, n, p in zip(self.sources, self.counts, self.prices, strict=True)
+        }
+
+    def bought(self) -> str:
+        """What it buys, in words: "320 weak + 32 HQ labels", or a count per source."""
+        if self.sources == ("weak", "hq"):
+            return f"{self.n_weak} weak + {self.n_hq} HQ labels"
+        return " + ".join(f"{n} {s}" for s, n in zip(self.sources, self.counts, strict=True)) + " labels"
 
     @property
     def measured(self) -> bool:
@@ -78,6 +96,8 @@ class Plan:
             "weak_cost": self.weak_cost,
             "n_weak": int(b.n_weak),
             "n_hq": int(b.n_hq),
+            "counts": dict(zip(b.sources, map(int, b.counts), strict=True)),
+            "shares": {k: round(v, 4) for k, v in b.shares.items()},
             "cost": round(b.cost, 6),
             "expected_accuracy": round(b.expected_accuracy, 4),
             "lo": round(b.lo, 4),
@@ -86,7 +106,7 @@ class Plan:
             "measured": b.measured,
             "extrapolated": bool(self.extrapolated),
             "distance_decades": round(b.distance, 3),
-            "run_flags": run_flags(b.n_weak, b.n_hq, self.weak_cost),
+            "run_flags": run_flags(b),
         }
         if self.runner_up is not None:
             r = self.runner_up
@@ -94,29 +114,48 @@ class Plan:
                 "variant": r.label,
                 "n_weak": r.n_weak,
                 "n_hq": r.n_hq,
+                "counts": dict(zip(r.sources, map(int, r.counts), strict=True)),
                 "expected_accuracy": round(r.expected_accuracy, 4),
                 "p_best": round(self.p_runner_up, 4),
             }
         return out
 
 
-def run_flags(n_weak: int, n_hq: int, weak_cost: float) -> str:
-    """The `labelbudget run` flags that buy exactly (n_weak, n_hq) at this weak price."""
-    cost = round(n_weak * weak_cost + n_hq, 9)
-    return f"--budget {cost:.12g} --weak-cost {weak_cost:.12g} --hq-fraction {n_hq / cost!r}"
+def run_flags(option: Option) -> str:
+    """The `labelbudget run` flags that buy exactly the option's allocation at its prices."""
+    from labelbudget.allocation import flags
+    from labelbudget.config import run_config_from_json
+
+    return flags(run_config_from_json(option.config), option.counts)
 
 
-def candidates(measured: np.ndarray, fractions, budget: float, weak_cost: float) -> np.ndarray:
-    """A variant's candidates at `budget`: its measured allocations ((m, 2) n_weak, n_hq) that cost
-    at most `budget` at this price, exactly as they were run; and where none of them lies on the
-    budget's own line (costing more than budget - weak_cost), that line at the HQ `fractions` the
-    variant was run at, which the surface predicts (a budget between the measured ones)."""
-    measured = np.unique(np.asarray(measured, float).reshape(-1, 2), axis=0)
-    cost = measured @ np.array([weak_cost, 1.0])
+def candidates(measured: np.ndarray, points, budget: float, sources) -> np.ndarray:
+    """A variant's candidates at `budget`: its measured allocations ((m, k) a count per source)
+    that cost at most `budget` at the sources' prices, exactly as they were run; and where none of
+    them lies on the budget's own line (costing more than the budget less the cheapest price), that
+    line at the points of the simplex (shares) the variant was run at, which the surface predicts
+    (a budget between the measured ones)."""
+    prices = np.array([s.price for s in sources])
+    measured = np.unique(np.asarray(measured, float).reshape(-1, len(sources)), axis=0)
+    cost = measured @ prices
     affordable = measured[(cost > 0) & (cost <= budget + 1e-9)]
-    on_line = (cost > budget - weak_cost - 1e-9) & (cost <= budget + 1e-9)
-    own = np.zeros((0, 2)) if on_line.any() else line(budget, weak_cost, fractions)
+    on_line = (cost > budget - prices.min() - 1e-9) & (cost <= budget + 1e-9)
+    own = np.zeros((0, len(sources))) if on_line.any() else simplex(budget, sources, points)
     return np.unique(np.vstack([affordable, own]), axis=0)
+
+
+def variant_sources(config_json: str, weak_cost: float) -> tuple[tuple, list[dict]]:
+    """A variant's sources with the prices a plan costs them at (the paper's pair at `weak_cost`,
+    several sources at their own), and the points of the simplex its runs were made at."""
+    import dataclasses
+
+    from labelbudget.allocation import shares_of, sources_of
+    from labelbudget.config import run_config_from_json
+
+    config = run_config_from_json(config_json)
+    if not config.sources:
+        config = dataclasses.replace(config, weak_cost=weak_cost)
+    return sources_of(config), [shares_of(config)]
 
 
 def plan(
@@ -131,17 +170,20 @@ def plan(
 ) -> Plan:
     """The variant and allocation with the highest expected accuracy among everything affordable
     at cost <= `budget` (`surfaces`: one per variant label; `measured`: that variant's measured
-    allocations with columns label, n_weak, n_hq, config). `feasible(config_json, budget,
-    weak_cost, hq_fraction)` says why a candidate cannot be run (None: it can); `unit(label,
-    n_weak, n_hq)` names the run a candidate is (two candidates with one unit are one run under
-    two names: one candidate)."""
+    allocations with columns label, counts, config). The paper's pair is costed at `weak_cost`,
+    a variant of several sources at its own prices. `feasible(config_json, counts)` says why a
+    candidate cannot be run (None: it can); `unit(label, counts)` names the run a candidate is (two
+    candidates with one unit are one run under two names: one candidate)."""
     if budget <= 0 or not math.isfinite(budget):
         raise UserError(f"--budget must be a positive number of $, got {budget:g}", "pass e.g. --budget 100")
     if not 0 < weak_cost <= 1:
         raise UserError(f"--weak-cost must be in (0, 1], got {weak_cost:g}", "pass e.g. --weak-cost 0.1")
     if measured.empty or not surfaces:
         raise UserError("no stored runs to plan from", "run `labelbudget sweep` or `labelbudget demo` first")
-    costs = measured["n_weak"] * weak_cost + measured["n_hq"]
+    prices = {c: [s.price for s in variant_sources(c, weak_cost)[0]] for c in measured["config"].unique()}
+    costs = np.array(
+        [np.dot(n, prices[c]) for n, c in zip(measured["counts"], measured["config"], strict=True)]
+    )
     lo_b, hi_b = float(costs[costs > 0].min()), float(costs.max())
     outside = budget > hi_b * 1.05 or budget < lo_b * 0.95
     if outside and not extrapolate:
@@ -159,20 +201,40 @@ def plan(
         mine = measured[measured["label"] == label]
         if mine.empty:
             continue
-        fractions = sorted(set(mine["run_fraction"])) if "run_fraction" in mine else PAPER_SHARES
-        allocs = candidates(mine[["n_weak", "n_hq"]].to_numpy(), fractions, budget, weak_cost)
+        sources, _ = variant_sources(mine["config"].iloc[0], weak_cost)
+        points = [p for c in mine["config"].unique() for p in variant_sources(c, weak_cost)[1]]
+        if surface.sources == ("weak", "hq") and "run_fraction" in mine:
+            points = [{"weak": 1 - f, "hq": f} for f in sorted(set(mine["run_fraction"]))]
+        allocs = candidates(np.array(mine["counts"].tolist()), points, budget, sources)
         if unit is not None:  # a run already a candidate under another name is that candidate
-            allocs = np.array([a for a in allocs if unit(label, int(a[0]), int(a[1])) not in units])
+            allocs = np.array([a for a in allocs if unit(label, a) not in units]).reshape(-1, len(sources))
         if not len(allocs):
             continue
         mean, lo, hi = surface.interval(allocs)
         distance = surface.distance(allocs)
         config = mine["config"].iloc[0]
-        for (w, h), m, a, z, d in zip(allocs, mean, lo, hi, distance, strict=True):
+        prices = tuple(s.price for s in sources)
+        for a, m, low, z, d in zip(allocs, mean, lo, hi, distance, strict=True):
             if unit is not None:
-                units[unit(label, int(w), int(h))] = len(rows)
-            cost = float(w * weak_cost + h)
-            rows.append(Option(label, int(w), int(h), cost, float(m), float(a), float(z), float(d), config))
+                units[unit(label, a)] = len(rows)
+            counts = tuple(int(c) for c in a)
+            cost = float(np.dot(a, prices))
+            rows.append(
+                Option(
+                    label,
+                    sum(counts[:-1]),
+                    counts[-1],
+                    cost,
+                    float(m),
+                    float(low),
+                    float(z),
+                    float(d),
+                    config,
+                    counts,
+                    tuple(surface.sources),
+                    prices,
+                )
+            )
         draws.append(surface.samples(allocs, DRAWS, rng))
     if not rows:
         raise UserError(f"no allocation fits ${budget:g} at weak cost ${weak_cost:g}", "raise --budget")
@@ -182,14 +244,12 @@ def plan(
     ok = []
     for i in order:
         o = rows[i]
-        why = feasible(o.config, o.cost, weak_cost, o.hq_fraction) if feasible else None
+        why = feasible(o.config, o.counts) if feasible else None
         (refused if why else ok).append((i, why))
         if len(ok) > 1 and not why and _different(rows[ok[0][0]], o):
             break
     if not ok:
-        reasons = "; ".join(
-            f"{rows[i].label} at {rows[i].n_weak} weak + {rows[i].n_hq} HQ: {w}" for i, w in refused[:3]
-        )
+        reasons = "; ".join(f"{rows[i].label} at {rows[i].bought()}: {w}" for i, w in refused[:3])
         raise UserError(
             f"no measured allocation can be run at ${budget:g} with weak cost ${weak_cost:g} ({reasons})",
             "plan for a budget inside the measured range, or sweep this budget first",
@@ -224,4 +284,4 @@ def plan(
 def _different(a: Option, b: Option) -> bool:
     """A runner-up worth naming: another kind of allocation or another variant (the same runs
     under another name are never two candidates: `plan`'s `unit`)."""
-    return a.label != b.label or kind(a.n_weak, a.n_hq) != kind(b.n_weak, b.n_hq)
+    return a.label != b.label or kind(a.counts, sources=a.sources) != kind(b.counts, sources=b.sources)

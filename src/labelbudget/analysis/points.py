@@ -20,11 +20,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from labelbudget.allocation import sources_of
 from labelbudget.config import RunConfig, run_config_from_dict
 from labelbudget.labelspace import predicted
 from labelbudget.methods import get_method
 from labelbudget.runs.identity import canonical
-from labelbudget.runs.record import Record, decode_predictions
+from labelbudget.runs.record import Record, counts_of, decode_predictions, prices_of_record
 from labelbudget.util.hashing import stable_hash
 
 TABLE_BUDGETS = (5, 17, 65, 257, 1025, 4097)
@@ -34,9 +35,10 @@ WEAK_COSTS = (0.5, 0.1, 0.01)
 """The paper's weak-label prices; every allocation is re-costed at each (and at any price the
 records were run at)."""
 
-NOT_VARIANT = ("seed", "budget", "weak_cost", "hq_fraction", "task.task")
+NOT_VARIANT = ("seed", "budget", "weak_cost", "hq_fraction", "shares", "task.task")
 """Config fields that do not make a run a different variant: the seed (averaged over), the task
-name (averaged over), and budget/cost/fraction (replaced by the allocation they buy)."""
+name (averaged over), and budget/prices/shares (replaced by the allocation they buy; a source's
+price is no part of it, only its name and kind: `_variant`)."""
 
 EPS = 1e-6
 
@@ -52,7 +54,10 @@ def _flat(config: dict, prefix: str = "") -> dict:
 
 
 def _variant(config: RunConfig) -> dict:
-    return {k: v for k, v in _flat(canonical(config)).items() if k not in NOT_VARIANT}
+    out = {k: v for k, v in _flat(canonical(config)).items() if k not in NOT_VARIANT}
+    if config.sources:  # the sources without their prices: re-costed at any
+        out["sources"] = json.dumps([[s.name, s.spec] for s in sources_of(config)])
+    return out
 
 
 def frame(records: Iterable[Record]) -> pd.DataFrame:
@@ -99,6 +104,9 @@ def frame(records: Iterable[Record]) -> pd.DataFrame:
                 "seed": r.seed,
                 "n_weak": r.n_weak,
                 "n_hq": r.n_hq,
+                "counts": tuple(counts_of(r).values()),
+                "sources": tuple(counts_of(r)),
+                "prices": tuple(prices_of_record(r).values()),
                 "run_budget": r.budget,
                 "run_cost": r.weak_cost,
                 "run_fraction": r.hq_fraction,
@@ -135,7 +143,7 @@ def _chance(r: Record) -> float:
     return float(np.bincount(labels, minlength=k).max() / len(labels)) if len(labels) else 1 / k
 
 
-POINT = ["variant", "n_weak", "n_hq"]
+POINT = ["variant", "counts"]
 DESCRIBE = ["label", "method", "base_method", "learner", "strong_model", "weak_model"]
 
 
@@ -162,16 +170,17 @@ def average(df: pd.DataFrame) -> pd.DataFrame:
     have = per_task.groupby(POINT)["task"].agg(lambda s: frozenset(s))
     labels = df.drop_duplicates("variant").set_index("variant")
     missing = []
-    for (variant, n_weak, n_hq), tasks in have.items():
+    for (variant, counts), tasks in have.items():
         lacking = tasks_of[variant] - tasks
         if lacking:
+            bought = " + ".join(
+                f"{n} {s}" for n, s in zip(counts, labels.loc[variant, "sources"], strict=True)
+            )
             missing.append(
-                f"{labels.loc[variant, 'label']}: {n_weak} weak + {n_hq} HQ has no runs on "
+                f"{labels.loc[variant, 'label']}: {bought.replace(' hq', ' HQ')} has no runs on "
                 f"{', '.join(sorted(lacking))}, so it is left out of the averages over tasks"
             )
-    complete = per_task[
-        [tasks_of[v] == have[(v, w, h)] for v, w, h in per_task[POINT].itertuples(index=False)]
-    ]
+    complete = per_task[[tasks_of[v] == have[(v, c)] for v, c in per_task[POINT].itertuples(index=False)]]
     out = complete.groupby(POINT, as_index=False).agg(
         accuracy=("accuracy", "mean"),
         task_std=("accuracy", "std"),
@@ -185,7 +194,18 @@ def average(df: pd.DataFrame) -> pd.DataFrame:
     out["sem"] = np.sqrt(out.pop("sem_sq")) / out["n_tasks"]  # SE of a mean of task means
     out.loc[out["n_seeds"] < 2, "sem"] = np.nan
     firsts = df.sort_values("seed").drop_duplicates(POINT)[
-        [*POINT, *DESCRIBE, "run_budget", "run_cost", "run_fraction", "config"]
+        [
+            *POINT,
+            "n_weak",
+            "n_hq",
+            "sources",
+            "prices",
+            *DESCRIBE,
+            "run_budget",
+            "run_cost",
+            "run_fraction",
+            "config",
+        ]
     ]
     out = out.merge(firsts, on=POINT, how="left")
     out.attrs["missing"] = missing
@@ -193,22 +213,36 @@ def average(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def recost(avg: pd.DataFrame, weak_costs: Iterable[float] | None = None) -> pd.DataFrame:
-    """Every averaged allocation at every weak cost: the run costs and the paper's costs unless
-    `weak_costs` is given. Adds `weak_cost`, `cost`, `weak_fraction` (of labels) and
-    `weak_share` (of the money spent)."""
+    """Every averaged allocation of the paper's pair at every weak cost: the run costs and the
+    paper's costs unless `weak_costs` is given; an allocation of several sources at the prices it
+    was run at (its `weak_cost` NaN). Adds `weak_cost`, `cost`, `weak_fraction` (of labels not
+    from the dearest source) and `weak_share` (of the money spent on them)."""
+    pair = avg[avg["sources"].map(lambda s: tuple(s) == ("weak", "hq"))] if "sources" in avg else avg
+    several = avg.drop(pair.index)
     if weak_costs is None:
         weak_costs = sorted(
-            {*WEAK_COSTS, *avg.get("run_cost", pd.Series(dtype=float)).unique()}, reverse=True
+            {*WEAK_COSTS, *pair.get("run_cost", pd.Series(dtype=float)).unique()}, reverse=True
         )
     frames = []
     for c in weak_costs:
-        cost = avg["n_weak"] * c + avg["n_hq"]
+        cost = pair["n_weak"] * c + pair["n_hq"]
         frames.append(
-            avg.assign(
+            pair.assign(
                 weak_cost=float(c),
                 cost=cost,
-                weak_fraction=avg["n_weak"] / (avg["n_weak"] + avg["n_hq"]).clip(lower=1),
-                weak_share=(avg["n_weak"] * c) / cost.where(cost > 0, 1),
+                weak_fraction=pair["n_weak"] / (pair["n_weak"] + pair["n_hq"]).clip(lower=1),
+                weak_share=(pair["n_weak"] * c) / cost.where(cost > 0, 1),
+            )
+        )
+    if len(several):
+        money = [np.multiply(c, p) for c, p in zip(several["counts"], several["prices"], strict=True)]
+        cost = pd.Series([float(m.sum()) for m in money], index=several.index)
+        frames.append(
+            several.assign(
+                weak_cost=np.nan,
+                cost=cost,
+                weak_fraction=several["n_weak"] / (several["n_weak"] + several["n_hq"]).clip(lower=1),
+                weak_share=[float(m[:-1].sum()) / max(float(m.sum()), 1e-12) for m in money],
             )
         )
     out = pd.concat(frames, ignore_index=True) if frames else avg

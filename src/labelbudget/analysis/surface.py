@@ -1,6 +1,7 @@
 """One model of accuracy over allocations, from which every answer follows.
 
-Per variant and task, a Gaussian process over x = (log10(n_weak + 1), log10(n_hq + 1)) fitted to
+Per variant and task, a Gaussian process over x = (log10(n_weak + 1), log10(n_hq + 1)) (with k
+label sources, log10(count + 1) of each, one fitted length scale each) fitted to
 every run and seed, with the authors' anchor (training on nothing gives chance: 0.5 on their
 balanced binary tasks, 1/K on K balanced classes, the largest class's share on a natural mix), as their
 `bayes_sweep.py` (EleutherAI/scalable-elicitation). Departures from their kernel (a scaled RBF
@@ -85,10 +86,12 @@ class SeedNoise:
 
     @staticmethod
     def design(x: np.ndarray) -> np.ndarray:
-        """1, x, and an indicator of each end (all weak, all HQ): a line's ends are not the limit of
-        its mixes (log n_hq = 0 at all-weak says nothing of its seeds' spread)."""
-        x = np.asarray(x, float).reshape(-1, 2)
-        return np.column_stack([np.ones(len(x)), x, x[:, 1] == 0, x[:, 0] == 0]).astype(float)
+        """1, x, and an indicator of each end (all weak, all HQ; with k sources each vertex of the
+        simplex, where only that source is bought): an end is not the limit of the mixes (log n_hq
+        = 0 at all-weak says nothing of its seeds' spread)."""
+        x = np.atleast_2d(np.asarray(x, float))
+        ends = [np.delete(x, j, axis=1).max(axis=1, initial=0) == 0 for j in range(x.shape[1])]
+        return np.column_stack([np.ones(len(x)), x, *ends]).astype(float)
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> SeedNoise | None:
@@ -105,11 +108,12 @@ class SeedNoise:
         target = np.log(s2) - digamma(nu / 2) + np.log(nu / 2)
         weight = 1 / polygamma(1, nu / 2)
         design = cls.design(np.array([x[r[0]] for r in rows]))
-        used = np.array([True, True, True, design[:, 3].sum() >= 2, design[:, 4].sum() >= 2])
-        if nu.sum() < cls.SLOPE_DOF or len(rows) < 4 + used[3:].sum():
+        k = x.shape[1]
+        used = np.array([True] * (1 + k) + [design[:, 1 + k + j].sum() >= 2 for j in range(k)])
+        if nu.sum() < cls.SLOPE_DOF or len(rows) < 2 + k + used[1 + k :].sum():
             used[1:] = False
         root = np.sqrt(weight)[:, None]
-        coef = np.zeros(5)
+        coef = np.zeros(1 + 2 * k)
         coef[used] = np.linalg.lstsq(design[:, used] * root, target * root[:, 0], rcond=None)[0]
         fitted = design @ coef
         return cls(coef, float(fitted.min()), float(fitted.max()))
@@ -125,7 +129,7 @@ class TaskSurface:
 
     gp: object
     measured: np.ndarray
-    """(k, 2) allocations (n_weak, n_hq) with runs."""
+    """(m, k) allocations (a count per source: n_weak, n_hq for the paper's pair) with runs."""
     n_test: float
     scale: float = 1.0
     """The variance factor of f that leave-one-allocation-out residuals ask for (`calibration`)."""
@@ -149,7 +153,7 @@ class TaskSurface:
     def run_variance(self, allocs: np.ndarray) -> np.ndarray:
         """The variance of one new run's accuracy about f: its seed noise and the misfit (its
         test-set error is shared with the runs of its allocation, not a run's own)."""
-        x = features(allocs[:, 0], allocs[:, 1])
+        x = features(allocs)
         return (self.alpha(x) + self.gp.kernel_.k2.noise_level) * self.gp._y_train_std**2
 
     def posterior(self, allocs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +161,7 @@ class TaskSurface:
         GP's conditional with the cross-covariance of f alone (neither the test sets' shared
         error nor a run's white misfit is part of f)."""
         gp = self.gp
-        x = features(allocs[:, 0], allocs[:, 1])
+        x = features(allocs)
         cross = self.mu(x, gp.X_train_)
         mean = cross @ gp.alpha_ * gp._y_train_std + gp._y_train_mean
         v = solve_triangular(gp.L_, cross.T, lower=True, check_finite=False)
@@ -170,8 +174,8 @@ class TaskSurface:
         it will see, so this is what those runs would leave of the uncertainty. A new run's
         test-set error is its allocation's (the nearest measured one's where it has no run)."""
         gp = self.gp
-        x = features(allocs[:, 0], allocs[:, 1])
-        added = features(extra[:, 0], extra[:, 1]) if len(extra) else np.zeros((0, 2))
+        x = features(allocs)
+        added = features(extra) if len(extra) else np.zeros((0, x.shape[1]))
         train = np.vstack([gp.X_train_, added])
         alpha = np.append(np.broadcast_to(gp.alpha, len(gp.X_train_)), self.alpha(added))
         shared = self.shared
@@ -182,7 +186,7 @@ class TaskSurface:
         return cov * gp._y_train_std**2 * self.scale
 
     def _nearest(self, x: np.ndarray) -> np.ndarray:
-        keys = np.asarray(self.shared.keys, float).reshape(-1, x.shape[1] if x.ndim == 2 else 2)
+        keys = np.asarray(self.shared.keys, float).reshape(-1, x.shape[1])
         if not len(keys) or not len(x):
             return np.full(len(x), -1, dtype=int)
         return ((x[:, None, :] - keys[None, :, :]) ** 2).sum(-1).argmin(1)
@@ -213,16 +217,19 @@ def calibration(gp, groups: np.ndarray) -> float:
 
 
 def fit_task(runs: pd.DataFrame) -> TaskSurface:
-    """A GP on one variant's runs on one task (columns n_weak, n_hq, accuracy, n_test, and
-    `correct`, each run's per-example correctness, where the records have predictions)."""
+    """A GP on one variant's runs on one task (columns `counts`, a count per source, accuracy,
+    n_test, and `correct`, each run's per-example correctness, where the records have
+    predictions)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, DotProduct, Matern, WhiteKernel
 
-    x = np.vstack([features(runs["n_weak"], runs["n_hq"]), [[0.0, 0.0]]])
+    counts = np.array(runs["counts"].tolist(), float)
+    k = counts.shape[1]
+    x = np.vstack([features(counts), np.zeros((1, k))])
     anchor = float(runs["chance"].mean()) if "chance" in runs else ANCHOR
     y = np.append(runs["accuracy"].to_numpy(float), anchor)
-    run_groups = runs.groupby(["n_weak", "n_hq"]).ngroup().to_numpy()
+    run_groups = runs.groupby("counts").ngroup().to_numpy()
     groups = np.append(run_groups, -1)  # the anchor: none
     noise = SeedNoise.fit(x, y, groups)
     # per-run alpha in the units `normalize_y` fits in (sklearn: y / y.std(), a zero std taken as 1)
@@ -233,7 +240,7 @@ def fit_task(runs: pd.DataFrame) -> TaskSurface:
     keys = np.array([x[np.flatnonzero(run_groups == g)[0]] for g in range(run_groups.max() + 1)])
     correct = correctness(runs)
     cov = np.zeros((len(keys), len(keys))) if correct is None else shared_test_cov(correct, run_groups)
-    smooth = ConstantKernel(1.0, (1e-3, 1e2)) * Matern([LENGTH_SCALE] * 2, (0.5, 10.0), nu=2.5)
+    smooth = ConstantKernel(1.0, (1e-3, 1e2)) * Matern([LENGTH_SCALE] * k, (0.5, 10.0), nu=2.5)
     trend = ConstantKernel(0.1, (1e-4, 1e1)) * DotProduct(1.0, "fixed")
     shared = SharedTest(keys, cov / std**2)
     kernel = ((smooth + trend) + shared) + WhiteKernel(0.1, (1e-6, 1.0))  # with the seed noise: the misfit
@@ -243,7 +250,7 @@ def fit_task(runs: pd.DataFrame) -> TaskSurface:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         gp.fit(x, y)
-    measured = runs[["n_weak", "n_hq"]].drop_duplicates().to_numpy()
+    measured = np.unique(counts, axis=0)
     return TaskSurface(gp, measured, float(runs["n_test"].mean()), calibration(gp, groups), noise)
 
 
@@ -256,17 +263,23 @@ class Surface:
     """The task's name, or "mean"."""
     parts: list[TaskSurface]
     measured: np.ndarray = field(repr=False)
+    sources: tuple[str, ...] = ("weak", "hq")
+    """The label sources a count is of, in stage order."""
+
+    @property
+    def k(self) -> int:
+        return len(self.sources)
 
     def posterior(self, allocs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        allocs = np.asarray(allocs, dtype=float).reshape(-1, 2)
+        allocs = np.asarray(allocs, dtype=float).reshape(-1, self.k)
         means, covs = zip(*(p.posterior(allocs) for p in self.parts), strict=True)
         t = len(self.parts)
         return np.mean(means, axis=0), np.sum(covs, axis=0) / t**2
 
     def projected_cov(self, allocs: np.ndarray, extra: np.ndarray) -> np.ndarray:
         """`TaskSurface.projected_cov`, each task given the same extra runs."""
-        allocs = np.asarray(allocs, dtype=float).reshape(-1, 2)
-        extra = np.asarray(extra, dtype=float).reshape(-1, 2)
+        allocs = np.asarray(allocs, dtype=float).reshape(-1, self.k)
+        extra = np.asarray(extra, dtype=float).reshape(-1, self.k)
         return sum(p.projected_cov(allocs, extra) for p in self.parts) / len(self.parts) ** 2
 
     def interval(self, allocs: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -283,8 +296,8 @@ class Surface:
 
     def distance(self, allocs: np.ndarray) -> np.ndarray:
         """How far each allocation lies from the nearest measured one, in decades of labels."""
-        x = features(*np.asarray(allocs, float).reshape(-1, 2).T)
-        m = features(*self.measured.T)
+        x = features(np.asarray(allocs, float).reshape(-1, self.k))
+        m = features(np.asarray(self.measured, float).reshape(-1, self.k))
         return np.sqrt(((x[:, None, :] - m[None, :, :]) ** 2).sum(-1)).min(1)
 
 
@@ -293,16 +306,17 @@ def fit_surfaces(runs: pd.DataFrame) -> dict[tuple[str, str], Surface]:
     the allocations every task measured count as measured there)."""
     out = {}
     for label, mine in runs.groupby("label"):
+        sources = tuple(mine["sources"].iloc[0])
         parts = {task: fit_task(g) for task, g in mine.groupby("task")}
         for task, part in parts.items():
-            out[(label, task)] = Surface(label, task, [part], part.measured)
+            out[(label, task)] = Surface(label, task, [part], part.measured, sources)
         if len(parts) > 1:
             common = set.intersection(*({tuple(a) for a in p.measured} for p in parts.values()))
-            measured = np.array(sorted(common)) if common else np.zeros((0, 2))
-            out[(label, "mean")] = Surface(label, "mean", list(parts.values()), measured)
+            measured = np.array(sorted(common)) if common else np.zeros((0, len(sources)))
+            out[(label, "mean")] = Surface(label, "mean", list(parts.values()), measured, sources)
         elif parts:
             (only,) = parts.values()
-            out[(label, "mean")] = Surface(label, "mean", [only], only.measured)
+            out[(label, "mean")] = Surface(label, "mean", [only], only.measured, sources)
     return out
 
 
@@ -317,6 +331,9 @@ def runs_frame(df: pd.DataFrame) -> pd.DataFrame:
             "seed",
             "n_weak",
             "n_hq",
+            "counts",
+            "sources",
+            "prices",
             "run_fraction",
             "accuracy",
             "n_test",
@@ -328,14 +345,14 @@ def runs_frame(df: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
-def run_unit(df: pd.DataFrame) -> Callable[[str, int, int], str]:
-    """`unit(label, n_weak, n_hq)`: which run a variant's allocation is. Two variants' runs at an
+def run_unit(df: pd.DataFrame) -> Callable[[str, tuple], str]:
+    """`unit(label, counts)`: which run a variant's allocation is. Two variants' runs at an
     allocation are one run where the methods declare it (all-weak uncertainty sampling is all-weak
     seq_sft, all-HQ logconf all-HQ seq_sft: `runs.identity.same_run`) and they read the same
     inputs, measured or not; so a plan draws it once and never names it its own runner-up."""
-    import dataclasses
     import json
 
+    from labelbudget.allocation import bought_by
     from labelbudget.config import run_config_from_json
     from labelbudget.runs.identity import run_key, same_run
     from labelbudget.util.hashing import stable_hash
@@ -343,17 +360,16 @@ def run_unit(df: pd.DataFrame) -> Callable[[str, int, int], str]:
     first = df.drop_duplicates("label").set_index("label")
     configs = {label: run_config_from_json(c) for label, c in first["config"].items()}
     inputs = {label: json.loads(i) for label, i in first["inputs"].items()} if "inputs" in first else {}
-    memo: dict[tuple[str, int, int], str] = {}
+    memo: dict[tuple[str, tuple], str] = {}
 
-    def unit(label: str, n_weak: int, n_hq: int) -> str:
-        if (label, n_weak, n_hq) not in memo:
-            config = configs[label]
-            cost = round(n_weak * config.weak_cost + n_hq, 9)
-            if cost <= 0:
+    def unit(label: str, counts) -> str:
+        counts = tuple(int(c) for c in counts)
+        if (label, counts) not in memo:
+            bought = bought_by(configs[label], counts)
+            if bought is None:
                 return f"{label}/none"
-            bought = dataclasses.replace(config, budget=cost, hq_fraction=n_hq / cost)
             key = run_key(same_run(bought) or bought)
-            memo[(label, n_weak, n_hq)] = stable_hash([key, inputs.get(label, {})])
-        return memo[(label, n_weak, n_hq)]
+            memo[(label, counts)] = stable_hash([key, inputs.get(label, {})])
+        return memo[(label, counts)]
 
     return unit

@@ -32,7 +32,8 @@ from xml.sax.saxutils import quoteattr
 import pandas as pd
 
 from labelbudget.labelspace import TWO, LabelSpace
-from labelbudget.tasks.files import BINARY, MISSING, column, read_table
+from labelbudget.tasks.files import MISSING, column, read_table
+from labelbudget.tasks.labels import BINARY
 from labelbudget.util.atomic import atomic_path
 from labelbudget.util.errors import UserError, short
 from labelbudget.util.spreadsheet import guard_frame, unguard

@@ -21,10 +21,14 @@ def _check(ok: bool, name: str, problem: str, fix: str) -> None:
 def check_types(obj: Any) -> None:
     """Every field of a config dataclass holds a value of its annotated type (YAML/JSON sweep
     files and Python callers bypass the CLI's parsing): ints are not bools or 0.5, floats are
-    finite numbers, strings are strings, a `Literal` is one of its choices."""
+    finite numbers, strings are strings, a `Literal` is one of its choices. A list where a tuple is
+    annotated (JSON and YAML have no tuples) is made the tuple."""
     hints = _hints(type(obj))
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
+        if isinstance(value, list) and typing.get_origin(hints[f.name]) is tuple:
+            value = tuple(value)
+            object.__setattr__(obj, f.name, value)
         expected = _describe(hints[f.name])
         if not _conforms(value, hints[f.name]):
             raise UserError(
