@@ -48,14 +48,16 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from scipy.stats import norm
 
+from labelbudget.allocation import SourceConfig, split
 from labelbudget.analysis.answers import Analysis
-from labelbudget.analysis.regimes import MARGIN, PAPER_SHARES, kind
-from labelbudget.config import RunConfig, TaskConfig, to_dict
-from labelbudget.labels.budget import allocate
+from labelbudget.analysis.regimes import PAPER_SHARES, _peaks, kinds_of
+from labelbudget.config import RunConfig, TaskConfig
+from labelbudget.labels.budget import MIN_STAGE, allocate
 from labelbudget.metrics import wilson_interval
-from labelbudget.runs.identity import config_hash, run_identity
+from labelbudget.runs.identity import canonical, config_hash, run_identity
 from labelbudget.runs.record import Record, encode_predictions
 from labelbudget.sweeps.adaptive import Adaptive, run_adaptive
+from labelbudget.sweeps.grid import simplex_points
 
 BUDGETS = (16, 64, 256, 1024)
 WEAK_COST = 0.1
@@ -105,35 +107,91 @@ SCENARIOS = {
 }
 
 
-def seed_sd(n_weak: int, n_hq: int) -> float:
-    return 0.09 * ((n_weak + n_hq) / 16) ** -0.55
+THREE = (
+    SourceConfig("llm", "column:llm", 0.01),
+    SourceConfig("crowd", "column:crowd", 0.1),
+    SourceConfig("expert", "ground-truth", 1.0),
+)
+"""The three-source scenarios' sources (issue 38: an LLM labeler, a crowd, experts)."""
+
+THREE_BUDGETS = (16, 64, 256)
 
 
-def grid() -> list[tuple[float, float, tuple[int, int]]]:
-    """(budget, HQ fraction, allocation) of every distinct allocation of the grid."""
+def quality_model(volume: dict, noise: dict, scale: float, ceiling: float, penalty: float):
+    """A truth over three sources: accuracy rises with the labels bought (each source counting
+    `volume` per label, saturating at `ceiling`) and falls with the share of noisy labels (each
+    source's `noise`, times `penalty`): cheap labels win at small budgets, clean ones at large."""
+
+    def mu(counts: tuple[int, ...]) -> float:
+        n = dict(zip((s.name for s in THREE), counts, strict=True))
+        effective = sum(volume[k] * n[k] for k in n)
+        noisy = sum(noise[k] * n[k] for k in n) / max(sum(n.values()), 1)
+        return float(0.5 + (ceiling - 0.5) * (1 - np.exp(-effective / scale)) - penalty * noisy)
+
+    return mu
+
+
+THREE_SCENARIOS = {
+    "three_shift": quality_model(
+        {"llm": 0.15, "crowd": 0.5, "expert": 1.0}, {"llm": 0.3, "crowd": 0.12, "expert": 0.0}, 120, 0.9, 0.25
+    ),
+    "three_crowd_useless": quality_model(
+        {"llm": 0.2, "crowd": 0.15, "expert": 1.0}, {"llm": 0.25, "crowd": 0.3, "expert": 0.0}, 150, 0.88, 0.2
+    ),
+}
+"""Known truths over the three-source simplex: regimes that shift with the budget (the LLM's
+volume first, experts later), and a crowd that is never worth its price."""
+
+
+def seed_sd(*counts: int) -> float:
+    return 0.09 * (sum(counts) / 16) ** -0.55
+
+
+def grid(scenario: str = "figure1") -> list[tuple[float, dict, tuple[int, ...]]]:
+    """(budget, the shares, allocation) of every distinct allocation of the scenario's grid: the
+    paper's HQ fractions at $0.10 a weak label, or the default design over the simplex of three
+    sources (`sweeps.grid.simplex_points`, less the points that buy a source 1 or 2 labels)."""
     out, seen = [], set()
-    for b in BUDGETS:
-        for f in PAPER_SHARES:
-            a = allocate(b, WEAK_COST, f)
-            if (a.n_weak, a.n_hq) not in seen and a.n_weak + a.n_hq:
-                seen.add((a.n_weak, a.n_hq))
-                out.append((float(b), float(f), (a.n_weak, a.n_hq)))
+    if scenario in THREE_SCENARIOS:
+        cells = [
+            (b, point, split(b, THREE, point))
+            for b in THREE_BUDGETS
+            for point in simplex_points(tuple(s.name for s in THREE))
+        ]
+        cells = [(b, p, a.values) for b, p, a in cells if not any(0 < n < MIN_STAGE for n in a.values)]
+    else:
+        cells = [
+            (b, {"weak": 1 - f, "hq": f}, allocate(b, WEAK_COST, f).values)
+            for b in BUDGETS
+            for f in PAPER_SHARES
+        ]
+    for b, point, a in cells:
+        if a not in seen and sum(a):
+            seen.add(a)
+            out.append((float(b), point, a))
     return out
 
 
-def truth(scenario: str) -> dict[tuple[int, int], float]:
-    return {a: SCENARIOS[scenario][int(b)][f] for b, f, a in grid()}
+def sources_of_scenario(scenario: str) -> tuple[str, ...]:
+    return tuple(s.name for s in THREE) if scenario in THREE_SCENARIOS else ("weak", "hq")
 
 
-def true_regime(mu: dict, allocs: list[tuple[int, int]]) -> str:
-    """The peak of the true curve, a mix counting only where it beats the better end by MARGIN."""
-    values = np.array([mu[a] for a in allocs])
-    kinds = [kind(*a) for a in allocs]
-    ends = [i for i, k in enumerate(kinds) if k != "mixed"]
-    best, end = int(values.argmax()), max(ends, key=lambda i: values[i])
-    if kinds[best] == "mixed" and values[best] - values[end] < MARGIN:
-        best = end
-    return kinds[best]
+def prices_of_scenario(scenario: str) -> np.ndarray:
+    return np.array([s.price for s in THREE]) if scenario in THREE_SCENARIOS else np.array([WEAK_COST, 1.0])
+
+
+def truth(scenario: str) -> dict[tuple[int, ...], float]:
+    if scenario in THREE_SCENARIOS:
+        return {a: THREE_SCENARIOS[scenario](a) for _, _, a in grid(scenario)}
+    return {a: SCENARIOS[scenario][int(b)][p["hq"]] for b, p, a in grid(scenario)}
+
+
+def true_regime(mu: dict, allocs: list[tuple[int, ...]], sources: tuple[str, ...]) -> str:
+    """The peak of the true surface on the line, an allocation buying more sources counting only
+    where it beats the best buying a subset of them by MARGIN (`analysis.regimes._peaks`)."""
+    values = np.array([[mu[a] for a in allocs]])
+    kinds = kinds_of(np.array(allocs), sources)
+    return kinds[int(_peaks(values, kinds)[0])]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,9 +203,10 @@ class Draw:
 
 def records(draw: Draw) -> list[Record]:
     """The 10-seed grid of one draw: every run with its per-example predictions."""
-    rng = np.random.default_rng([list(SCENARIOS).index(draw.scenario), draw.noise == "shared", draw.index])
+    names = [*SCENARIOS, *THREE_SCENARIOS]
+    rng = np.random.default_rng([names.index(draw.scenario), draw.noise == "shared", draw.index])
     mu = truth(draw.scenario)
-    sources = 2
+    k = len(sources_of_scenario(draw.scenario))
     scale = np.sqrt(1 + TAU_COMMON**2 + TAU_SOURCE**2)
     labels = rng.integers(0, 2, N_TEST)
 
@@ -155,40 +214,51 @@ def records(draw: Draw) -> list[Record]:
         mix = shares / np.linalg.norm(shares)
         return TAU_COMMON * common + TAU_SOURCE * own @ mix
 
-    test = (rng.standard_normal(N_TEST), rng.standard_normal((N_TEST, sources)))
+    test = (rng.standard_normal(N_TEST), rng.standard_normal((N_TEST, k)))
     out = []
-    for budget, f, (w, h) in grid():
-        shares = np.array([w, h], float) / (w + h)
+    for budget, point, a in grid(draw.scenario):
+        shares = np.array(a, float) / sum(a)
         for seed in range(SEEDS):
             if draw.noise == "independent":  # a test set of its own for every run
-                test = (rng.standard_normal(N_TEST), rng.standard_normal((N_TEST, sources)))
-            target = float(np.clip(mu[(w, h)] + rng.normal(0, seed_sd(w, h)), 0.02, 0.98))
+                test = (rng.standard_normal(N_TEST), rng.standard_normal((N_TEST, k)))
+            target = float(np.clip(mu[a] + rng.normal(0, seed_sd(*a)), 0.02, 0.98))
             z = scale * norm.ppf(target)
             p = norm.cdf(z - difficulty(shares, *test))
             correct = rng.random(N_TEST) < p
             log_odds = np.where(correct == (labels == 1), 1.0, -1.0) * rng.uniform(0.2, 3.0, N_TEST)
-            out.append(_record(budget, f, seed, (w, h), correct.mean(), log_odds, labels))
+            out.append(_record(draw.scenario, budget, point, seed, a, correct.mean(), log_odds, labels))
     return out
 
 
-def _record(budget, f, seed, alloc, accuracy, log_odds, labels) -> Record:
-    config = RunConfig(
-        task=TaskConfig(task="truth"), budget=budget, weak_cost=WEAK_COST, hq_fraction=f, seed=seed
-    )
+def _record(scenario, budget, point, seed, alloc, accuracy, log_odds, labels) -> Record:
+    task = TaskConfig(task="truth")
+    if scenario in THREE_SCENARIOS:
+        config = RunConfig(
+            task=task,
+            budget=budget,
+            seed=seed,
+            sources=tuple(str(s) for s in THREE),
+            shares=tuple(f"{n}={v:.12g}" for n, v in point.items()),
+        )
+        counts = dict(zip((s.name for s in THREE), map(int, alloc), strict=True))
+        prices = {s.name: s.price for s in THREE}
+    else:
+        config = RunConfig(task=task, budget=budget, weak_cost=WEAK_COST, hq_fraction=point["hq"], seed=seed)
+        counts, prices = {"weak": int(alloc[0]), "hq": int(alloc[1])}, {"weak": WEAK_COST, "hq": 1.0}
     return Record(
         config_hash=config_hash(config),
-        config=to_dict(config),
+        config=canonical(config),
         task="truth",
         method="seq_sft",
         strong_model=config.strong_model,
         weak_model=config.weak.weak_model,
         budget=budget,
-        weak_cost=WEAK_COST,
-        hq_fraction=f,
+        weak_cost=config.weak_cost,
+        hq_fraction=config.hq_fraction,
         seed=seed,
-        n_weak=alloc[0],
-        n_hq=alloc[1],
-        spent=alloc[0] * WEAK_COST + alloc[1],
+        n_weak=int(sum(alloc[:-1])),
+        n_hq=int(alloc[-1]),
+        spent=float(sum(counts[k] * prices[k] for k in counts)),
         accuracy=float(accuracy),
         accuracy_lo=0.0,
         accuracy_hi=1.0,
@@ -211,28 +281,32 @@ def _record(budget, f, seed, alloc, accuracy, log_odds, labels) -> Record:
         versions={},
         git_commit=None,
         predictions=encode_predictions(log_odds, labels),
+        counts=counts,
+        prices=prices,
     )
 
 
-def judge(recs: list[Record], mu: dict, design: str, runs: int) -> list[dict]:
+def judge(recs: list[Record], mu: dict, design: str, runs: int, scenario: str = "figure1") -> list[dict]:
     """What the report says from these records, line by line, against the truth."""
     analysis = Analysis(recs)
     lines = defaultdict(list)
-    for b, _, a in grid():
+    for b, _, a in grid(scenario):
         lines[b].append(a)
+    sources, prices = sources_of_scenario(scenario), prices_of_scenario(scenario)
+    several = scenario in THREE_SCENARIOS
     out = []
-    for answer in analysis.answers("seq_sft", WEAK_COST, "truth"):
+    for answer in analysis.answers("seq_sft", None if several else WEAK_COST, "truth"):
         r, best = answer.regime, answer.best
         on_line = lines[float(r.budget)]
-        affordable = [a for a in mu if a[0] * WEAK_COST + a[1] <= r.budget + 1e-9]
+        affordable = [a for a in mu if np.dot(a, prices) <= r.budget + 1e-9]
         true_best = max(mu[a] for a in affordable)
-        got = mu.get((best.n_weak, best.n_hq))
+        got = mu.get(tuple(best.counts))
         out.append(
             {
                 "design": design,
                 "runs": runs,
                 "budget": r.budget,
-                "truth": true_regime(mu, on_line),
+                "truth": true_regime(mu, on_line, sources),
                 "regime": r.regime,
                 "decided": r.decided,
                 "probabilities": r.probabilities,
@@ -244,7 +318,7 @@ def judge(recs: list[Record], mu: dict, design: str, runs: int) -> list[dict]:
     return out
 
 
-def adaptive(recs: list[Record], mu: dict) -> list[dict]:
+def adaptive(recs: list[Record], mu: dict, scenario: str = "figure1") -> list[dict]:
     """The adaptive sweep replayed on the full grid, judged by what the report says at its end."""
     from labelbudget.config import run_config_from_dict
 
@@ -259,7 +333,7 @@ def adaptive(recs: list[Record], mu: dict) -> list[dict]:
         lambda: [by_key[k] for k in revealed],
         max_runs=len(by_key),
     )
-    return judge([by_key[k] for k in revealed], mu, "adaptive", len(revealed))
+    return judge([by_key[k] for k in revealed], mu, "adaptive", len(revealed), scenario)
 
 
 def one(draw: Draw, designs: tuple[str, ...]) -> list[dict]:
@@ -268,11 +342,11 @@ def one(draw: Draw, designs: tuple[str, ...]) -> list[dict]:
     out = []
     for design in designs:
         if design == "adaptive":
-            rows = adaptive(recs, mu)
+            rows = adaptive(recs, mu, draw.scenario)
         else:
             k = int(design.removeprefix("grid"))
             kept = [r for r in recs if r.seed < k]
-            rows = judge(kept, mu, design, len(kept))
+            rows = judge(kept, mu, design, len(kept), draw.scenario)
         out += [{**row, "scenario": draw.scenario, "noise": draw.noise, "draw": draw.index} for row in rows]
     return out
 
@@ -349,7 +423,12 @@ def summarise(rows: list[dict], emit) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--draws", type=int, default=20)
-    parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
+    parser.add_argument(
+        "--scenarios",
+        nargs="*",
+        default=list(SCENARIOS),
+        help=f"also: {', '.join(THREE_SCENARIOS)} (three sources)",
+    )
     parser.add_argument("--noises", nargs="*", default=["shared", "independent"])
     parser.add_argument("--designs", nargs="*", default=["grid3", "grid5", "grid10", "adaptive"])
     parser.add_argument("--workers", type=int, default=1)

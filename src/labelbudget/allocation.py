@@ -211,6 +211,11 @@ def prices_of(config) -> dict[str, float]:
 
 def allocation_of(config) -> Allocation:
     """What a run config buys."""
+    if config.sources and not config.shares:
+        names = " ".join(f"{s.name}=SHARE" for s in sources_of(config))
+        raise UserError(
+            "--source lists the run's sources but --shares does not split the budget", f"add --shares {names}"
+        )
     return split(config.budget, sources_of(config), shares_of(config))
 
 
@@ -221,7 +226,10 @@ def check_config(config) -> None:
         if config.shares:
             raise UserError("--shares splits a budget across --source", "add a --source for each share")
         return
-    check_sources(sources_of(config), shares_of(config))
+    if config.shares:  # a sweep's template leaves them to the grid (`--simplex`)
+        check_sources(sources_of(config), shares_of(config))
+    else:
+        check_sources(sources_of(config), {s.name: 1 / len(config.sources) for s in sources_of(config)})
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
     given = [f for f in PAIR_FIELDS if getattr(config, f) != defaults[f]]
     if given:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import tyro
 
 from labelbudget.allocation import check_config
 from labelbudget.util.checks import _check, check_types
@@ -306,8 +308,8 @@ class RunConfig:
     """Fraction of the budget spent on HQ labels: n_hq = int(f * B), n_weak = int((B - n_hq) / c)."""
     seed: int = 0
     """Seed of the pool partition, head and LoRA init, and batch order."""
-    sources: tuple[str, ...] = ()
-    """Label sources instead of the pair, `NAME=SOURCE@PRICE` each (`--source expert=ground-truth@1`)."""
+    sources: Annotated[tuple[str, ...], tyro.conf.arg(aliases=("--source",)), tyro.conf.UseAppendAction] = ()
+    """Label sources instead of the pair: `--source NAME=SOURCE@PRICE` each (`expert=ground-truth@1`)."""
     shares: tuple[str, ...] = ()
     """With `--source`: the budget's split, `NAME=SHARE` each, summing to 1 (a point on the simplex)."""
 
@@ -350,8 +352,7 @@ METHOD_ALIASES = {
     "probe_uncertainty": ("uncertainty", "probe"),
     "probe_logconf": ("logconf", "probe"),
 }
-"""Method names from before the learner was a field of its own: stored runs, the demo and the
-README keep working, and each names one experiment with its canonical method."""
+"""Method names from before the learner was a field: each names one experiment, as stored runs do."""
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -363,7 +364,7 @@ def to_json(config: Any) -> str:
     return json.dumps(to_dict(config), sort_keys=True, separators=(",", ":"))
 
 
-def run_config_from_json(text: str) -> RunConfig:
+def run_config_from_json(text: str) -> RunConfig:  # a stored config, read as today's
     return run_config_from_dict(json.loads(text))
 
 

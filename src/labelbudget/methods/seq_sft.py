@@ -74,7 +74,7 @@ class SequentialSFT(Method):
             tensors, meta = load_state(path)
             self.restore(tensors, meta)
             return
-        self.run_stage(ctx, "weak", ids, probs)
+        self.run_stage(ctx, ctx.sources[0].name, ids, probs)
         if path is not None:
             save_state(path, *self.checkpoint())
 

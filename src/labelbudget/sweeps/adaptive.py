@@ -24,52 +24,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labelbudget.allocation import shares_of
 from labelbudget.analysis.points import _variant
-from labelbudget.analysis.regimes import DECIDE, DRAWS, _peaks, decidable, kind, regime
+from labelbudget.analysis.regimes import DECIDE, DRAWS, _peaks, decidable, kinds_of, regime
 from labelbudget.config import RunConfig, run_config_from_dict
 from labelbudget.labels.budget import allocation_of
 from labelbudget.runs.identity import record_identity, run_identity, same_run
 from labelbudget.runs.record import Record
+from labelbudget.sweeps.lines import (
+    BATCH,
+    CONTENDER,
+    INITIAL_SEEDS,
+    PER_LINE,
+    PLAN_SEEDS,
+    STOP,
+    TIE_LOSS,
+    LineKey,
+    LineState,
+    settled,
+    summary,
+)
 from labelbudget.util.errors import UserError
 from labelbudget.util.hashing import stable_hash
 
-STOP = 0.99
-"""A line's regime is settled only at this probability, above the report's 0.95: stopping at 0.95
-left a quarter of the decisions just above it, wrong more often than the report promises
-(optional stopping). Measured against known truths: `benchmarks/bench_truth.py`."""
-
-BATCH = 8
-"""Runs added per round (the authors' batch of 8 allocations)."""
-
-INITIAL_SEEDS = 2
-"""Seeds per allocation of the initial design: with one, the GP cannot tell the seeds' spread
-from the surface's shape and decides too early (on the demo grid: a wrong regime)."""
-
-PLAN_LOSS = 0.005
-"""A decided line still takes runs until its best allocation is expected to lose at most this
-(half a point of accuracy) against the true peak: the plan decided, not only the regime."""
-
-PLAN_SEEDS = 5
-"""The allocation a line would buy takes this many seeds (or all the grid has) before it settles:
-a plan is most often wrong about an allocation whose 2-3 seeds were lucky (`benchmarks/ADAPTIVE.md`)."""
-
-PER_LINE = 2
-"""At most this many runs of a batch on one budget line."""
-
-CONTENDER = 0.2
-"""An undecided line is not given up (`UNDECIDABLE`) while an allocation that is its peak with at
-least this probability has fewer than `PLAN_SEEDS` seeds: on SST-2 a line gave up all-HQ at 2 seeds
-(0.687 in the full grid) and bought a mix at 0.648. Replays: `benchmarks/ADAPTIVE.md`."""
-
-UNDECIDABLE = 0.2
-"""An undecided line stops taking runs once the probability that even every run of the grid left
-on it would decide it falls below this (`decidable`): a tie no number of seeds resolves (other
-lines' runs barely move it); until then its runs are weighted by that probability (`_line`)."""
-
-TIE_LOSS = 0.01
-"""Nor while its best allocation is expected to lose more than this against the true peak (a tie
-whose plan is still a coin toss); until then its runs are valued as a decided line's, not
-weighted by that probability. Replays: `benchmarks/ADAPTIVE.md`."""
+__all__ = ["STOP", "Adaptive", "LineState", "adaptive_sweep", "run_adaptive", "settled", "summary"]
 
 
 def variant_of(config: RunConfig) -> str:
@@ -77,72 +55,8 @@ def variant_of(config: RunConfig) -> str:
     return stable_hash(_variant(config), 12)
 
 
-LineKey = tuple[str, str, float, float]
-"""(variant id, task, budget, weak cost)."""
-
-
 def line_of(config: RunConfig) -> LineKey:
     return variant_of(config), config.task.task, float(config.budget), float(config.weak_cost)
-
-
-@dataclass(frozen=True)
-class LineState:
-    """One budget line's decision now."""
-
-    key: LineKey
-    label: str
-    regime: str
-    """The decided regime, or "undetermined"."""
-    p_top: float
-    """The probability of the most probable regime (`leading`)."""
-    n_weak: int
-    n_hq: int
-    """The allocation with the highest expected accuracy on the line."""
-    runs: int
-    expected_loss: float = 0.0
-    """E[max_j f_j - f_best]: the accuracy the line's best allocation is expected to lose
-    against the true peak (the cost of stopping here)."""
-    thin: int = 0
-    """Allocations to run before the line can settle: the best one short of `PLAN_SEEDS`, its
-    neighbours short of the initial seeds, a measured one whose mean beats the best's, or (on an
-    undecided line) a `CONTENDER` short of `PLAN_SEEDS`."""
-    decidable: float = 1.0
-    """For an undecided line, the probability that running every run of the grid still left
-    would decide it (`decidable`)."""
-    leading: str = ""
-    """The most probable regime (the decided one where decided)."""
-
-    @property
-    def decided(self) -> bool:
-        return self.regime != "undetermined"
-
-    @property
-    def settled(self) -> bool:
-        """No longer worth runs: the regime decided and the plan too (its best allocation is
-        expected to lose at most `PLAN_LOSS` against the true peak), or undecidable (a tie) with
-        its plan within `TIE_LOSS`; never a line the report would call decided short of `STOP`
-        (a tie given up there is a decision taken at the first crossing of 0.95)."""
-        loss = PLAN_LOSS if self.decided else TIE_LOSS
-        tie = self.decidable < UNDECIDABLE and self.p_top < DECIDE
-        return not self.thin and self.expected_loss <= loss and (self.decided or tie)
-
-    def describe(self) -> str:
-        buy = f"buy {self.n_weak} weak + {self.n_hq} HQ (expected loss {self.expected_loss:.4f})"
-        leading = f"{self.leading} P {self.p_top:.2f}"
-        state = (
-            "no runs stored yet"
-            if self.label == "?"
-            else f"one kind of allocation in the grid (no regime to decide), buy {self.n_weak} weak + "
-            f"{self.n_hq} HQ"
-            if self.regime == "one kind"
-            else f"{self.regime}, {buy}"
-            if self.decided
-            else f"undetermined ({leading}), a tie the grid is unlikely to decide (the model gives "
-            f"every run left P {self.decidable:.2f} of deciding it, an underestimate: README): {buy}"
-            if self.settled
-            else f"undecided ({leading}), best so far: {buy}"
-        )
-        return f"{self.label} {self.key[1]} ${self.key[2]:g}: {state}"
 
 
 @dataclass
@@ -180,15 +94,16 @@ class Adaptive:
         return len({self.unit[k] for r in records if (k := record_identity(r)) in self.unit})
 
     def initial(self) -> list[RunConfig]:
-        """Per line: both ends and the mix nearest half the budget, at the lowest seeds."""
+        """Per line: both ends and the mix nearest half the budget (with k sources: each vertex of
+        the simplex and the mix nearest its centre), at the lowest seeds."""
         design = []
         for configs in self.lines.values():
-            allocs = sorted({_alloc(c) for c in configs}, key=lambda a: a[1])
-            mixes = [a for a in allocs if kind(*a) == "mixed"]
-            picked = {a for a in allocs if kind(*a) != "mixed"}
+            allocs = sorted({_alloc(c) for c in configs}, key=lambda a: a[::-1])
+            mixes = [a for a in allocs if sum(n > 0 for n in a) > 1]
+            picked = {a for a in allocs if sum(n > 0 for n in a) == 1}
             if mixes:
-                fraction = {_alloc(c): c.hq_fraction for c in configs}
-                picked.add(min(mixes, key=lambda a: abs(fraction[a] - 0.5)))
+                centre = {_alloc(c): _off_centre(c) for c in configs}
+                picked.add(min(mixes, key=lambda a: centre[a]))
             for a in picked:
                 design += _lowest_seeds([c for c in configs if _alloc(c) == a], self.initial_seeds)
         return self.with_twins(design)
@@ -224,12 +139,23 @@ class Adaptive:
             return LineState(key, "?", "undetermined", 0.0, 0, 0, runs), [
                 (1.0, c) for c in _lowest_seeds(free, self.initial_seeds)
             ]
-        allocs = sorted({_alloc(c) for c in self.lines[key]}, key=lambda a: (a[1], a[0]))
+        allocs = sorted({_alloc(c) for c in self.lines[key]}, key=lambda a: a[::-1])
         found = regime(surface, key[2], key[3], np.array(allocs, float), self.stop, self.seed)
         if found is None:  # one kind of allocation only: no regime to decide, the plan its best
             mean, _ = surface.posterior(np.array(allocs, float))
-            return LineState(key, surface.label, "one kind", 1.0, *allocs[int(np.argmax(mean))], runs), []
-        kinds = [kind(*a) for a in allocs]
+            a = allocs[int(np.argmax(mean))]
+            return LineState(
+                key,
+                surface.label,
+                "one kind",
+                1.0,
+                sum(a[:-1]),
+                a[-1],
+                runs,
+                counts=a,
+                sources=surface.sources,
+            ), []
+        kinds = kinds_of(np.array(allocs), surface.sources)
         draws = surface.samples(np.array(allocs, float), DRAWS, np.random.default_rng(self.seed))
         best = int(np.argmax(draws.mean(0)))
         loss = float(np.mean(draws.max(1) - draws[:, best]))
@@ -237,7 +163,7 @@ class Adaptive:
         # not settled while the best allocation is thin (`LineState.thin`) or a measured mean
         # beats it (the GP, smooth over a quarter of a decade, can be sure of a peak between
         # two allocations that its own runs do not show): more seeds of both
-        thin = {i for i in (best - 1, best, best + 1) if 0 <= i < len(allocs)}
+        thin = {best, *_neighbours(allocs, best)}
         thin = {i for i in thin if len(measured[allocs[i]]) < self.initial_seeds}
         if len(measured[allocs[best]]) < PLAN_SEEDS:
             thin.add(best)
@@ -263,8 +189,21 @@ class Adaptive:
         thin = {i for i in thin if any(_alloc(c) == allocs[i] for c in free)}
         lead = max(found.probabilities, key=found.probabilities.get)
         p_top = found.probabilities[lead]
+        a = allocs[best]
         state = LineState(
-            key, surface.label, found.regime, p_top, *allocs[best], runs, loss, len(thin), chance, lead
+            key,
+            surface.label,
+            found.regime,
+            p_top,
+            sum(a[:-1]),
+            a[-1],
+            runs,
+            loss,
+            len(thin),
+            chance,
+            lead,
+            a,
+            surface.sources,
         )
         return state, values
 
@@ -321,9 +260,26 @@ def _first_runs(adaptive: Adaptive, configs: list[RunConfig], room: int) -> list
     return [c for c in configs if adaptive.unit[adaptive.identity[id(c)]] in keep]
 
 
-def _alloc(c: RunConfig) -> tuple[int, int]:
-    a = allocation_of(c)
-    return a.n_weak, a.n_hq
+def _alloc(c: RunConfig) -> tuple[int, ...]:
+    """A config's allocation, a count per source (the pair: n_weak, n_hq)."""
+    return allocation_of(c).values
+
+
+def _off_centre(c: RunConfig) -> float:
+    """How far a config's split of its budget lies from the simplex's centre (the pair: from half
+    the budget on HQ labels)."""
+    shares = np.array(list(shares_of(c).values()))
+    return float(np.abs(shares - 1 / len(shares)).max())
+
+
+def _neighbours(allocs: list[tuple[int, ...]], i: int) -> list[int]:
+    """An allocation's neighbours on its budget line: the ones beside it (the pair's line in order
+    of HQ labels), with k sources the two nearest in log-counts."""
+    if len(allocs[i]) == 2:
+        return [j for j in (i - 1, i + 1) if 0 <= j < len(allocs)]
+    x = np.log10(np.array(allocs, float) + 1)
+    order = np.argsort(((x - x[i]) ** 2).sum(1), kind="stable")
+    return [int(j) for j in order[1:3]]
 
 
 def _lowest_seeds(configs: list[RunConfig], n: int) -> list[RunConfig]:
@@ -380,21 +336,4 @@ def adaptive_sweep(
         lambda: Store(results).records(),
         max_runs,
         report,
-    )
-
-
-def settled(states: dict[LineKey, LineState]) -> str:
-    """How many budget lines are settled: decided, or a tie the grid is unlikely to decide."""
-    done = [s for s in states.values() if s.settled]
-    ties = sum(not s.decided for s in done)
-    tie = f" ({len(done) - ties} decided, {ties} a tie the grid is unlikely to decide)" if ties else ""
-    return f"{len(done)} of {len(states)} budget lines settled{tie}"
-
-
-def summary(states: dict[LineKey, LineState], results) -> str:
-    open_ = [s for s in states.values() if not s.settled]
-    return (
-        f"adaptive sweep: {settled(states)}"
-        + (f"; {len(open_)} still open (raise --max-runs to decide them)" if open_ else "")
-        + f"; results in {results} (`labelbudget report` reads them)"
     )

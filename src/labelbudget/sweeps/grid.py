@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import numpy as np
 import tyro
 
 from labelbudget.config import SUBCONFIGS, RunConfig
-from labelbudget.labels.budget import Allocation, allocation_of
+from labelbudget.labels.budget import MIN_STAGE, Allocation, allocation_of
 from labelbudget.runs.identity import run_key, weak_stage_key
 from labelbudget.util.checks import check_types
 from labelbudget.util.errors import UserError, short
@@ -45,6 +46,11 @@ class Grid:
         default_factory=dict
     )
     """Per-method HQ fractions overriding `hq_fractions` (e.g. a cheaper method subset)."""
+    simplex: tuple[str, ...] = ()
+    """With a template of several sources (`--source`): the points of the simplex each budget is
+    split at, `NAME=SHARE,NAME=SHARE,...` each; empty: its vertices, edge midpoints, centre and
+    the points between the centre and each vertex (`simplex_points`), less those that buy a
+    source 1 or 2 labels at a budget (too few to train a stage on)."""
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -61,8 +67,28 @@ class Grid:
         _values("seeds", self.seeds + self.small_stage_seeds, lambda s: s >= 0, "non-negative integers")
 
     def seeds_for(self, alloc: Allocation) -> tuple[int, ...]:
-        smaller = min(n for n in (alloc.n_weak, alloc.n_hq) if n > 0) if alloc.n_weak + alloc.n_hq else 0
+        smaller = min((n for n in alloc.values if n > 0), default=0)
         return self.small_stage_seeds if self.small_stage_seeds and smaller <= SMALL_STAGE else self.seeds
+
+
+def simplex_points(names: tuple[str, ...]) -> list[dict[str, float]]:
+    """A design over the simplex of k sources: its vertices (one source), edge midpoints (two
+    sources, half each), the centre, and the points between the centre and each vertex (k = 3:
+    10 points; k = 2: the ends, the middle and the quarter points)."""
+    k = len(names)
+    eye = np.eye(k)
+    points = list(eye) + [(eye[i] + eye[j]) / 2 for i in range(k) for j in range(i + 1, k)]
+    centre = np.full(k, 1 / k)
+    points += [centre] + [(centre + eye[i]) / 2 for i in range(k)]
+    seen = {tuple(np.round(p, 10)): p for p in points}
+    return [dict(zip(names, map(float, p), strict=True)) for p in seen.values()]
+
+
+def parse_point(text: str) -> dict[str, float]:
+    """`NAME=SHARE,NAME=SHARE,...`, a point of `--simplex`."""
+    from labelbudget.allocation import parse_shares
+
+    return parse_shares([t for t in text.replace(" ", ",").split(",") if t])
 
 
 def _values(axis: str, values: tuple, ok: Callable[[Any], bool], expected: str) -> None:
@@ -155,7 +181,10 @@ def expand(template: RunConfig, grid: Grid) -> list[RunConfig]:
     """Every run of the grid, one per run identity (`runs.identity.run_key`: the first config in
     grid order that buys an allocation stands for all that buy it), ordered so that runs sharing
     a weak stage (`runs.identity.weak_stage_key`) are adjacent. Without a tasks axis the
-    template's task is swept."""
+    template's task is swept. A template of several sources splits each budget at the points of
+    the simplex (`Grid.simplex`)."""
+    if template.sources:
+        return _expand_simplex(template, grid)
     configs: dict[str, RunConfig] = {}
     sources = grid.weak_sources or (template.weak_labels,)
     tasks = grid.tasks if grid.tasks is not None else (template.task.task,)
@@ -174,8 +203,49 @@ def expand(template: RunConfig, grid: Grid) -> list[RunConfig]:
     )
 
 
+PAIR_AXES = ("weak_costs", "hq_fractions", "hq_only_budgets", "weak_sources", "method_fractions")
+
+
+def _expand_simplex(template: RunConfig, grid: Grid) -> list[RunConfig]:
+    """`expand` for a template of several sources: budgets x points of the simplex x seeds."""
+    from labelbudget.allocation import sources_of
+
+    default = Grid()
+    given = [a for a in PAIR_AXES if getattr(grid, a) != getattr(default, a)]
+    if given:
+        flags = ", ".join("--" + a.replace("_", "-") for a in given)
+        raise UserError(
+            f"{flags} split a budget between the paper's two sources, but the template has several "
+            "(--source)",
+            "omit them: each budget is split at the points of --simplex (default: vertices, edge "
+            "midpoints, centre)",
+        )
+    names = tuple(s.name for s in sources_of(template))
+    points = [parse_point(p) for p in grid.simplex] or simplex_points(names)
+    configs: dict[str, RunConfig] = {}
+    for task in grid.tasks if grid.tasks is not None else (template.task.task,):
+        base = dataclasses.replace(template, task=dataclasses.replace(template.task, task=task))
+        for method in grid.methods:
+            for budget in grid.budgets:
+                for point in points:
+                    shares = tuple(f"{n}={point.get(n, 0.0):.12g}" for n in names)
+                    cfg = dataclasses.replace(base, method=method, budget=float(budget), shares=shares)
+                    alloc = allocation_of(cfg)
+                    if not grid.simplex and any(0 < n < MIN_STAGE for n in alloc.values):
+                        continue  # the default design's point buys too few of a source to train on
+                    for seed in grid.seeds_for(alloc):
+                        seeded = dataclasses.replace(cfg, seed=seed)
+                        configs.setdefault(run_key(seeded), seeded)
+    return sorted(configs.values(), key=lambda c: (c.task.task, c.seed, c.method, c.budget, c.shares))
+
+
 def describe(cfg: RunConfig) -> str:
     alloc = allocation_of(cfg)
+    if cfg.sources:
+        bought = " + ".join(f"{n} {name}" for name, n in alloc.counts)
+        return (
+            f"{cfg.method} {cfg.task.task} ${cfg.budget:g} {' '.join(cfg.shares)} ({bought}) seed {cfg.seed}"
+        )
     return (
         f"{cfg.method} {cfg.task.task} ${cfg.budget:g} c={cfg.weak_cost:g} f={cfg.hq_fraction:g} "
         f"({alloc.n_weak} weak + {alloc.n_hq} HQ) seed {cfg.seed}"
