@@ -2,6 +2,12 @@
 
     python scripts/walkthrough.py WORK_DIR            # Gemma-3-270M probes, MiniLM labeler (minutes)
     python scripts/walkthrough.py WORK_DIR --weak-model TINY --strong-model TINY --quick   # the test
+    python scripts/walkthrough.py WORK_DIR --three   # three classes, three priced label sources
+
+With `--three` the file has three classes (negative, neutral, positive tweets, written as class
+names) and the budget is split among three sources: your own keyword rules (a column of class
+names, $0.01 a label), the MiniLM labeler (its probability per class, $0.10) and a person ($1;
+gold in the simulation).
 
 You have texts and a person who can label them; no gold labels. The script prints and runs each
 `labelbudget` command:
@@ -36,18 +42,19 @@ QUOTED = csv.QUOTE_NONNUMERIC
 """Quote every text, so that a tweet's bare carriage return stays inside its field."""
 
 
-def data(work: Path, n_labeler: int, n_sim: int, n_mine: int, n_new: int) -> None:
+def data(work: Path, n_labeler: int, n_sim: int, n_mine: int, n_new: int, task_name: str) -> None:
     """Split the embedded tweets: labeled texts for the weak labeler and for the simulation, your
     unlabeled file, new texts, and the gold labels kept aside (only `person` and the final check
-    read them)."""
+    read them). Two classes are written as 0/1, more as their names."""
     from labelbudget.config import TaskConfig
     from labelbudget.tasks import load_task
 
-    task = load_task(TaskConfig(test_size=2))
+    task = load_task(TaskConfig(task=task_name, test_size=6))
     texts = task.pool.texts + task.test.texts
     labels = np.concatenate([task.pool.labels, task.test.labels])
     order = np.random.default_rng(0).permutation(len(texts))
-    table = pd.DataFrame({"text": [texts[i] for i in order], "label": labels[order]})
+    names = np.asarray(task.space.names if task.space.k > 2 else (0, 1), dtype=object)
+    table = pd.DataFrame({"text": [texts[i] for i in order], "label": names[labels[order]]})
     ends = np.cumsum([n_labeler, n_sim, n_mine, n_new])
     labeler, sim, mine, new = (table.iloc[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))
     work.mkdir(parents=True, exist_ok=True)
@@ -56,6 +63,17 @@ def data(work: Path, n_labeler: int, n_sim: int, n_mine: int, n_new: int) -> Non
     mine[["text"]].to_csv(work / "mine.csv", index=False, quoting=QUOTED)
     new[["text"]].to_csv(work / "new.csv", index=False, quoting=QUOTED)
     pd.concat([mine, new])[["text", "label"]].to_csv(work / "hidden_gold.csv", index=False, quoting=QUOTED)
+
+
+POSITIVE = ("love", "great", "happy", "good", "awesome", "thanks", "best", "nice", "fun", ":)")
+NEGATIVE = ("hate", "sad", "bad", "miss", "sorry", "sick", "worst", "tired", "ugh", ":(")
+
+
+def keyword(text: str) -> str:
+    """Your own labeling rules: a few words per class, neutral otherwise (cheap, and rough)."""
+    words = text.lower()
+    pos, neg = sum(w in words for w in POSITIVE), sum(w in words for w in NEGATIVE)
+    return "positive" if pos > neg else "negative" if neg > pos else "neutral"
 
 
 def person(gold_csv: Path, request: Path, out: Path) -> None:
@@ -84,12 +102,13 @@ def main() -> None:
     parser.add_argument("--weak-model", default="minilm-l6")
     parser.add_argument("--strong-model", default="gemma-3-270m")
     parser.add_argument("--quick", action="store_true", help="short training and small sets (tests)")
+    parser.add_argument("--three", action="store_true", help="three classes and three priced sources")
     args = parser.parse_args()
     work = args.work
     sizes = (500, 600, 700, 60) if args.quick else (1500, 3000, 3000, 500)
-    test_size = "40" if args.quick else "200"
+    test_size = ("42" if args.three else "40") if args.quick else "201" if args.three else "200"
     quick = ["--example-visits", "64"] if args.quick else []
-    data(work, *sizes)
+    data(work, *sizes, "tweet-sentiment-3" if args.three else "tweet-sentiment")
 
     # 0. A weak labeler: a small model trained on a labeled task like yours, written as a column.
     labelbudget(
@@ -110,23 +129,40 @@ def main() -> None:
             out,
         )
     method = ["--method", "probe_seq_sft", "--strong-model", args.strong_model, *quick]
-
-    # 1. Simulate on a labeled task like yours, with your weak labeler, and plan.
     sim = str(work / "simulation")
+    real = str(work / "results")
+    if args.three:
+        # your own rules are a third source: a column of class names in both files
+        for name in ("similar_labeled", "mine"):
+            path = work / f"{name}_weak.csv"
+            table = pd.read_csv(path, keep_default_na=False)
+            table["keyword"] = [keyword(t) for t in table["text"]]
+            table.to_csv(path, index=False, quoting=QUOTED)
+        sources = ["keyword=column:keyword@0.01", "minilm=column:p_*@0.1", "expert=ground-truth@1"]
+        weak = [w for source in sources for w in ("--source", source)]
+        pair: list[str] = []
+        classes = ["--classes", "negative", "neutral", "positive"]  # your file has no labels to read them from
+    else:
+        weak, pair, classes = ["--weak-labels", "column:p1"], ["--weak-costs", "0.1", "--hq-fractions", "0", "0.25", "0.5", "1"], []
+
+    # 1. Simulate on a labeled task like yours, with your weak labeler(s), and plan.
     labelbudget(
-        "sweep", "--tasks", str(work / "similar_labeled_weak.csv"), "--weak-labels", "column:p1",
-        *method, "--test-size", test_size, "--budgets", "16", "64", "--weak-costs", "0.1",
-        "--hq-fractions", "0", "0.25", "0.5", "1", "--seeds", "0", "1", "2", "--skip-unsupplied",
-        "--results", sim,
+        "sweep", "--tasks", str(work / "similar_labeled_weak.csv"), *weak, *method, "--test-size", test_size,
+        "--budgets", "16", "64", *pair, "--seeds", "0", "1", "2", "--skip-unsupplied", "--results", sim,
     )  # fmt: skip
-    planned = labelbudget("plan", "--budget", "64", "--weak-cost", "0.1", "--results", sim, "--json")
+    cost = [] if args.three else ["--weak-cost", "0.1"]
+    planned = labelbudget("plan", "--budget", "64", *cost, "--results", sim, "--json")
     flags = json.loads(planned.stdout)["run_flags"].split()
+    if args.three:  # in your own run the expert is a person, not the simulation's gold
+        flags = [f.replace("=ground-truth@", "=file@") for f in flags]
+        oracle = []
+    else:
+        oracle = [*weak, "--oracle", "file"]
 
     # 2. Run that allocation on your own file: no gold, a person labels what the run asks for.
-    real = str(work / "results")
     run = [
-        "run", "--task", str(work / "mine_weak.csv"), "--unlabeled", "--weak-labels", "column:p1",
-        "--oracle", "file", "--test-size", test_size, *method, *flags, "--seed", "0", "--results", real,
+        "run", "--task", str(work / "mine_weak.csv"), "--unlabeled", *classes, *oracle,
+        "--test-size", test_size, *method, *flags, "--seed", "0", "--results", real,
     ]  # fmt: skip
     given: list[str] = []
     for _ in range(3):  # the test set, then the HQ labels (few-shot prompted SFT may ask once more)
@@ -156,7 +192,7 @@ def main() -> None:
     for who, path in (("the classifier", "new.predictions.csv"), ("the weak labeler", "new_weak.csv")):
         scored = pd.read_csv(work / path, keep_default_na=False)
         pairs = zip(scored["text"], scored["label_pred"], strict=True)
-        accuracy = float(np.mean([gold[t] == p for t, p in pairs]))
+        accuracy = float(np.mean([str(gold[t]) == str(p) for t, p in pairs]))
         print(f"on {len(scored)} new texts: {who} {accuracy:.3f} accurate", flush=True)
 
 

@@ -6,6 +6,8 @@ naming counts per source, `report --json` with the allocation per source."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ from conftest import synthetic_texts
 from labelbudget.__main__ import main
 from labelbudget.allocation import allocation_of
 from labelbudget.config import RunConfig
+from labelbudget.runs.store import Store
 from labelbudget.util.errors import UserError
 
 SOURCES = ("llm=column:llm@0.01", "crowd=column:crowd@0.1", "expert=ground-truth@1")
@@ -123,6 +126,17 @@ def test_a_sweep_and_the_adaptive_sweep_over_the_simplex_then_plan_and_report(
     assert " llm + " in said and " expert labels" in said and "--source" in said
     command = next(line for line in said.splitlines() if "to run it:" in line).split("to run it: ")[1]
     assert "--shares" in command and "--method seq_sft" not in command  # seq_sft is the default
+    # the command runs as printed and buys what the plan said
+    words = shlex.split(command)
+    assert words[:2] == ["labelbudget", "run"]
+    before = len(Store(results).records())
+    assert main(words[1:]) == 0
+    capsys.readouterr()
+    bought = next(line for line in said.splitlines() if " expert labels" in line)
+    counts = {r.run_key: r.counts for r in Store(results).records()}
+    assert len(counts) >= before
+    wanted = re.search(r"(\d+) llm \+ (\d+) crowd \+ (\d+) expert labels", bought).groups()
+    assert {"llm": int(wanted[0]), "crowd": int(wanted[1]), "expert": int(wanted[2])} in counts.values()
     assert main(["report", "--results", results, "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows and all(set(r["counts"]) == {"llm", "crowd", "expert"} for r in rows)

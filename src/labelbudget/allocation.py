@@ -252,7 +252,7 @@ def bought_by(config, counts) -> object | None:
         return None
     if not config.sources:
         return dataclasses.replace(config, budget=cost, hq_fraction=counts[-1] / cost)
-    shares = tuple(f"{s.name}={n * s.price / cost!r}" for n, s in zip(counts, sources, strict=True))
+    shares = tuple(f"{s.name}={n * s.price / cost:.12g}" for n, s in zip(counts, sources, strict=True))
     return dataclasses.replace(config, budget=cost, shares=shares)
 
 

@@ -49,10 +49,13 @@ class Run:
         from labelbudget.runs.record import summary
         from labelbudget.runs.run import run
 
-        if self.labels_file and self.config.oracle != "file":
+        from labelbudget.labels.sources import sources_for
+
+        if self.labels_file and not any(spec.pauses for _, spec in sources_for(self.config)):
             raise UserError(
-                "--labels-file is read only when a person supplies the HQ labels",
-                "add --oracle file (the run then resumes from the labels in the file)",
+                "--labels-file is read only when a person supplies labels",
+                "add --oracle file (or a --source NAME=file@PRICE; the run then resumes from the "
+                "labels in the file)",
             )
         record, ran = run(self.config, self.results, self.labels_files, save_model=self.save_model)
         print(summary(record, ran) + (f"\n  model saved in {self.save_model}" if self.save_model else ""))

@@ -200,11 +200,14 @@ class Analysis:
             return []
         weak = float(mine["weak_accuracy"].mean())
         out = []
-        all_weak = mine[mine["n_hq"] == 0]
+        # the runs that bought from the cheapest source alone (the pair: all-weak)
+        cheapest = mine["counts"].map(lambda c: c[0])
+        alone = mine["counts"].map(lambda c: not any(c[1:]))
+        all_weak = mine[alone]
         if len(all_weak):
-            by = all_weak.groupby("n_weak")["accuracy"]
+            by = all_weak.groupby(cheapest[alone])["accuracy"]
             n_weak = int(by.mean().idxmax())
-            accs = all_weak[all_weak["n_weak"] == n_weak]["accuracy"]
+            accs = all_weak[cheapest[alone] == n_weak]["accuracy"]
             se = float(accs.std(ddof=1) / math.sqrt(len(accs))) if len(accs) > 1 else math.nan
             n_test = float(mine["n_test"].mean())
             sd = math.sqrt((se if se == se else 0) ** 2 + weak * (1 - weak) / n_test)
@@ -212,14 +215,21 @@ class Analysis:
             verdict = (
                 "beats" if gain > 2 * sd else "does not clearly beat" if gain > -2 * sd else "falls short of"
             )
+            name = "weak" if tuple(mine["sources"].iloc[0]) == ("weak", "hq") else mine["sources"].iloc[0][0]
             out.append(
-                f"weak-to-strong: trained on weak labels alone ({n_weak} of them), the strong model "
+                f"weak-to-strong: trained on {name} labels alone ({n_weak} of them), the strong model "
                 f"{verdict} its weak labels: {accs.mean():.3f} against {weak:.3f} (difference "
                 f"{gain:+.3f} +- {2 * sd:.3f}, 95%, from the seeds' spread and the test set's sampling)"
             )
-        top = mine.groupby(["n_weak", "n_hq"])["accuracy"].mean()
-        (nw, nh), best = top.idxmax(), float(top.max())
-        out.append(f"the best accuracy measured is {best:.3f}, with {nw} weak + {nh} HQ labels")
+        top = mine.groupby("counts")["accuracy"].mean()
+        counts, best = top.idxmax(), float(top.max())
+        sources = tuple(mine["sources"].iloc[0])
+        bought = (
+            f"{counts[0]} weak + {counts[1]} HQ labels"
+            if sources == ("weak", "hq")
+            else " + ".join(f"{n} {s}" for n, s in zip(counts, sources, strict=True)) + " labels"
+        )
+        out.append(f"the best accuracy measured is {best:.3f}, with {bought}")
         if best - weak < 0.02:
             out.append(
                 f"the weak labels ({weak:.3f} accurate) are about as good as anything these budgets "

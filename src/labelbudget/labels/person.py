@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelbudget.labels.labeling import Bank, Request, read_labels, read_request, write_request
+from labelbudget.labels.labeling import Bank, Request, answers, read_labels, read_request, write_request
 from labelbudget.labels.sources import PoolSource, Setup, SourceSpec, register_source
 from labelbudget.labelspace import TWO, LabelSpace
 from labelbudget.tasks.prepare import Labeled, TaskData
@@ -31,12 +31,16 @@ from labelbudget.util.errors import UserError
 class LabelsNeeded(Exception):
     """Not an error: the run is waiting for a person's labels. The CLI exits with code 3."""
 
-    def __init__(self, path: Path, pending: int, total: int, what: str = "HQ labels", note: str = ""):
+    def __init__(
+        self, path: Path, pending: int, total: int, what: str = "HQ labels", note: str = "", space=TWO
+    ):
         self.path, self.n = path, pending
         folder = path.parent
+        words = answers(space)
+        choices = " or ".join(words) if len(words) == 2 else f"one of {', '.join(words)}"
         super().__init__(
             f"{pending} of the {total} examples in {path} need {what}{note}: fill its empty `label` "
-            f"column with 0 or 1 (or import {folder / 'to_label.json'} into Label Studio with the "
+            f"column with {choices} (or import {folder / 'to_label.json'} into Label Studio with the "
             f"interface {folder / 'label_config.xml'} and export JSON), then rerun the same command "
             f"adding --labels-file {path} (or the export)"
         )
@@ -77,7 +81,7 @@ def ask(
     note = ""
     if given and request.pending == len(request.ids):
         note = f" (the {len(given)} labels file(s) given answer none of them: not this request's file?)"
-    raise LabelsNeeded(path, request.pending, len(request.ids), what, note)
+    raise LabelsNeeded(path, request.pending, len(request.ids), what, note, space)
 
 
 class Person(PoolSource):
@@ -122,7 +126,8 @@ class Person(PoolSource):
         return {"tensors": tensors, **meta}
 
     def answer(self, ids: np.ndarray) -> np.ndarray:
-        labels = ask(self.folder, ids, [self.texts[i] for i in ids], self.bank, self.space)
+        what = "HQ labels" if self.name in ("hq", "oracle") else f"{self.name} labels"
+        labels = ask(self.folder, ids, [self.texts[i] for i in ids], self.bank, self.space, what)
         return self.space.one_hot(labels)
 
 
