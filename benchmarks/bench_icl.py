@@ -50,8 +50,9 @@ def main() -> None:
     device = pick_device()
     model, tokenizer = load_causal_lm(args.model, pick_dtype("auto", device))
     model = model.to(device)
-    scorer = LabelScorer(model, tokenizer)
     task = load_task(task_config)
+    words = task.space.words  # two classes: the paper's "0" and "1"
+    scorer = LabelScorer(model, tokenizer, words)
     rng = np.random.default_rng(0)
     vocab = model.get_output_embeddings().weight.shape[0]
     setup = {
@@ -63,8 +64,10 @@ def main() -> None:
         "vocabulary": vocab,
     }
     for k in args.shots:
-        demos = list(zip(task.pool.texts[:k], harden(task.pool.labels[:k]).tolist(), strict=True))
-        prompts = prompted(task.test.texts[: args.inputs], demos, rng)
+        demos = list(
+            zip(task.pool.texts[:k], harden(task.space.one_hot(task.pool.labels[:k])).tolist(), strict=True)
+        )
+        prompts = prompted(task.test.texts[: args.inputs], demos, rng, words)
         ids = Encoder(tokenizer, 8192)(prompts)
         scorer(ids[: args.batch_size], args.batch_size)  # warm-up
         if device.type == "cuda":
@@ -87,9 +90,9 @@ def main() -> None:
             "prompt_tokens_per_s": round(tokens / seconds),
             "peak_memory_gib": round(peak_memory(device), 2),
             # what materialising the full vocabulary's fp32 logits of one batch would need, against
-            # the two label logits at the last position that the scorer computes
+            # the K label logits (two: the paper's) at the last position that the scorer computes
             "full_logits_gib_per_batch": round(args.batch_size * longest * vocab * 4 / 2**30, 2),
-            "label_logits_bytes_per_batch": args.batch_size * 2 * 4,
+            "label_logits_bytes_per_batch": args.batch_size * len(words) * 4,
         }
         print(json.dumps(row), flush=True)
 

@@ -110,9 +110,11 @@ def main() -> None:
     )
 
     # 3. LoRA: seconds per optimizer step (batch 32 of real tweets, micro-batches of 8), measured
-    model = build_classifier(template.strong_model, 8, seed=0, pooling=template.pooling)
+    model = build_classifier(
+        template.strong_model, 8, seed=0, pooling=template.pooling, n_classes=task.space.k
+    )
     encoded = Encoder(model.tokenizer, model.max_length)(task.pool.texts[:320])
-    data = StageData(encoded, task.pool.labels[:320].astype(np.float32))
+    data = StageData(encoded, task.space.one_hot(task.pool.labels[:320]))  # (n, K) one-hot HQ targets
     cfg = template.train
     schedule = Schedule(batch_size=32, total_steps=3, warmup_steps=2, eval_every=None)
     train_stage(model, data, None, dataclasses.replace(schedule, total_steps=1), cfg, 5e-4, 0, "warm-up")

@@ -39,6 +39,7 @@ import pandas as pd
 import torch
 
 from labelbudget.config import RunConfig, TaskConfig
+from labelbudget.labelspace import from_p1
 from labelbudget.models.backbone import pick_device
 from labelbudget.models.classifier import build_classifier
 from labelbudget.models.packing import PACK_WIDTH, Encoder, pack_rows, random_batches
@@ -100,7 +101,7 @@ def bench(
     efficiency = lengths.sum() / sum(len(r) * w for r, w in rows)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01, betas=(0.9, 0.95))
-    targets = torch.rand(len(ids))
+    targets = torch.from_numpy(from_p1(torch.rand(len(ids)).numpy()))  # soft binary targets, (n, 2)
     model.pack_width = width
 
     def step(batch) -> tuple[float, int, float]:

@@ -39,6 +39,7 @@ import pandas as pd
 import torch
 
 from labelbudget.config import TrainConfig
+from labelbudget.labelspace import TWO
 from labelbudget.models.classifier import build_classifier
 from labelbudget.training.losses import soft_cross_entropy
 from labelbudget.training.schedule import Schedule
@@ -61,6 +62,7 @@ class ForTrainer(torch.nn.Module):
         self.classifier = classifier
 
     def forward(self, input_ids, attention_mask, labels=None):
+        """`labels`: (n, K) class probabilities (one-hot for SST-2's hard labels)."""
         model = self.classifier
         hidden = model.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         if model.pooling == "last":  # the last real token, whichever side the padding is on
@@ -131,7 +133,9 @@ def trainer_steps(model, ids, labels, micro: int, steps: int, eval_ids=None) -> 
             total = time.perf_counter() - start
             scoring = None
             if eval_ids is not None:
-                test = Dataset.from_dict({"input_ids": eval_ids, "labels": [0.0] * len(eval_ids)})
+                test = Dataset.from_dict(
+                    {"input_ids": eval_ids, "labels": np.zeros((len(eval_ids), labels.shape[1])).tolist()}
+                )
                 start = time.perf_counter()
                 trainer.predict(test)
                 scoring = total + time.perf_counter() - start  # end to end: training and scoring
@@ -140,7 +144,7 @@ def trainer_steps(model, ids, labels, micro: int, steps: int, eval_ids=None) -> 
 
 def ours_steps(model, ids, labels, steps: int, eval_ids=None) -> tuple[float, float | None, float]:
     cfg = TrainConfig()
-    data = StageData(ids, labels.astype(np.float32))
+    data = StageData(ids, labels)
     if eval_ids is None:
         train_stage(model, data, None, Schedule(32, 1, 1, None), cfg, 5e-4, 0, "warm-up")
     start = time.perf_counter()
@@ -177,7 +181,7 @@ def main() -> None:
     df = df.sample(frac=1.0, random_state=0).head(n_weak + n_hq + n_test)
     model = build_classifier(args.model, 8, seed=0)
     ids = model.tokenizer(df["sentence"].tolist())["input_ids"]
-    labels = df["label"].to_numpy().astype(np.float32)
+    labels = TWO.one_hot(df["label"].to_numpy())  # (n, 2) one-hot targets, float32
     hq_end = n_weak + n_hq
     stages = {"weak": (ids[:n_weak], labels[:n_weak]), "hq": (ids[n_weak:hq_end], labels[n_weak:hq_end])}
     test_ids = ids[hq_end:]
