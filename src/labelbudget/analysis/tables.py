@@ -13,19 +13,38 @@ import pandas as pd
 from labelbudget.analysis.points import EPS, TABLE_BUDGETS
 
 
-def table1(pts: pd.DataFrame, budgets: Iterable[float] = TABLE_BUDGETS) -> pd.DataFrame:
-    """PROTOCOL Table 1: per variant and weak cost, the best average accuracy over all points whose
-    cost <= budget, with the weak fraction of labels that achieved it ("-": nothing fits)."""
-    rows = []
-    for (label, cost), group in pts.groupby(["label", "weak_cost"]):
-        row = {"method": label, "weak_cost": cost}
+def best_within(pts: pd.DataFrame, budgets: Iterable[float] = TABLE_BUDGETS):
+    """Per variant and weak cost (NaN: a variant of several sources, at its own prices), the best
+    average accuracy's point among all points whose cost <= each budget (None: nothing fits):
+    (label, weak cost, {budget: row or None})."""
+    budgets = list(budgets)
+    for (label, cost), group in pts.groupby(["label", "weak_cost"], dropna=False):
+        best = {}
         for b in budgets:
             fits = group[group["cost"] <= b + EPS]
-            if fits.empty:
+            best[b] = None if fits.empty else fits.loc[fits["accuracy"].idxmax()]
+        yield label, cost, best
+
+
+def table1(pts: pd.DataFrame, budgets: Iterable[float] = TABLE_BUDGETS) -> pd.DataFrame:
+    """PROTOCOL Table 1: per variant and weak cost, the best average accuracy over all points whose
+    cost <= budget, with the weak fraction of labels that achieved it ("-": nothing fits); a
+    variant of several sources at its own prices (weak cost NaN), with its budget's split across
+    its sources instead."""
+    rows = []
+    for label, cost, best in best_within(pts, budgets):
+        row = {"method": label, "weak_cost": cost}
+        for b, p in best.items():
+            if p is None:
                 row[f"${b:g}"] = "-"
+            elif math.isnan(cost):
+                money = np.multiply(p["counts"], p["prices"])
+                split = ", ".join(
+                    f"{s} {m / money.sum():.2f}" for s, m in zip(p["sources"], money, strict=True)
+                )
+                row[f"${b:g}"] = f"{p['accuracy']:.2f} ({split})"
             else:
-                best = fits.loc[fits["accuracy"].idxmax()]
-                row[f"${b:g}"] = f"{best['accuracy']:.2f} ({best['weak_fraction']:.2f})"
+                row[f"${b:g}"] = f"{p['accuracy']:.2f} ({p['weak_fraction']:.2f})"
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["weak_cost", "method"], ascending=[False, True], ignore_index=True)
 
@@ -45,11 +64,17 @@ def pareto_frontier(pts: pd.DataFrame, gain: float = 0.002, window: float = 0.05
     return pts.iloc[keep].reset_index(drop=True)
 
 
-def spending(pts: pd.DataFrame, budget: float, weak_cost: float) -> pd.DataFrame:
+def spending(pts: pd.DataFrame, budget: float, weak_cost: float | None) -> pd.DataFrame:
     """The points at `weak_cost` that spend `budget` to within one weak label (the paper's
-    rounding leaves less than one weak label's price unspent): B - c < cost <= B."""
-    sub = pts[np.isclose(pts["weak_cost"], weak_cost)]
-    return sub[(sub["cost"] <= budget + EPS) & (sub["cost"] > budget - weak_cost - EPS)]
+    rounding leaves less than one weak label's price unspent): B - c < cost <= B. `weak_cost`
+    None: the points of several sources at their own prices, to within their cheapest price."""
+    if weak_cost is None or math.isnan(weak_cost):
+        sub = pts[pts["weak_cost"].isna()]
+        cheapest = sub["prices"].map(min) if len(sub) else pd.Series(dtype=float)
+    else:
+        sub = pts[np.isclose(pts["weak_cost"], weak_cost)]
+        cheapest = weak_cost
+    return sub[(sub["cost"] <= budget + EPS) & (sub["cost"] > budget - cheapest - EPS)]
 
 
 def probe_vs_finetuning(pts: pd.DataFrame) -> pd.DataFrame:
