@@ -141,9 +141,18 @@ def main() -> None:
         sources = ["keyword=column:keyword@0.01", "minilm=column:p_*@0.1", "expert=ground-truth@1"]
         weak = [w for source in sources for w in ("--source", source)]
         pair: list[str] = []
-        classes = ["--classes", "negative", "neutral", "positive"]  # your file has no labels to read them from
+        classes = [
+            "--classes",
+            "negative",
+            "neutral",
+            "positive",
+        ]  # your file has no labels to read them from
     else:
-        weak, pair, classes = ["--weak-labels", "column:p1"], ["--weak-costs", "0.1", "--hq-fractions", "0", "0.25", "0.5", "1"], []
+        weak, pair, classes = (
+            ["--weak-labels", "column:p1"],
+            ["--weak-costs", "0.1", "--hq-fractions", "0", "0.25", "0.5", "1"],
+            [],
+        )
 
     # 1. Simulate on a labeled task like yours, with your weak labeler(s), and plan.
     labelbudget(

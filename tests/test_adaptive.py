@@ -279,7 +279,7 @@ def test_a_tie_is_given_up_only_once_its_plan_is_settled_too():
     once its best allocation is expected to lose at most `TIE_LOSS` (on a 10-seed replay a tie
     given up at 19 of 70 runs bought a mix 0.013 below all-HQ, whose regime the full grid
     decides); a decided line keeps `PLAN_LOSS`."""
-    from labelbudget.sweeps.adaptive import PLAN_LOSS, TIE_LOSS, LineState
+    from labelbudget.sweeps.lines import PLAN_LOSS, TIE_LOSS, LineState
 
     def state(regime: str, loss: float, chance: float = 0.0, thin: int = 0) -> LineState:
         return LineState(("v", "t", 64.0, 0.1), "seq_sft", regime, 0.6, 130, 51, 20, loss, thin, chance)

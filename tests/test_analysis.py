@@ -202,7 +202,7 @@ def test_plan_refuses_extrapolation_and_infeasible_allocations():
     with pytest.raises(UserError, match="positive"):
         analysis.plan(-1, 0.1)
     # a candidate the method or pool would refuse is never recommended
-    p = analysis.plan(256, 0.1, feasible=lambda cfg, b, c, f: "pool too small" if f == 1.0 else None)
+    p = analysis.plan(256, 0.1, feasible=lambda cfg, counts: "pool too small" if counts[0] == 0 else None)
     assert p.best.n_hq < 256 and "left out" in p.note
     with pytest.raises(UserError, match="no measured allocation can be run"):
         analysis.plan(128, 0.1, feasible=lambda *a: "refused")
@@ -248,9 +248,9 @@ def test_report_renders_every_section(tmp_path):
         "Table 1",
         "Pareto frontier",
         "Figure 1",
-        "Regimes",
-        "Plan: recommended allocation",
-        "All averaged points",
+        "The regime at each budget",
+        "The plan: what to buy at each budget",
+        "Appendix: every measured allocation",
         "data:image/png;base64,",
         "methods not run: prompted_seq_sft, logconf, icl",
     ):

@@ -381,7 +381,7 @@ MAKERS: dict[str, Callable] = {
     "sweep_weak_sources_scalar": _sweep_file("weak_scalar.yaml", "weak_sources: trained\n"),
     "sweep_alias": _sweep_file("alias.yaml", "budgets: &b [16]\nseeds: *b\n"),
     "sweep_template_list": _sweep_file("template_list.yaml", "template: [1, 2]\n"),
-    "sweep_template_task_number": _sweep_file("task_number.yaml", "template:\n  task: {{test_size: 3}}\n"),
+    "sweep_template_task_number": _sweep_file("task_number.yaml", "template:\n  task: {{test_size: 1}}\n"),
     "sweep_template_seed_negative": _sweep_file(
         "template_seed.yaml", "template: {{seed: -1}}\nseeds: [-1]\n"
     ),
@@ -465,7 +465,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     "seed fractional": (["run", "--seed", "0.5"], "--seed"),
     "data seed negative": (["run", "--data-seed", "-3"], "data_seed: must be >= 0"),
     "test size one": (["run", "--test-size", "1"], "test_size: must be at least 2"),
-    "odd test size": (["run", "--test-size", "3"], "pass --test-size 4"),
+    "test size of one": (["run", "--test-size", "1"], "test_size: must be at least 2, got 1"),
     "text column is the label column": (
         ["run", "--task", "{good}", "--text-column", "label", "--label-column", "label"],
         "is the label column too",
@@ -613,7 +613,7 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
     ),
     "every text given both labels": (
         ["run", "--task", "{both_labels}"],
-        "gives 200 of its 200 distinct texts two labels",
+        "gives 200 of its 200 distinct texts more than one label",
     ),
     "NUL byte in a csv": (["run", "--task", "{nul_csv}"], "holds a NUL byte (line 3)"),
     "NUL escaped in jsonl": (["run", "--task", "{nul_jsonl}"], "hold a NUL character"),
@@ -1057,7 +1057,7 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
     ),
     "sweep file: an alias": (["sweep", "{sweep_alias}"], "YAML aliases (*name) are not allowed"),
     "sweep file: template a list": (["sweep", "{sweep_template_list}"], "template must be a mapping"),
-    "sweep file: odd test size": (["sweep", "{sweep_template_task_number}"], "pass --test-size 4"),
+    "sweep file: test size of one": (["sweep", "{sweep_template_task_number}"], "must be at least 2, got 1"),
     "sweep file: negative seed in the template": (
         ["sweep", "{sweep_template_seed_negative}"],
         "seed: must be >= 0",

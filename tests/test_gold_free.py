@@ -15,6 +15,7 @@ from conftest import synthetic_texts
 from labelbudget.config import TaskConfig
 from labelbudget.labels.labeling import Request, read_labels, read_request, write_request
 from labelbudget.labels.person import LabelsNeeded
+from labelbudget.labelspace import LabelSpace
 from labelbudget.runs.run import run
 from labelbudget.runs.store import Store
 from labelbudget.tasks import load_task
@@ -49,7 +50,9 @@ def label_studio_export(folder, gold: dict[str, int], out):
 
 def test_label_studio_and_csv_round_trip(tmp_path):
     texts = ["good film", "bad film", 'a "quoted", comma text', "ünïcode ✓"]
-    write_request(tmp_path, Request([3, 7, 11, 12], texts, [None, 0, None, None]), ("bad", "good"))
+    write_request(
+        tmp_path, Request([3, 7, 11, 12], texts, [None, 0, None, None]), LabelSpace(("bad", "good"))
+    )
     gold = dict(zip(texts, [1, 0, 1, 0], strict=True))
     back = read_request(tmp_path)
     assert back.ids == [3, 7, 11, 12] and back.texts == texts and back.labels == [None, 0, None, None]

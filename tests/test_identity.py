@@ -85,7 +85,17 @@ def _leaves(prefix: str = ""):
                 if g.name == "max_grad_norm":
                     new = 0.5
                 yield f"{f.name}.{g.name}", new
-        elif f.name not in ("budget", "weak_cost", "hq_fraction", "method", "learner", "pooling"):
+        elif f.name not in (
+            "budget",
+            "weak_cost",
+            "hq_fraction",
+            "method",
+            "learner",
+            "pooling",
+            "sources",
+            "shares",
+        ):
+            # sources and shares: runs of several sources share no weak stage (`runs.run`)
             value = getattr(RunConfig(), f.name)
             yield f.name, changed[type(value)](value)
     yield "pooling", "mean"

@@ -81,6 +81,7 @@ def test_folders_are_the_pipeline_and_modules_are_small():
     assert flat == [
         "__init__.py",
         "__main__.py",
+        "allocation.py",
         "cli.py",
         "config.py",
         "labelspace.py",

@@ -175,7 +175,7 @@ def test_probe_scores_texts_outside_the_cache_as_the_cache_would(tiny_config, tm
 
     task = load_task(tiny_config.task)
     cfg = dataclasses.replace(tiny_config, learner="probe")
-    ctx = Elicitation(cfg, task, None, None, None, np.zeros(0), None, tmp_path, Phases())
+    ctx = Elicitation(cfg, task, None, [], [np.zeros(0)], None, tmp_path, Phases())
     learner = ProbeLearner()
     learner.setup(ctx)
     cached = learner.encode(task.test.texts[:5])
@@ -234,7 +234,7 @@ def test_probe_learns_separable_activations_and_not_shuffled_labels(shuffled, lo
         name="t",
         loss=LOSSES["xent"],
     )
-    accuracy = ((predict(model, rows[1000:], 200) > 0) == y[1000:]).mean()
+    accuracy = (predict(model, rows[1000:], 200).argmax(1) == y[1000:]).mean()  # (n, K) logits
     assert low <= accuracy <= high
 
 

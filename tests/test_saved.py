@@ -31,13 +31,18 @@ def test_a_saved_model_scores_the_test_set_as_the_run_did(tiny_config, tmp_path,
     stored, labels = decode_predictions(record.predictions)
     task = load_task(cfg.task)
     saved = SavedModel(tmp_path / "model")
-    np.testing.assert_allclose(saved.score(task.test.texts), stored, atol=2e-3)
-    # predict: the same rows plus P(1) and the label
+    scores = saved.score(task.test.texts)  # (n, 2) logits; the record stores their difference
+    assert scores.shape == stored.shape == (len(task.test), 2)
+    np.testing.assert_allclose(scores[:, 1] - scores[:, 0], stored[:, 1] - stored[:, 0], atol=2e-3)
+    # predict: the same rows plus P(1) as before, a probability per class, and the label
     data = tmp_path / "new.csv"
     pd.DataFrame({"text": task.test.texts, "other": range(len(task.test))}).to_csv(data, index=False)
     out = pd.read_csv(predict_file(tmp_path / "model", data))
-    assert list(out.columns) == ["text", "other", "p1", "label_pred"] and len(out) == len(task.test)
-    np.testing.assert_allclose(out["p1"], 1 / (1 + np.exp(-stored.astype(float))), atol=1e-3)
+    assert list(out.columns) == ["text", "other", "p1", "p_0", "p_1", "label_pred"] and len(out) == len(
+        task.test
+    )
+    p1 = 1 / (1 + np.exp(-(stored[:, 1] - stored[:, 0]).astype(float)))
+    np.testing.assert_allclose(out["p1"], p1, atol=1e-3)
     assert ((out["p1"] > 0.5).astype(int) == out["label_pred"]).all()
 
 

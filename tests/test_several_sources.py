@@ -133,7 +133,7 @@ def test_a_sweep_and_the_adaptive_sweep_over_the_simplex_then_plan_and_report(
     assert main(words[1:]) == 0
     capsys.readouterr()
     bought = next(line for line in said.splitlines() if " expert labels" in line)
-    counts = {r.run_key: r.counts for r in Store(results).records()}
+    counts = {r.config_hash: r.counts for r in Store(results).records()}
     assert len(counts) >= before
     wanted = re.search(r"(\d+) llm \+ (\d+) crowd \+ (\d+) expert labels", bought).groups()
     assert {"llm": int(wanted[0]), "crowd": int(wanted[1]), "expert": int(wanted[2])} in counts.values()

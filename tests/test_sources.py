@@ -9,7 +9,7 @@ import pytest
 from conftest import synthetic_texts
 
 from labelbudget.config import RunConfig, TaskConfig
-from labelbudget.labels.sources import Setup, source_for
+from labelbudget.labels.sources import Setup, source_for, weak_of
 from labelbudget.runs.identity import inputs
 from labelbudget.tasks import load_task
 from labelbudget.util.errors import UserError
@@ -147,7 +147,7 @@ def test_too_few_weak_labels_for_the_allocation_is_refused(task_file, tmp_path):
     df.assign(p=[0.9] * 120 + [""] * 80).to_csv(path, index=False)
     cfg = RunConfig(task=TaskConfig(task=str(path), test_size=40), weak_labels="column:p")
     task = load_task(cfg.task)
-    with pytest.raises(UserError, match=r"has \d+ weak labels on this run's side of the pool, 150 needed"):
+    with pytest.raises(UserError, match=r"has \d+ labels on this run's side of the pool, 150 needed"):
         source_for(cfg, "weak").build(Setup(cfg, task, np.arange(len(task.pool)), 150, tmp_path, "r"))
 
 
@@ -267,8 +267,9 @@ def test_a_few_shot_prompt_scores_as_icl_behind_its_hq_demonstrations(tiny_confi
 
     cfg = dataclasses.replace(tiny_config, weak_labels=f"prompt:{tiny_config.strong_model}:4")
     task = load_task(cfg.task)
-    ids = demo_ids(cfg, task)
-    assert len(ids) == 4 and (ids == demo_ids(dataclasses.replace(cfg, seed=9), task)).all()
+    me = weak_of(cfg)
+    ids = demo_ids(cfg, task, me)
+    assert len(ids) == 4 and (ids == demo_ids(dataclasses.replace(cfg, seed=9), task, me)).all()
     demos = [(task.pool.texts[i], int(task.pool.labels[i])) for i in ids]
     model, tokenizer = load_causal_lm(tiny_config.strong_model, torch.float32)
     texts = task.test.texts[:12]
@@ -301,7 +302,7 @@ def test_a_pool_too_small_names_what_its_weak_source_keeps_out(tiny_config):
     from labelbudget.util.errors import PoolTooSmall
 
     task = load_task(tiny_config.task)
-    too_many = Allocation(len(task.pool) + 1, 0)
+    too_many = Allocation.pair(len(task.pool) + 1, 0)
     cases = {
         "trained": ("(weak pool: ", "--weak-pool paper"),
         f"prompt:{tiny_config.strong_model}:4": ("(4 demonstrations kept out)", "fewer demonstrations"),

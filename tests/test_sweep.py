@@ -107,21 +107,38 @@ def test_no_two_runs_share_an_allocation_and_stored_allocations_are_not_rerun(ti
 
 def test_demo_preset_is_the_papers_grid_on_gemma_probes_per_weak_labeler_plus_icl():
     from labelbudget.config import TrainConfig
-    from labelbudget.sweeps.presets import PROBE_LAYER, WEAK_LABELERS
+    from labelbudget.sweeps.presets import PROBE_LAYER, SOURCES_POOL, THREE_SOURCES, WEAK_LABELERS
 
     configs = PRESETS["demo"]()
     assert configs == demo_configs()
     assert len({run_key(c) for c in configs}) == len(configs)
     methods = collections.Counter(display_method(c) for c in configs)
-    assert methods == {"probe_seq_sft": 270, "probe_uncertainty": 270, "probe_logconf": 270, "icl": 1}
+    # the binary grid per labeler (135 runs per method each), the three classes (two methods,
+    # the better labeler) and three sources (probe_seq_sft over the simplex)
+    assert methods == {
+        "probe_seq_sft": 270 + 135 + 54,
+        "probe_uncertainty": 270 + 135,
+        "probe_logconf": 270,
+        "icl": 1,
+    }
     assert {c.strong_model for c in configs} == {"gemma-3-270m"} and {c.pooling for c in configs} == {"mean"}
     assert {c.probe.probe_layer for c in configs} == {PROBE_LAYER}
-    probes = [c for c in configs if c.learner == "probe"]
+    probes = [
+        c for c in configs if c.learner == "probe" and c.task.task == "tweet-sentiment" and not c.sources
+    ]
     assert collections.Counter(c.weak.weak_n_train for c in probes) == {100: 405, 700: 405}
     assert {c.weak for c in probes} == set(WEAK_LABELERS)
     assert {c.budget for c in probes} == {16, 64, 256, 1024}
     assert {c.hq_fraction for c in probes} == set(PAPER_SFT.hq_fractions)
-    assert {c.seed for c in probes} == set(range(5)) and {c.weak_cost for c in configs} == {0.1}
+    assert {c.seed for c in probes} == set(range(5)) and {c.weak_cost for c in probes} == {0.1}
+    three = [c for c in configs if c.task.task == "tweet-sentiment-3"]
+    assert len(three) == 270 and {c.weak for c in three} == {WEAK_LABELERS[1]}
+    several = [c for c in configs if c.sources]
+    assert {c.sources for c in several} == {THREE_SOURCES} and {c.task.max_pool for c in several} == {
+        SOURCES_POOL
+    }
+    assert {c.budget for c in several} == {16, 64} and {c.seed for c in several} == {0, 1, 2}
+    assert len({c.shares for c in several if c.budget == 64}) == 10  # every point of the simplex design
     icl = [c for c in configs if c.method == "icl"]
     assert {(allocation_of(c).n_weak, allocation_of(c).n_hq) for c in icl} == {(0, 3)}
     # demo --lora: 4 allocations the probe grid has, 3 seeds, the protocol's schedule

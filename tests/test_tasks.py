@@ -224,11 +224,11 @@ def test_texts_given_both_labels_are_dropped_or_refused_with_the_count(tmp_path)
     df = synthetic_texts(300)
     few = pd.concat([df, df.iloc[:2].assign(label=1 - df["label"][:2]), df.iloc[2:5]])
     task = load_task(TaskConfig(task=str(write(few, tmp_path / "few.csv")), test_size=20))
-    assert "dropped 2 texts that the file gives both labels (4 rows" in " ".join(task.notes)
+    assert "dropped 2 texts that the file gives more than one label (4 rows" in " ".join(task.notes)
     assert not {*df["text"][:2]} & {*task.pool.texts, *task.test.texts}
     assert "dropped 3 duplicate texts" in task.notes
     every = pd.concat([df, df.assign(label=1 - df["label"])])
-    with pytest.raises(UserError, match="gives 300 of its 300 distinct texts both labels"):
+    with pytest.raises(UserError, match="gives 300 of its 300 distinct texts more than one label"):
         load_task(TaskConfig(task=str(write(every, tmp_path / "every.csv")), test_size=20))
 
 

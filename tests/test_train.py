@@ -279,7 +279,8 @@ def test_target_accuracy_stops_at_the_first_evaluation_at_or_above_it(tiny_decod
         def scripted(model, ids, batch_size, desc="", script=script, states=states):
             states[len(states) + 1] = model.trainable_state()
             right = round(next(script) * 20)  # that many of the 20 predicted right
-            return np.where(np.arange(20) < right, np.tile([-1.0, 1.0], 10), np.tile([1.0, -1.0], 10))
+            log_odds = np.where(np.arange(20) < right, np.tile([-1.0, 1.0], 10), np.tile([1.0, -1.0], 10))
+            return np.stack([np.zeros(20), log_odds], axis=1)  # (n, K) logits
 
         monkeypatch.setattr(train_mod, "predict", scripted)
         monkeypatch.setattr(train_mod, "validation_metric", lambda *a: pytest.fail("AUROC stopping used"))

@@ -206,7 +206,12 @@ def test_the_grids_allocations_are_the_papers():
 
     cells = bench_truth.grid()
     assert len(cells) == len({a for _, _, a in cells}) == 27
-    assert all(allocate(b, 0.1, f).n_hq == a[1] for b, f, a in cells)
+    assert all(allocate(b, 0.1, shares["hq"]).n_hq == a[1] for b, shares, a in cells)
+    # three sources: the simplex's default design, each allocation once and within its budget
+    three = bench_truth.grid("three_shift")
+    assert len(three) == len({a for _, _, a in three}) > 27
+    prices = [s.price for s in bench_truth.THREE]
+    assert all(sum(n * p for n, p in zip(a, prices, strict=True)) <= b + 1e-9 for b, _, a in three)
 
 
 def test_a_tie_the_report_would_call_decided_is_not_given_up():

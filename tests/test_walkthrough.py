@@ -30,7 +30,7 @@ def test_the_walkthrough_runs_offline_end_to_end(tmp_path, tiny_encoder, tiny_de
     scored = pd.read_csv(tmp_path / "new.predictions.csv")
     assert len(scored) == 60 and scored["p1"].between(0, 1).all()
     assert set(pd.read_csv(tmp_path / "mine.csv").columns) == {"text"}  # no gold in the file
-    assert set(pd.read_csv(tmp_path / "mine_weak.csv").columns) == {"text", "p1", "label_pred"}
+    assert set(pd.read_csv(tmp_path / "mine_weak.csv").columns) == {"text", "p1", "p_0", "p_1", "label_pred"}
 
 
 @pytest.mark.slow  # about a dozen CLI processes
@@ -44,7 +44,9 @@ def test_the_walkthrough_with_three_classes_and_three_sources(tmp_path, tiny_enc
     out = done.stdout
     (plan,) = [json.loads(line) for line in out.splitlines() if line.startswith('{"variant"')]
     assert set(plan["counts"]) == {"keyword", "minilm", "expert"}
-    assert out.count("need test labels") == 1 and out.count("need expert labels") == int(plan["counts"]["expert"] > 0)
+    assert out.count("need test labels") == 1 and out.count("need expert labels") == int(
+        plan["counts"]["expert"] > 0
+    )
     assert "on 60 new texts: the classifier" in out
     scored = pd.read_csv(tmp_path / "new.predictions.csv")
     assert {"p_negative", "p_neutral", "p_positive", "label_pred"} <= set(scored.columns)

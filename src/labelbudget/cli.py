@@ -46,10 +46,9 @@ class Run:
         return [f for group in self.labels_file for f in group]
 
     def execute(self) -> None:
+        from labelbudget.labels.sources import sources_for
         from labelbudget.runs.record import summary
         from labelbudget.runs.run import run
-
-        from labelbudget.labels.sources import sources_for
 
         if self.labels_file and not any(spec.pauses for _, spec in sources_for(self.config)):
             raise UserError(

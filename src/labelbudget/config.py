@@ -297,9 +297,8 @@ class RunConfig:
     """Where weak labels come from (`labelbudget list`): `trained` (the paper's; `--weak-*`),
     `trained-shuffled`, `column:NAME`, `file:PATH` or `prompt:MODEL[:K]` (K HQ demonstrations)."""
     oracle: str = "ground-truth"
-    """Where HQ labels come from: `ground-truth`, the dataset's labels through a counting oracle
-    (the paper's simulation), or `file`, a person who labels a CSV (the run stops, and resumes
-    with `--labels-file`)."""
+    """Where HQ labels come from: `ground-truth`, the dataset's labels through a counting oracle (the
+    paper's simulation), or `file`, a person labeling a CSV (the run stops; `--labels-file` resumes)."""
     budget: float = 64.0
     """Labeling budget in $, where one high-quality label costs $1."""
     weak_cost: float = 0.1

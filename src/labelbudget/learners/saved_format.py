@@ -115,6 +115,12 @@ def read_meta(folder: Path) -> dict[str, Any]:
     for name, (ok, expected) in {**FIELDS, **LEARNER_FIELDS.get(learner, {})}.items():
         if not ok(meta.get(name)):
             raise damaged(folder, f"model.json's {name} is {short(meta.get(name), 40)}, not {expected}")
+    if any(c >= len(meta["classes"]) for c in meta["label_map"].values()):
+        raise damaged(
+            folder,
+            f"model.json's label_map {short(meta['label_map'], 40)} names a class id beyond its "
+            f"{len(meta['classes'])} classes",
+        )
     return meta
 
 

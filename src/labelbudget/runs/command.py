@@ -36,6 +36,8 @@ def run_command(config_json: str, counts, results: Path) -> str:
             )
         elif isinstance(value, dict):
             words += [flag, *(str(x) for kv in value.items() for x in kv)]
+        elif name == "sources":  # appended one at a time, as a user types them
+            words += [w for source in value for w in ("--source", source)]
         elif isinstance(value, tuple):
             words += [flag, *map(str, value)]
         else:

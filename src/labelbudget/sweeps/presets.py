@@ -131,6 +131,20 @@ THREE = Grid(
 binary task's with its better weak labeler (MiniLM on 700 pool tweets, now a 3-way head) and two
 probe methods: the answer for three classes beside the binary one, within the demo's time."""
 
+THREE_SOURCES = ("lm=prompt:gemma-3-270m@0.02", "minilm=trained@0.1", "gold=ground-truth@1")
+"""The demo's three priced sources (issue 38): the embedded strong model itself asked zero-shot
+(the cheapest, $0.02 a label: an LLM labeler's price), the MiniLM labeler trained on 100 pool
+tweets (the paper's weak labels at $0.10) and gold labels ($1: the paper's HQ)."""
+
+SOURCES_POOL = 1500
+"""The three sources' pool: the zero-shot LM labels every pool text it may sell (about 20 a second
+here), so a smaller pool than the binary grid's keeps the demo within its time; at $64 it then
+cannot supply the points that buy mostly LM labels (skipped and counted, as everywhere)."""
+
+SIMPLEX = Grid(tasks=("tweet-sentiment",), methods=("probe_seq_sft",), budgets=(16, 64), seeds=(0, 1, 2))
+"""The three sources' grid: each budget split at the simplex's vertices, edge midpoints, centre
+and the points between the centre and each vertex (`grid.simplex_points`), 3 seeds."""
+
 NOTES = (
     "strong model Gemma-3-270M (the paper: Llama-3-8B); two weak labelers, MiniLM-L6 fine-tuned on "
     "100 and on 700 pool tweets (the paper: Qwen1.5-0.5B and Qwen1.5-4B on 8,000 examples, "
@@ -157,6 +171,10 @@ def demo_configs(lora: bool = False) -> list[RunConfig]:
     configs += [c for grid in ICL for c in expand(TEMPLATE, grid)]
     three = dataclasses.replace(TEMPLATE, task=dataclasses.replace(TEMPLATE.task, task="tweet-sentiment-3"))
     configs += expand(dataclasses.replace(three, weak=WEAK_LABELERS[1]), THREE)
+    several = dataclasses.replace(
+        TEMPLATE, task=dataclasses.replace(TEMPLATE.task, max_pool=SOURCES_POOL), sources=THREE_SOURCES
+    )
+    configs += expand(several, SIMPLEX)
     if lora:
         configs += [c for grid in LORA for c in expand(TEMPLATE, grid)]
     return configs

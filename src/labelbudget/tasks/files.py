@@ -305,7 +305,7 @@ def _without_conflicts(
     example = short(both[0], 60)
     if len(both) > MAX_CONFLICTS * len(spread):
         raise UserError(
-            f"{path} gives {len(both):,} of its {len(spread):,} distinct texts two labels "
+            f"{path} gives {len(both):,} of its {len(spread):,} distinct texts more than one label "
             f"(e.g. {example}): its label column does not label its texts",
             "check --label-column and --label-map; give each text one label (identical rows "
             "with the same label are fine: they are dropped as duplicates)",
@@ -313,5 +313,5 @@ def _without_conflicts(
     keep = ~pd.Series(texts).isin(set(both)).to_numpy()
     kept = [t for t, k in zip(texts, keep, strict=True) if k]
     rows = int((~keep).sum())
-    note = f"dropped {len(both)} texts that the file gives two labels ({rows} rows, e.g. {example})"
+    note = f"dropped {len(both)} texts that the file gives more than one label ({rows} rows, e.g. {example})"
     return kept, labels[keep], (note,)
