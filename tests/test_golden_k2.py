@@ -58,3 +58,25 @@ def test_a_binary_run_gives_the_record_it_gave_before(case, today):
         assert now["weak_quality"]["confusion"] == was["weak_quality"]["confusion"]
         for key in ("accuracy", "ece", "mean_p1"):
             assert now["weak_quality"][key] == pytest.approx(was["weak_quality"][key], abs=1e-6)
+
+
+def test_a_store_written_before_answers_as_it_did(tmp_path, capsys):
+    """`report --json` of the schema-2 store (binary, the pair) is what labelbudget 0724655 answered
+    (`report_store_v2.jsonl`): every regime, probability, allocation and interval, exactly; the
+    answer only gains the allocation per source (`counts`, `shares`)."""
+    import shutil
+
+    from labelbudget.__main__ import main
+
+    data = Path(__file__).parent / "data"
+    shutil.copy(data / "store_v2" / "labelbudget.sqlite", tmp_path / "labelbudget.sqlite")
+    assert main(["report", "--results", str(tmp_path), "--json"]) == 0
+    now = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    before = [
+        json.loads(line) for line in (data / "golden_k2" / "report_store_v2.jsonl").read_text().splitlines()
+    ]
+    assert len(now) == len(before) == 32
+    for old, new in zip(before, now, strict=True):
+        assert {k: new[k] for k in old} == old
+        assert set(new) - set(old) == {"counts", "shares"}
+        assert new["counts"] == {"weak": old["n_weak"], "hq": old["n_hq"]}

@@ -53,7 +53,8 @@ def kind(n_weak, n_hq=None, sources: tuple[str, ...] = PAIR) -> str:
 
 def kinds_of(allocs: np.ndarray, sources: tuple[str, ...] = PAIR) -> list[str]:
     return [
-        kind(tuple(int(c) for c in a), sources=sources) for a in np.asarray(allocs).reshape(len(allocs), -1)
+        kind(tuple(int(c) for c in a), sources=sources)
+        for a in np.asarray(allocs).reshape(len(allocs), len(sources))  # none: an empty line
     ]
 
 
