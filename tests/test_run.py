@@ -93,3 +93,24 @@ def test_a_record_keeps_every_test_prediction(tiny_config, tmp_path):
     assert labels.tolist() == task.test.labels.tolist()
     again = evaluate(log_odds, labels, None)
     assert (again.accuracy, again.auroc) == (record.accuracy, record.auroc)
+
+
+def test_a_run_says_whether_the_strong_model_beat_its_weak_labels():
+    """Issue 39: every run's summary says, with the interval, when the strong model does not beat
+    the labels it learned from (and not when it bought none of them)."""
+    import dataclasses
+
+    from conftest import make_record
+
+    from labelbudget.runs.record import summary
+
+    def said(accuracy, weak, f=0.5, n=400):
+        r = dataclasses.replace(make_record(f=f, accuracy=accuracy, weak_accuracy=weak), n_test=n)
+        return summary(r, True)
+
+    assert "the strong model beats its weak labels: 0.900 against 0.700" in said(0.9, 0.7)
+    lost = said(0.75, 0.83)
+    assert "does NOT beat its weak labels: 0.750 against 0.830, difference -0.080 +- 0.056 (95%)" in lost
+    assert "HQ labels or another allocation may" in lost
+    assert "does not clearly beat its weak labels" in said(0.72, 0.70)
+    assert "beat" not in said(0.9, 0.7, f=1.0)  # all HQ: it learned from no weak label

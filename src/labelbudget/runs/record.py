@@ -163,14 +163,47 @@ def git_commit() -> str | None:
         return None
 
 
+def bought(record) -> str:
+    """What a run bought, per source at its price ("320 weak labels at $0.1 + 32 HQ labels")."""
+    counts = counts_of(record)
+    if tuple(counts) == ("weak", "hq"):
+        return f"{record.n_weak} weak labels at ${record.weak_cost:g} + {record.n_hq} HQ labels"
+    prices = record.prices or {}
+    return " + ".join(f"{n} {name} labels at ${prices.get(name, float('nan')):g}" for name, n in counts.items())
+
+
+def weak_to_strong(record) -> str | None:
+    """Whether the strong model beat the labels of the cheapest source it learned from, on the same
+    test texts, with a 95% interval of the difference (unpaired, so conservative); None where the
+    run bought none of them or they were not measured."""
+    cheapest, n = next(iter(counts_of(record).items()))
+    weak, acc, m = record.weak_accuracy, record.accuracy, record.n_test
+    if not n or weak is None or weak != weak or not m:
+        return None
+    half = 1.96 * float(np.sqrt(acc * (1 - acc) / m + weak * (1 - weak) / m))
+    what = "weak" if cheapest == "weak" else cheapest
+    numbers = f"{acc:.3f} against {weak:.3f}, difference {acc - weak:+.3f} +- {half:.3f} (95%)"
+    if acc - weak > half:
+        return f"the strong model beats its {what} labels: {numbers}"
+    if acc - weak < -half:
+        return (
+            f"the strong model does NOT beat its {what} labels: {numbers}; at this allocation the "
+            f"{what} labels alone are the better classifier: buying more of them will not fix it, "
+            "HQ labels or another allocation may (labelbudget plan)"
+        )
+    return (
+        f"the strong model does not clearly beat its {what} labels: {numbers}; at this allocation "
+        "it adds little to them"
+    )
+
+
 def summary(record, ran: bool) -> str:
     """A short human summary of a stored record."""
     head = "ran" if ran else "already stored, not run again:"
     lines = [
         f"{head} {record.method} on {record.task} with {record.strong_model} "
         f"(seed {record.seed}, config {record.config_hash})",
-        f"  spent ${record.spent:g} of ${record.budget:g}: {record.n_weak} weak labels at "
-        f"${record.weak_cost:g} + {record.n_hq} HQ labels",
+        f"  spent ${record.spent:g} of ${record.budget:g}: {bought(record)}",
         f"  test accuracy {record.accuracy:.3f} [{record.accuracy_lo:.3f}, {record.accuracy_hi:.3f}]"
         f"  AUROC {record.auroc:.3f} [{record.auroc_lo:.3f}, {record.auroc_hi:.3f}]"
         + (f"  macro-F1 {record.macro_f1:.3f}" if record.classes and len(record.classes) > 2 else "")
@@ -192,6 +225,8 @@ def summary(record, ran: bool) -> str:
             )
         )
     lines += [f"  note: {n}" for n in record.notes]
+    if (verdict := weak_to_strong(record)) is not None:
+        lines.append(f"  {verdict}")
     lines.append(f"  {record.seconds:.0f} s on {record.device} ({record.dtype})")
     if record.phases:
         top = max(record.phases, key=lambda row: row["peak_rss_gb"])
