@@ -169,7 +169,9 @@ def bought(record) -> str:
     if tuple(counts) == ("weak", "hq"):
         return f"{record.n_weak} weak labels at ${record.weak_cost:g} + {record.n_hq} HQ labels"
     prices = record.prices or {}
-    return " + ".join(f"{n} {name} labels at ${prices.get(name, float('nan')):g}" for name, n in counts.items())
+    return " + ".join(
+        f"{n} {name} labels at ${prices.get(name, float('nan')):g}" for name, n in counts.items()
+    )
 
 
 def weak_to_strong(record) -> str | None:
