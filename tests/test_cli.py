@@ -1017,6 +1017,10 @@ MORE_CASES: dict[str, tuple[list[str], str]] = {
     "sweep dry run of three classes, too few": ([*DRY, "--task", "{multi}"], "10 examples per class"),
     "sweep dry run of both labels": ([*DRY, "--task", "{both_labels}"], "more than one label"),
     "sweep dry run of a person as oracle": ([*DRY, "--oracle", "file"], "a sweep cannot stop to wait"),
+    "sweep dry run of a person as a source": (
+        [*DRY, "--source", "w=trained@0.1", "--source", "me=file@1"],
+        "(--source me=file@1), and a sweep cannot stop to wait",
+    ),
     "sweep dry run of an unknown method": ([*DRY, "--methods", "magic"], "unknown method 'magic'"),
     "sweep dry run of an unknown learner": ([*DRY, "--learner", "svm"], "unknown learner 'svm'"),
     "sweep dry run of an unknown strong model": (

@@ -115,3 +115,27 @@ def test_a_saved_four_class_model_writes_a_probability_per_class(four, tmp_path)
     assert np.allclose(out[columns].sum(1), 1, atol=1e-5)
     assert set(out["label_pred"]) <= set(record.classes)
     assert (out[columns].to_numpy().argmax(1) == [record.classes.index(c) for c in out["label_pred"]]).all()
+
+
+def test_classes_named_by_numbers_are_read_by_name_never_as_ids(tmp_path):
+    """Star ratings 1-5 are the classes named "1".."5" (ids 0-4): a "1" a person, a weak-label
+    column or --classes writes is the class named 1, never id 1 (the class named 2)."""
+    import pandas as pd
+
+    from labelbudget.config import TaskConfig
+    from labelbudget.labels.labeling import label_value
+    from labelbudget.labelspace import TWO, LabelSpace
+    from labelbudget.tasks import load_task
+
+    stars = LabelSpace(("1", "2", "3", "4", "5"))
+    assert [label_value(v, stars) for v in ("1", "5", "5.0", "0")] == [0, 4, 4, None]
+    assert TWO.lookup == {"0": 0, "1": 1, "0.0": 0, "1.0": 1}  # two classes as before
+    assert LabelSpace(("neg", "pos")).lookup["1"] == 1  # ids still work where names are words
+    rows = [{"text": f"review {i} of thing {i * 7}", "label": 1 + i % 5} for i in range(400)]
+    pd.DataFrame(rows).to_csv(tmp_path / "stars.csv", index=False)
+    given = {r["text"]: str(r["label"]) for r in rows}
+    for classes in ((), ("1", "2", "3", "4", "5")):
+        task = load_task(TaskConfig(task=str(tmp_path / "stars.csv"), test_size=50, classes=classes))
+        assert task.space.names == ("1", "2", "3", "4", "5")
+        for split in (task.pool, task.test):
+            assert [task.space.names[c] for c in split.labels] == [given[t] for t in split.texts]

@@ -143,3 +143,21 @@ def test_a_sweep_and_the_adaptive_sweep_over_the_simplex_then_plan_and_report(
     assert all("probabilities" in r and r["weak_cost"] is None for r in rows)
     df = pd.DataFrame(rows)
     assert set(df["budget"]) <= {8.0, 16.0}
+
+
+def test_a_record_read_back_with_sorted_keys_keeps_its_stage_order():
+    """A record kept aside as JSON with sorted keys (the store could not be written) holds its
+    counts alphabetically; read back, they are in stage order, as the analysis places runs."""
+    import dataclasses
+
+    from conftest import make_record
+
+    from labelbudget.runs.record import Record, counts_of, prices_of_record
+
+    r = make_record(sources=SOURCES, shares=("llm=0.5", "crowd=0.25", "expert=0.25"))
+    r = dataclasses.replace(
+        r, counts={"llm": 1600, "crowd": 160, "expert": 16}, prices={"llm": 0.01, "crowd": 0.1, "expert": 1.0}
+    )
+    back = Record(**json.loads(r.to_json()))
+    assert list(back.counts) == ["crowd", "expert", "llm"]  # as JSON with sorted keys holds them
+    assert list(counts_of(back)) == list(prices_of_record(back)) == ["llm", "crowd", "expert"]

@@ -345,3 +345,18 @@ def test_k_class_weak_labels_from_class_names_ids_and_p_columns(tmp_path):
     df.to_csv(path, index=False)
     with pytest.raises(UserError, match=r"1 values that are not a class of \['neg', 'neu', 'pos'\]"):
         sold("column:llm", path, tmp_path, test_size=30)
+
+
+def test_a_lone_p_class_column_is_never_read_as_p1(tmp_path):
+    """`column:p_*` (or a predictions file's p_<class> columns) needs one column per class: a
+    lone p_neg is refused, never read as P(class 1) (which would invert the labels)."""
+    df = synthetic_texts(200)
+    df["p_0"] = 1.0 - df["label"]
+    df.to_csv(tmp_path / "t.csv", index=False)
+    cfg = RunConfig(task=TaskConfig(task=str(tmp_path / "t.csv"), test_size=20), weak_labels="column:p_*")
+    task = load_task(cfg.task)
+    with pytest.raises(UserError, match="p_1"):
+        source_for(cfg, "weak").check(cfg, task, weak_of(cfg))
+        source_for(cfg, "weak").build(
+            Setup(cfg, task, np.arange(len(task.pool)), 0, tmp_path, "x", source=weak_of(cfg))
+        )

@@ -252,7 +252,12 @@ def bought_by(config, counts) -> object | None:
         return None
     if not config.sources:
         return dataclasses.replace(config, budget=cost, hq_fraction=counts[-1] / cost)
-    shares = tuple(f"{s.name}={n * s.price / cost:.12g}" for n, s in zip(counts, sources, strict=True))
+    for digits in (12, 17):  # short where that buys exactly `counts`, else every digit
+        shares = tuple(
+            f"{s.name}={n * s.price / cost:.{digits}g}" for n, s in zip(counts, sources, strict=True)
+        )
+        if split(cost, sources, parse_shares(shares)).values == tuple(counts):
+            break
     return dataclasses.replace(config, budget=cost, shares=shares)
 
 

@@ -75,6 +75,17 @@ class LabelSpace:
         )
         return f"Which class is this text? Write one of: {options}."
 
+    @property
+    def lookup(self) -> dict[str, int]:
+        """The class id each label cell may name: a class's name (a spreadsheet's "1.0" for a name
+        "1" too), or its id 0..K-1 unless the classes are named by numbers other than their ids
+        (star ratings "1".."5": a "1" is the class named 1, never id 1). A name always wins."""
+        names = {name: c for c, name in enumerate(self.names)}
+        numbered = [n for n in self.names if n.lstrip("-").isdigit()]
+        if numbered and self.names != tuple(str(c) for c in range(self.k)):
+            return names | {f"{n}.0": names[n] for n in numbered if f"{n}.0" not in names}
+        return {str(c): c for c in range(self.k)} | {f"{c}.0": c for c in range(self.k)} | names
+
     def one_hot(self, labels: np.ndarray) -> np.ndarray:
         """(n, K) float32 probabilities of hard labels."""
         labels = np.asarray(labels, dtype=np.int64)

@@ -211,7 +211,7 @@ def probe_table(compared: pd.DataFrame) -> str:
     rows = [
         {
             "method": c["method"],
-            "labels bought": bought((c["n_weak"], c["n_hq"])),
+            "labels bought": bought(c["counts"], c["sources"]),
             "fine-tuned accuracy": accuracy(c["fine-tuned accuracy"]),
             "fine-tuned seeds": int(c["fine-tuned seeds"]),
             "probe accuracy ± SE": with_se(c["probe accuracy"], c["probe SE"]),

@@ -80,14 +80,14 @@ def spending(pts: pd.DataFrame, budget: float, weak_cost: float | None) -> pd.Da
 def probe_vs_finetuning(pts: pd.DataFrame) -> pd.DataFrame:
     """Each fine-tuned (LoRA learner) point beside the probe learner's point of the same method
     at the same allocation: how far the fast probe agrees with full fine-tuning."""
-    pts = pts.drop_duplicates(["label", "n_weak", "n_hq"])
+    pts = pts.drop_duplicates(["label", "sources", "counts"])  # an allocation: a count per source
     probes = pts[pts["learner"] == "probe"]
     rows = []
     for _, ft in pts[pts["learner"] == "lora"].iterrows():
         twin = probes[
             (probes["base_method"] == ft["base_method"])
-            & (probes["n_weak"] == ft["n_weak"])
-            & (probes["n_hq"] == ft["n_hq"])
+            & (probes["sources"] == ft["sources"])
+            & (probes["counts"] == ft["counts"])
         ]
         if twin.empty:
             continue
@@ -97,6 +97,8 @@ def probe_vs_finetuning(pts: pd.DataFrame) -> pd.DataFrame:
                 "method": ft["method"],
                 "n_weak": ft["n_weak"],
                 "n_hq": ft["n_hq"],
+                "counts": ft["counts"],
+                "sources": ft["sources"],
                 "fine-tuned accuracy": ft["accuracy"],
                 "fine-tuned seeds": ft["n_seeds"],
                 "probe accuracy": p["accuracy"],
@@ -125,15 +127,13 @@ def rank_agreement(df: pd.DataFrame, draws: int = 2000, seed: int = 0) -> pd.Dat
         probe = df[
             (df["learner"] == "probe") & (df["base_method"] == method) & (df["weak_labeler"] == labeler)
         ]
-        allocs = sorted(
-            set(map(tuple, lora[["n_weak", "n_hq"]].to_numpy()))
-            & set(map(tuple, probe[["n_weak", "n_hq"]].to_numpy()))
-        )
+        key = ["sources", "counts"]  # an allocation: a count per source
+        allocs = sorted(set(map(tuple, lora[key].to_numpy())) & set(map(tuple, probe[key].to_numpy())))
         if len(allocs) < 3:
             continue
         for metric in ("accuracy", "auroc"):
             per = [
-                [g[(g["n_weak"] == w) & (g["n_hq"] == h)][metric].to_numpy(float) for w, h in allocs]
+                [g[(g["sources"] == s) & (g["counts"] == c)][metric].to_numpy(float) for s, c in allocs]
                 for g in (probe, lora)
             ]
             tau = kendalltau([v.mean() for v in per[0]], [v.mean() for v in per[1]]).statistic
@@ -149,7 +149,7 @@ def rank_agreement(df: pd.DataFrame, draws: int = 2000, seed: int = 0) -> pd.Dat
                     "weak labeler": json.loads(labeler).get("weak_n_train"),
                     "metric": metric,
                     "allocations": len(allocs),
-                    "lora seeds": int(lora.groupby(["n_weak", "n_hq"]).size().min()),
+                    "lora seeds": int(lora.groupby(key).size().min()),
                     "kendall tau": round(float(tau), 3),
                     "95% interval": f"[{np.quantile(boot, 0.025):.2f}, {np.quantile(boot, 0.975):.2f}]"
                     if len(boot)

@@ -72,13 +72,13 @@ def probabilities(by_text: dict[str, tuple], texts: list[str], space: LabelSpace
     values (`_by_text`): `p_<class>` columns, or one column of class names or ids (with two
     classes also P(1) in [0, 1], the paper's weak labels)."""
     columns = by_text["\0columns"]
-    raw = [by_text.get(t) for t in texts]
+    raw = [by_text.get(t) if not t.startswith("\0") else None for t in texts]
     known = np.array([r is not None for r in raw])
     out = np.full((len(texts), space.k), np.nan)
     if not known.any():
         return out
     rows = [r for r in raw if r is not None]
-    if len(columns) > 1:  # p_<class> columns
+    if len(columns) > 1 or by_text.get("\0per_class"):  # p_<class> columns: one per class
         picked = [_column_of(columns, space, c, where) for c in range(space.k)]
         values = pd.DataFrame([[r[i] for i in picked] for r in rows]).apply(pd.to_numeric, errors="coerce")
         bad = values.isna().any(axis=1) | (values < 0).any(axis=1) | (values.sum(axis=1) <= 0)
@@ -95,9 +95,7 @@ def probabilities(by_text: dict[str, tuple], texts: list[str], space: LabelSpace
     if space.k == 2 and numbers.notna().all() and ((numbers >= 0) & (numbers <= 1)).all():
         out[known] = from_p1(numbers.to_numpy(float), np.float64)
         return out
-    index = {name: i for i, name in enumerate(space.names)} | {str(i): i for i in range(space.k)}
-    index |= {f"{i}.0": i for i in range(space.k)}
-    ids = cells.map(index)
+    ids = cells.map(space.lookup)
     if ids.isna().any():
         examples = ", ".join(short(v, 20) for v in cells[ids.isna()].unique()[:3])
         expected = f"a class of {list(space.names)} (or its id)" + (
@@ -149,7 +147,8 @@ def _column_labels(name: str, path: Path, text_column: str, stamp: tuple) -> tup
             "pass --weak-labels column:NAME with one of those names (or column:p_* for p_<class> columns)",
         )
     where = f"{path}'s column {name!r}"
-    return _by_text(df[text_column], _cells(df[names], where), where), file_digest(path)
+    by_text = _by_text(df[text_column], _cells(df[names], where), where)
+    return by_text | {"\0per_class": name == PROBABILITY_COLUMNS}, file_digest(path)
 
 
 def file_labels(config, me) -> tuple[dict[str, tuple], str]:
@@ -204,7 +203,7 @@ def _file_labels(path: Path, task_path: Path, text_column: str, stamp: tuple) ->
             f"{text_column!r}",
             "add the task's ids (column `id`) or its texts to the predictions file",
         )
-    return _by_text(texts, values, where), file_digest(path)
+    return _by_text(texts, values, where) | {"\0per_class": bool(per_class)}, file_digest(path)
 
 
 def matched(config, task, read, me) -> tuple[np.ndarray, np.ndarray, str]:

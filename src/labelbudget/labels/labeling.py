@@ -65,8 +65,7 @@ def label_value(cell: str, space: LabelSpace = TWO) -> int | None:
     """The class id a label cell gives, as people and spreadsheets write it: a class name or id
     (two classes: also 1.0, TRUE), else None."""
     value = cell.strip()
-    ids = {name: c for c, name in enumerate(space.names)} | {str(c): c for c in range(space.k)}
-    ids |= {f"{c}.0": c for c in range(space.k)}
+    ids = space.lookup
     if value in ids:
         return ids[value]
     return BINARY.get(value.lower()) if space.k == 2 else None

@@ -151,15 +151,16 @@ def build(setup: Setup) -> Fixed:
     source = Fixed(
         setup.me.name, setup.me.price, setup.limit, as_probs(stored_probabilities(pool)), setup.offer
     )
+    paid = len(demos) * sources_for(cfg)[-1][0].price  # from the run's dearest source ($1: the pair's HQ)
     shots = (
-        f"a {len(demos)}-shot prompt (demonstrations: {len(demos)} HQ labels, ${len(demos)}, bought once "
+        f"a {len(demos)}-shot prompt (demonstrations: {len(demos)} HQ labels, ${paid:g}, bought once "
         "for every run on this task, outside the budget, and kept out of the pool)"
         if demos
         else "zero-shot prompt"
     )
     note = f"weak labels from {model} ({shots}; answers {', '.join(words)}), scored as icl, cached as {key}"
     test_probs = as_probs(stored_probabilities(test), np.float64)
-    source.info = WeakInfo(test_probs, key, (note,), time.perf_counter() - start, float(len(demos)))
+    source.info = WeakInfo(test_probs, key, (note,), time.perf_counter() - start, float(paid))
     return source
 
 

@@ -263,7 +263,7 @@ def measure(config, task, results: Path) -> list[str]:
     reserved = spec.reserved(config, task, me)
     offer = np.setdiff1d(np.arange(len(task.pool)), [] if reserved is None else reserved)
     source = spec.build(Setup(config, task, offer, 0, results, "weak", source=me))  # it sells nothing here
-    lines = [f"note: {note}" for note in task.notes + source.info.notes]
+    lines = [f"note: {note}" for note in source.info.notes]  # the task's were logged as it loaded
     q = label_quality(source.info.test_probs, task.test.labels, "test split")
     if q is None:
         return [*lines, f"weak labels {source.info.key}: none of the {len(task.test)} test texts has one"]

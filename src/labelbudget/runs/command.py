@@ -41,6 +41,13 @@ def run_command(config_json: str, counts, results: Path) -> str:
         elif isinstance(value, tuple):
             words += [flag, *map(str, value)]
         else:
-            words += [flag, f"{value:.12g}" if isinstance(value, float) else str(value)]
+            words += [flag, short_float(value) if isinstance(value, float) else str(value)]
     words += ["--results", str(results)]
     return " ".join(shlex.quote(w) for w in words)
+
+
+def short_float(value: float) -> str:
+    """The shortest spelling that reads back as exactly `value` (12 digits where that suffices:
+    a share such as 0.984615384615 would floor 8,192 labels to 8,191)."""
+    short = f"{value:.12g}"
+    return short if float(short) == value else repr(value)

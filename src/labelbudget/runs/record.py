@@ -128,12 +128,26 @@ def decode_predictions(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def counts_of(record) -> dict[str, int]:
-    """A record's labels per source (one stored before several sources: the paper's pair)."""
-    return record.counts or {"weak": record.n_weak, "hq": record.n_hq}
+    """A record's labels per source in stage order (one stored before several sources: the paper's
+    pair). The order is its config's, not the dict's: a record read back from JSON written with
+    sorted keys (a record kept aside when the store could not be written) has them alphabetical."""
+    if not record.counts:
+        return {"weak": record.n_weak, "hq": record.n_hq}
+    return {name: record.counts[name] for name in _stage_names(record)}
 
 
 def prices_of_record(record) -> dict[str, float]:
-    return record.prices or {"weak": record.weak_cost, "hq": 1.0}
+    if not record.prices:
+        return {"weak": record.weak_cost, "hq": 1.0}
+    return {name: record.prices[name] for name in _stage_names(record)}
+
+
+def _stage_names(record) -> list[str]:
+    from labelbudget.allocation import SourceConfig, stage_order
+
+    sources = stage_order([SourceConfig.parse(s) for s in (record.config or {}).get("sources") or ()])
+    names = [s.name for s in sources]
+    return names if set(names) == set(record.counts) else list(record.counts)
 
 
 VERSIONED = ("labelbudget", "torch", "transformers", "peft", "numpy", "scikit-learn")

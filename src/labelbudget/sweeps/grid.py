@@ -13,7 +13,7 @@ import tyro
 
 from labelbudget.config import SUBCONFIGS, RunConfig
 from labelbudget.labels.budget import MIN_STAGE, Allocation, allocation_of
-from labelbudget.runs.identity import run_key, weak_stage_key
+from labelbudget.runs.identity import display_method, run_key, weak_stage_key
 from labelbudget.util.checks import check_types
 from labelbudget.util.errors import UserError, short
 
@@ -240,13 +240,12 @@ def _expand_simplex(template: RunConfig, grid: Grid) -> list[RunConfig]:
 
 
 def describe(cfg: RunConfig) -> str:
-    alloc = allocation_of(cfg)
+    """A run in a sweep's log, its method named as records and tables name it (`probe_logconf`)."""
+    alloc, method = allocation_of(cfg), display_method(cfg)
     if cfg.sources:
         bought = " + ".join(f"{n} {name}" for name, n in alloc.counts)
-        return (
-            f"{cfg.method} {cfg.task.task} ${cfg.budget:g} {' '.join(cfg.shares)} ({bought}) seed {cfg.seed}"
-        )
+        return f"{method} {cfg.task.task} ${cfg.budget:g} {' '.join(cfg.shares)} ({bought}) seed {cfg.seed}"
     return (
-        f"{cfg.method} {cfg.task.task} ${cfg.budget:g} c={cfg.weak_cost:g} f={cfg.hq_fraction:g} "
+        f"{method} {cfg.task.task} ${cfg.budget:g} c={cfg.weak_cost:g} f={cfg.hq_fraction:g} "
         f"({alloc.n_weak} weak + {alloc.n_hq} HQ) seed {cfg.seed}"
     )

@@ -93,13 +93,20 @@ def invalid(configs: list[RunConfig]) -> list[tuple[RunConfig, UserError]]:
 
 def refuse_invalid(configs: list[RunConfig]) -> None:
     """One error naming every config the sweep would refuse, before anything runs."""
-    from labelbudget.labels.sources import source_for
+    from labelbudget.labels.sources import sources_for
 
-    waiting = [c for c in configs if source_for(c, "hq").pauses]
+    people = {id(c): [me for me, spec in sources_for(c) if spec.pauses] for c in configs}
+    waiting = [c for c in configs if people[id(c)]]
     if waiting:
+        who = people[id(waiting[0])][0]
+        flag = (
+            f"--oracle {waiting[0].oracle}"
+            if not waiting[0].sources
+            else f"--source {who.name}={who.spec}@{who.price:g}"
+        )
         raise UserError(
-            f"{len(waiting)} of the sweep's {len(configs)} runs take HQ labels from a person "
-            f"(--oracle {waiting[0].oracle}), and a sweep cannot stop to wait for one",
+            f"{len(waiting)} of the sweep's {len(configs)} runs take labels from a person "
+            f"({flag}), and a sweep cannot stop to wait for one",
             "sweep in simulation (--oracle ground-truth) on labeled data, then run the allocation "
             "you choose with `labelbudget run --oracle file`",
         )

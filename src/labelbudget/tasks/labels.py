@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from labelbudget.labelspace import LabelSpace
 from labelbudget.util.errors import UserError
 
 BINARY = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1}
@@ -79,7 +80,7 @@ def to_classes(
             notes.append(f"class {c} after --label-map: {int((labels == c).sum()):,} rows ({shown})")
         return labels, kept, names, notes
     if classes:
-        index = {name: i for i, name in enumerate(classes)} | {str(i): i for i in range(len(classes))}
+        index = LabelSpace(tuple(classes)).lookup
         unknown = sorted(set(values) - set(index))
         if unknown:
             raise UserError(

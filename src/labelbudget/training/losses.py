@@ -62,7 +62,7 @@ def logconf_target(
             target1 = (1 - coef) * p1 + coef * (probs[:, 0] < threshold).float()
             return torch.stack([1 - target1, target1], dim=-1)
         hardened = torch.zeros_like(probs)
-        hardened[torch.arange(len(probs)), matched_mix(probs, targets)] = 1.0
+        hardened[torch.arange(len(probs), device=probs.device), matched_mix(probs, targets)] = 1.0
     return (1 - coef) * targets + coef * hardened
 
 
@@ -72,6 +72,7 @@ def matched_mix(probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     from scipy.optimize import linear_sum_assignment
 
     n, k = probs.shape
+    device, probs, targets = probs.device, probs.detach().cpu(), targets.detach().cpu()  # a GPU's too
     prior = (targets.mean(0) if n > 1 else torch.full((k,), 1.0 / k)).double().numpy() * n
     counts = np.floor(prior).astype(int)
     counts[np.argsort(-(prior - counts), kind="stable")[: n - counts.sum()]] += 1
@@ -80,7 +81,7 @@ def matched_mix(probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     rows, cols = linear_sum_assignment(cost)
     out = np.empty(n, dtype=np.int64)
     out[rows] = slots[cols]
-    return torch.from_numpy(out)
+    return torch.from_numpy(out).to(device)
 
 
 xent = Loss(lambda logits, targets, step: soft_cross_entropy(logits, targets))
