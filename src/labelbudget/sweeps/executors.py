@@ -63,10 +63,17 @@ class Tally:
 
 def _finished(bar, record) -> None:
     bar.update()
+    from labelbudget.runs.record import counts_of
+
+    counts = counts_of(record)
+    split = (
+        f"c={record.weak_cost:g} f={record.hq_fraction:g}"
+        if tuple(counts) == ("weak", "hq")
+        else " + ".join(f"{n} {name}" for name, n in counts.items())
+    )
     bar.write(
-        f"  done: {record.method} {record.task} ${record.budget:g} c={record.weak_cost:g} "
-        f"f={record.hq_fraction:g} seed {record.seed}: accuracy {record.accuracy:.3f} "
-        f"({record.seconds:.0f} s) [{record.config_hash}]"
+        f"  done: {record.method} {record.task} ${record.budget:g} {split} seed {record.seed}: "
+        f"accuracy {record.accuracy:.3f} ({record.seconds:.0f} s) [{record.config_hash}]"
     )
 
 
