@@ -117,7 +117,7 @@ def test_a_labels_file_that_does_not_answer_what_was_asked_is_refused(tiny_confi
     ids = table["id"].tolist()  # another request's rows under the same ids (a merged file): not an edit
     other = pd.DataFrame({"id": ids, "text": [f"another request's text {i}" for i in ids], "label": "1"})
     other.to_csv(tmp_path / "other.csv", index=False)
-    with pytest.raises(LabelsNeeded, match="labels file\\(s\\) given answer none of them"):
+    with pytest.raises(LabelsNeeded, match="none of them is in the 1 labels file\\(s\\) given so far"):
         run(cfg, tmp_path, labels_file=tmp_path / "other.csv")
     assert Store(tmp_path).records() == []
 

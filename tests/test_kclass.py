@@ -112,7 +112,7 @@ def test_a_saved_four_class_model_writes_a_probability_per_class(four, tmp_path)
     out = pd.read_csv(predict_file(tmp_path / "model", tmp_path / "new.csv"))
     columns = [f"p_{c}" for c in record.classes]
     assert set(columns) <= set(out.columns) and len(out) == 12
-    assert np.allclose(out[columns].sum(1), 1, atol=1e-5)
+    assert np.allclose(out[columns].sum(axis=1), 1, atol=1e-5)
     assert set(out["label_pred"]) <= set(record.classes)
     assert (out[columns].to_numpy().argmax(1) == [record.classes.index(c) for c in out["label_pred"]]).all()
 

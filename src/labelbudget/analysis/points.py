@@ -60,6 +60,20 @@ def _variant(config: RunConfig) -> dict:
     return out
 
 
+WORDS = {
+    "sources": lambda v: " + ".join(name for name, _ in v),
+    "classes": lambda v: f"{v} classes",
+    "weak.weak_n_train": lambda v: f"labeler on {v}",
+    "weak.weak_n_val": lambda v: f"validated on {v}",
+    "task.max_pool": lambda v: f"pool {v}",
+}
+"""How a variant's label names a field it differs in (others: `field=value`)."""
+
+
+def _in_words(key: str, value) -> str:
+    return WORDS[key](value) if key in WORDS else f"{key.split('.')[-1]}={value}"
+
+
 def frame(records: Iterable[Record]) -> pd.DataFrame:
     """One row per run, with its variant (id and a readable label: the method, and what differs
     between that method's variants present) and its allocation. Configs are read as today's
@@ -90,7 +104,7 @@ def frame(records: Iterable[Record]) -> pd.DataFrame:
         varying[method] = sorted({k for v in mine for k in v if len({w.get(k) for w in mine}) > 1})
     rows = []
     for r, c, v, task in zip(records, configs, variants, tasks, strict=True):
-        extra = ", ".join(f"{k.split('.')[-1]}={json.loads(v[k])}" for k in varying[r.method] if k in v)
+        extra = ", ".join(_in_words(k, json.loads(v[k])) for k in varying[r.method] if k in v)
         rows.append(
             {
                 "variant": stable_hash(v, 12),

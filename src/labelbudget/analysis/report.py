@@ -136,17 +136,25 @@ def plans(ctx: Context) -> list[str]:
     at theirs), with the commands that run it."""
     out = ["<h2>The plan: what to buy at each budget</h2>"]
     costs = ctx.run_costs or [None]
-    for cost in costs:
-        sub = ctx.pts[ctx.pts["weak_cost"].isna() if cost is None else np.isclose(ctx.pts["weak_cost"], cost)]
-        if cost is None:
-            out.append("<p>Over every method, each source at its own price:</p>")
-        else:
-            out.append(
-                f"<p>Over every method, weak labels at {esc(money(cost))}"
-                + (" (sources of several at their own prices)" if ctx.several else "")
-                + ":</p>"
-            )
-        out += plan_table(ctx.analysis, 0.1 if cost is None else cost, plan_budgets(sub), ctx.results)
+    # variants of different tasks (two classes and three, say) are never compared: a plan per task
+    tasks = ctx.df.groupby("label")["task"].agg(lambda t: ", ".join(sorted(set(t))))
+    groups = {task: list(tasks.index[tasks == task]) for task in sorted(set(tasks))}
+    for task, labels in groups.items():
+        mine = ctx.pts[ctx.pts["label"].isin(labels)]
+        on = f" on {esc(task)}" if len(groups) > 1 else ""
+        several = any(ctx.analysis.several(label) for label in labels)
+        for cost in costs if not all(ctx.analysis.several(label) for label in labels) else [None]:
+            sub = mine[mine["weak_cost"].isna() if cost is None else np.isclose(mine["weak_cost"], cost)]
+            if cost is None:
+                out.append(f"<p>Over every method{on}, each source at its own price:</p>")
+            else:
+                out.append(
+                    f"<p>Over every method{on}, weak labels at {esc(money(cost))}"
+                    + (" (sources of several at their own prices)" if several else "")
+                    + ":</p>"
+                )
+            budgets = plan_budgets(sub)
+            out += plan_table(ctx.analysis, 0.1 if cost is None else cost, budgets, ctx.results, labels)
     return out
 
 

@@ -69,15 +69,18 @@ def plan_budgets(pts: pd.DataFrame) -> list[float]:
     return sorted({float(round(b)) for b in (*budgets, *mids)})
 
 
-def plan_table(analysis: Analysis, weak_cost: float, budgets: list[float], results: Path | None) -> list[str]:
-    """The recommended allocation at each budget (over every variant) and, where the plan is at
-    the prices the runs were made at (`results` given), the command that runs it."""
+def plan_table(
+    analysis: Analysis, weak_cost: float, budgets: list[float], results: Path | None, labels=None
+) -> list[str]:
+    """The recommended allocation at each budget (over every variant, or `labels`: one task's) and,
+    where the plan is at the prices the runs were made at (`results` given), the command that
+    runs it."""
     from labelbudget.runs.command import run_command
 
     rows, commands = [], []
     for b in budgets:
         try:
-            p = analysis.plan(b, weak_cost)
+            p = analysis.plan(b, weak_cost, labels=labels)
         except UserError as e:
             rows.append({"budget": money(b), "method": "-", "buy": "-", "basis": e.problem})
             continue

@@ -80,7 +80,7 @@ def ask(
     given = {p for p, _, _ in bank.rows}
     note = ""
     if given and request.pending == len(request.ids):
-        note = f" (the {len(given)} labels file(s) given answer none of them: not this request's file?)"
+        note = f" (none of them is in the {len(given)} labels file(s) given so far)"
     raise LabelsNeeded(path, request.pending, len(request.ids), what, note, space)
 
 
