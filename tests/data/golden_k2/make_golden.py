@@ -4,6 +4,9 @@ with labelbudget as of 0724655 (before K classes and several sources), the refer
 records it gave).
 
     PYTHONPATH=BEFORE/src python tests/data/golden_k2/make_golden.py WORK tests/data/golden_k2/golden.json
+    LABELBUDGET_NATIVE_BF16=0 PYTHONPATH=BEFORE/src python ... WORK2 tests/data/golden_k2/golden_fp32.json
+
+(the second: a probe's activations as a CPU without native bf16 extracts them).
 """
 
 import json
