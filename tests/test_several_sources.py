@@ -129,14 +129,14 @@ def test_a_sweep_and_the_adaptive_sweep_over_the_simplex_then_plan_and_report(
     # the command runs as printed and buys what the plan said
     words = shlex.split(command)
     assert words[:2] == ["labelbudget", "run"]
-    before = len(Store(results).records())
     assert main(words[1:]) == 0
-    capsys.readouterr()
+    ran = capsys.readouterr().out
     bought = next(line for line in said.splitlines() if " expert labels" in line)
-    counts = {r.config_hash: r.counts for r in Store(results).records()}
-    assert len(counts) >= before
-    wanted = re.search(r"(\d+) llm \+ (\d+) crowd \+ (\d+) expert labels", bought).groups()
-    assert {"llm": int(wanted[0]), "crowd": int(wanted[1]), "expert": int(wanted[2])} in counts.values()
+    llm, crowd, expert = re.search(r"(\d+) llm \+ (\d+) crowd \+ (\d+) expert labels", bought).groups()
+    # what the run says it bought is what the plan said, source by source
+    assert f"{llm} llm labels at $0.01 + {crowd} crowd labels at $0.1 + {expert} expert labels at $1" in ran
+    counts = [r.counts for r in Store(results).records()]
+    assert {"llm": int(llm), "crowd": int(crowd), "expert": int(expert)} in counts
     assert main(["report", "--results", results, "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows and all(set(r["counts"]) == {"llm", "crowd", "expert"} for r in rows)

@@ -157,9 +157,6 @@ class Allocation:
             prices = {"weak": prices, "hq": 1.0}
         return sum(n * prices[name] for name, n in self.counts if n)
 
-    def sources_bought(self) -> tuple[str, ...]:
-        return tuple(n for n, c in self.counts if c)
-
 
 def split(budget: float, sources: Sequence[SourceConfig], shares: Mapping[str, float]) -> Allocation:
     """A budget split across `sources` (in stage order) by `shares`: every source but the cheapest

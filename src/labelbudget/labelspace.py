@@ -12,7 +12,6 @@ class ids as digits, the paper's few-shot format `{text}\\n{0 or 1}` generalised
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,21 +151,6 @@ def predicted(logits: np.ndarray) -> np.ndarray:
 def hard(probs: np.ndarray) -> np.ndarray:
     """Soft labels hardened to a class each (a binary P(1) of exactly 0.5 is class 0)."""
     return np.asarray(probs).argmax(axis=-1)
-
-
-def normalise(rows: np.ndarray, where: str) -> np.ndarray:
-    """(n, K) non-negative scores per class made probabilities; a row of zeros is refused."""
-    rows = np.asarray(rows, dtype=np.float64)
-    total = rows.sum(axis=-1, keepdims=True)
-    if (rows < 0).any() or (total <= 0).any():
-        raise UserError(
-            f"{where}: a row's class probabilities are negative or all zero", "give P per class >= 0"
-        )
-    return (rows / total).astype(np.float32)
-
-
-def names_of(labels: Sequence[int], space: LabelSpace) -> list[str]:
-    return [space.names[int(c)] for c in labels]
 
 
 TWO = LabelSpace()

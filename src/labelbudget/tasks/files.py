@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from labelbudget.config import TaskConfig
-from labelbudget.tasks.labels import to_classes
+from labelbudget.tasks.labels import is_number, to_classes
 from labelbudget.tasks.prepare import Labeled
 from labelbudget.util.errors import UserError, short
 
@@ -156,14 +156,7 @@ def looks_like_data(names: list[str], label_map: dict[str, int]) -> bool:
     """Whether a header row reads like a data row: a name that is a sentence (long, or several
     words), a number, or one of the labels being mapped."""
 
-    def number(x: str) -> bool:
-        try:
-            float(x)
-        except ValueError:
-            return False
-        return True
-
-    return any(len(n) > 40 or n.count(" ") >= 3 or number(n) or n in label_map for n in names)
+    return any(len(n) > 40 or n.count(" ") >= 3 or is_number(n) or n in label_map for n in names)
 
 
 def _unique_keys(number: int):

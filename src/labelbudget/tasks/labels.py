@@ -19,7 +19,7 @@ MAX_CLASSES = 50
 column (texts, scores), not a task: refused with the count."""
 
 
-def _is_number(value: str) -> bool:
+def is_number(value: str) -> bool:
     try:
         float(value)
     except ValueError:
@@ -99,7 +99,7 @@ def to_classes(
             [],
         )
     numbers = {v: _integer(v) for v in seen}
-    fractions = [v for v in seen if numbers[v] is None and _is_number(v)]
+    fractions = [v for v in seen if numbers[v] is None and is_number(v)]
     if fractions:
         raise UserError(
             f"labels in {path} include numbers that are not class ids "
