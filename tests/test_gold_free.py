@@ -51,16 +51,16 @@ def label_studio_export(folder, gold: dict[str, int], out):
 def test_label_studio_and_csv_round_trip(tmp_path):
     texts = ["good film", "bad film", 'a "quoted", comma text', "ünïcode ✓"]
     write_request(
-        tmp_path, Request([3, 7, 11, 12], texts, [None, 0, None, None]), LabelSpace(("bad", "good"))
+        tmp_path, Request(["3", "7", "11", "12"], texts, [None, 0, None, None]), LabelSpace(("bad", "good"))
     )
     gold = dict(zip(texts, [1, 0, 1, 0], strict=True))
     back = read_request(tmp_path)
-    assert back.ids == [3, 7, 11, 12] and back.texts == texts and back.labels == [None, 0, None, None]
+    assert back.ids == ["3", "7", "11", "12"] and back.texts == texts and back.labels == [None, 0, None, None]
     assert "Write 1 if this text is good, 0 if it is bad." in (tmp_path / "to_label.csv").read_text()
     config = (tmp_path / "label_config.xml").read_text()
     assert '<Choices name="label" toName="text"' in config and 'hint="good"' in config
     tasks = json.loads((tmp_path / "to_label.json").read_text())
-    assert [t["data"]["id"] for t in tasks] == [3, 7, 11, 12]
+    assert [t["data"]["id"] for t in tasks] == ["3", "7", "11", "12"]
     assert tasks[1]["annotations"][0]["result"][0]["value"]["choices"] == ["0"]  # the known label
     assert read_labels([label_studio_export(tmp_path, gold, tmp_path / "export.json")]) == gold
     minimal = [{"id": i, "text": t, "label": str(g)} for i, (t, g) in enumerate(gold.items())]
@@ -74,7 +74,7 @@ def test_label_studio_and_csv_round_trip(tmp_path):
 
 
 def test_labeling_files_refuse_what_is_not_a_label(tmp_path):
-    write_request(tmp_path, Request([0, 1], ["a", "b"], [None, None]))
+    write_request(tmp_path, Request(["0", "1"], ["a", "b"], [None, None]))
     table = pd.read_csv(tmp_path / "to_label.csv").assign(label=["1", "yes"])
     table.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(UserError, match="1 labels that are not 0 or 1.*'yes'"):
@@ -155,7 +155,9 @@ def test_file_oracle_waits_for_every_label_and_refuses_bad_ones(tiny_config, tmp
     assert Store(tmp_path).records() == []
     task = load_task(cfg.task)
     request = pd.read_csv(paused.value.path)
-    assert len(request) == 4 and request["text"].tolist() == [task.pool.texts[i] for i in request["id"]]
+    rows = pd.read_csv(cfg.task.task)  # ids are the file's own: its row numbers (it has no id column)
+    assert len(request) == 4 and request["text"].tolist() == [rows["text"][i - 1] for i in request["id"]]
+    assert set(request["text"]) <= set(task.pool.texts)
     gold = dict(zip(task.pool.texts, task.pool.labels.tolist(), strict=True))
     bad = pd.read_csv(paused.value.path).assign(label=["1", "yes", "0", "1"])
     bad.to_csv(tmp_path / "bad.csv", index=False)
@@ -219,6 +221,33 @@ def test_a_task_without_gold_runs_with_a_person_for_test_and_hq_labels(tiny_conf
     with pytest.raises(UserError, match="1 of 20 differ from what your labels files say now"):
         run(cfg, results, labels_file=[tmp_path / "corrected.csv", hq_file])
     assert Store(results).records() == [record]
+
+
+def test_a_request_names_rows_by_the_file_s_own_ids_and_shows_texts_as_written(tiny_config, tmp_path, hidden):
+    """Issue 39: the person matches the request against their own file (by its `id` column, or by
+    exact text): the request keeps the file's ids and its texts as written (spaces and all), and
+    labels written against those texts resume the run."""
+    path, gold = hidden
+    data = pd.read_csv(path)
+    data.insert(0, "id", [f"doc-{i:04d}" for i in range(len(data))])
+    data["text"] = ["  " + t + " " if i % 3 == 0 else t for i, t in enumerate(data["text"])]
+    mine = tmp_path / "mine.csv"
+    data.to_csv(mine, index=False)
+    own = dict(zip(data["text"], data["id"], strict=True))
+    by_text = {t: gold[t.strip()] for t in data["text"]}  # the user's labels, keyed by their exact texts
+    task = TaskConfig(task=str(mine), unlabeled=True, test_size=20)
+    cfg = dataclasses.replace(tiny_config, task=task, weak_labels="column:weak", oracle="file")
+    with pytest.raises(LabelsNeeded) as asked:
+        run(cfg, tmp_path / "results")
+    request = pd.read_csv(asked.value.path, dtype=str, keep_default_na=False)
+    assert set(request["text"]) <= set(own) and any(t != t.strip() for t in request["text"])
+    assert request["id"].tolist() == [own[t] for t in request["text"]]
+    studio = json.loads((asked.value.path.parent / "to_label.json").read_text())
+    assert [t["data"]["id"] for t in studio] == request["id"].tolist()
+    labels = fill(asked.value.path, by_text, tmp_path / "test_labels.csv")
+    with pytest.raises(LabelsNeeded) as hq:  # the test labels were taken: now the HQ labels
+        run(cfg, tmp_path / "results", labels_file=[labels])
+    assert "HQ labels" in str(hq.value) and set(pd.read_csv(hq.value.path)["id"]) <= set(own.values())
 
 
 def test_a_few_shot_prompts_demonstrations_come_from_the_person_once_for_every_run(

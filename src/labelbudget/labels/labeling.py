@@ -2,7 +2,8 @@
 
 A request is written twice in one folder, with the same ids, texts and instructions:
 
-- `to_label.csv`: columns `id`, `text`, `label` (empty: to fill with 0 or 1), `question`;
+- `to_label.csv`: columns `id` (the row's id in the task file: its `id` column, else its row number), `text` (as
+  written in the file), `label` (empty: to fill with a class), `question`;
 - `to_label.json`: Label Studio's task import format (`[{"data": {"id", "text", "question"}}]`,
   rows already labeled carry their answer as an annotation), with `label_config.xml`, the
   labeling interface to create the project with (one `Choices` named `label`: 1 or 0).
@@ -75,7 +76,9 @@ def label_value(cell: str, space: LabelSpace = TWO) -> int | None:
 class Request:
     """Rows a person is asked to label: ids, texts, and the labels already given (None: not yet)."""
 
-    ids: list[int]
+    ids: list[str]
+    """The rows' ids in the user's file (its `id` column, else row numbers; a registered task's:
+    positions)."""
     texts: list[str]
     labels: list[int | None]
 
@@ -96,7 +99,7 @@ def write_request(folder: Path, request: Request, space: LabelSpace = TWO) -> Pa
         table.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)  # a bare \r in a text stays in it
     tasks = []
     for i, text, label in zip(request.ids, request.texts, request.labels, strict=True):
-        task: dict = {"data": {"id": int(i), "text": text, "question": asked}}
+        task: dict = {"data": {"id": str(i), "text": text, "question": asked}}
         if label is not None:
             choice = {"from_name": "label", "to_name": "text", "type": "choices"}
             task["annotations"] = [{"result": [{**choice, "value": {"choices": [words[label]]}}]}]
@@ -128,15 +131,15 @@ def read_request(folder: Path, space: LabelSpace = TWO) -> Request | None:
             f"{path} lacks the columns {sorted(missing)}: it is not the request this run wrote",
             f"delete {path} (the run writes its request again) and label the new one",
         )
-    try:
-        ids = [int(float(i)) for i in table["id"]]
-    except ValueError as e:
-        raise UserError(
-            f"{path} has an id that is not a number ({e}): the file was edited",
-            f"delete {path} (the run writes its request again) and label the new one",
-        ) from e
+    ids = [_spreadsheet_id(i) for i in table["id"]]
     texts = [unguard(t) for t in table["text"]]
     return Request(ids, texts, [label_value(v, space) for v in table["label"]])
+
+
+def _spreadsheet_id(cell: str) -> str:
+    """An id as written, less what a spreadsheet adds to a whole number (3 saved as 3.0)."""
+    cell = cell.strip()
+    return cell.removesuffix(".0") if cell.removesuffix(".0").isdigit() else cell
 
 
 def _choice(task: dict, where: str) -> str:
@@ -299,7 +302,7 @@ def read_labels(paths: list[Path], space: LabelSpace = TWO) -> Bank:
         texts = table["text"].str.strip()
         for i, text, value in zip(ids[~empty], texts[~empty], given[~empty], strict=True):
             label = int(value)
-            bank.rows.append((str(path), i.removesuffix(".0"), text))
+            bank.rows.append((str(path), _spreadsheet_id(i), text))
             if bank.setdefault(text, label) != label:
                 raise UserError(
                     f"labels files give the text {short(text, 60)} two different labels",

@@ -55,7 +55,7 @@ def as_paths(files: Path | str | list | tuple | None) -> list[Path]:
 
 def ask(
     folder: Path,
-    ids: np.ndarray,
+    ids: list[str],
     texts: list[str],
     bank: Bank,
     space: LabelSpace,
@@ -64,15 +64,16 @@ def ask(
     """The person's labels of these texts, from `bank` (text -> 0/1); if any is missing, write
     the request (every row this folder asked so far, with the answers known) and stop. A labels
     file that answers this request under changed texts is refused (it would be asked again
-    forever)."""
+    forever). `ids` and `texts` as the user's file has them (`TaskData.row`): the request shows
+    them so."""
     labels = [bank.get(t.strip()) for t in texts]
     if all(label is not None for label in labels):
         return np.asarray(labels, dtype=np.int64)
-    rows: dict[int, str] = {}
+    rows: dict[str, str] = {}
     if (previous := read_request(folder, space)) is not None:
         rows.update(zip(previous.ids, previous.texts, strict=True))
-    for i, text in zip(np.asarray(ids).tolist(), texts, strict=True):
-        rows.setdefault(int(i), text)
+    for i, text in zip(ids, texts, strict=True):
+        rows.setdefault(str(i), text)
     request = Request(list(rows), list(rows.values()), [bank.get(t.strip()) for t in rows.values()])
     if (problem := bank.mismatch(request)) is not None:
         raise UserError(problem, "label the rows with their texts exactly as written in to_label.csv")
@@ -97,9 +98,12 @@ class Person(PoolSource):
         labels_file: Path | list[Path] | None = None,
         offer=None,
         space: LabelSpace = TWO,
+        row=None,
     ):
         super().__init__("hq", 1.0, limit, offer)
         self.folder, self.texts, self.space = Path(folder), texts, space
+        self.row = row or (lambda texts, i: (str(i), texts[i]))
+        """(id, text) of a pool row as the user's file has it (`TaskData.row`)."""
         self.labels_files = as_paths(labels_file)
         self._bank: Bank | None = None
 
@@ -127,7 +131,8 @@ class Person(PoolSource):
 
     def answer(self, ids: np.ndarray) -> np.ndarray:
         what = "HQ labels" if self.name in ("hq", "oracle") else f"{self.name} labels"
-        labels = ask(self.folder, ids, [self.texts[i] for i in ids], self.bank, self.space, what)
+        rows = [self.row(self.texts, int(i)) for i in ids]
+        labels = ask(self.folder, [i for i, _ in rows], [t for _, t in rows], self.bank, self.space, what)
         return self.space.one_hot(labels)
 
 
@@ -137,7 +142,8 @@ def test_labels(task: TaskData, results: Path, labels_file=None) -> TaskData:
     folder = Path(results) / "labeling" / f"test-{task.fingerprint}"
     what = "test labels (your test set: labeled once, for every run on this task)"
     bank = read_labels(as_paths(labels_file), task.space)
-    labels = ask(folder, np.arange(len(task.test)), task.test.texts, bank, task.space, what)
+    rows = [task.row(task.test.texts, i) for i in range(len(task.test))]
+    labels = ask(folder, [i for i, _ in rows], [t for _, t in rows], bank, task.space, what)
     counts = np.bincount(labels, minlength=task.space.k)
     if (counts > 0).sum() < 2:
         raise UserError(
@@ -158,7 +164,7 @@ def build(setup: Setup) -> Person:
         / (setup.run_id if me is None or me.name == "hq" else f"{setup.run_id}-{me.name}")
     )
     task = setup.task
-    source = Person(folder, task.pool.texts, setup.limit, setup.labels_file, setup.offer, task.space)
+    source = Person(folder, task.pool.texts, setup.limit, setup.labels_file, setup.offer, task.space, task.row)
     if me is not None:
         source.name, source.price = me.name, me.price
     return source

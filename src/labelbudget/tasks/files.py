@@ -217,7 +217,7 @@ def missing(values: pd.Series) -> np.ndarray:
     return (values.isna() | values.astype(str).str.strip().str.lower().isin(MISSING)).to_numpy()
 
 
-def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...]]:
+def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...], dict[str, tuple[str, str]]]:
     """(the file's labeled texts, notes, the class names in id order)."""
     path = Path(cfg.task)
     if not path.is_file():
@@ -259,7 +259,9 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...
             Labeled(texts, np.full(len(texts), -1, dtype=np.int64)),
             (dropped,) if no_text.any() else (),
             names,
+            origin(df, cfg.text_column, ~no_text),
         )
+    rows = origin(df, cfg.text_column, np.ones(len(df), bool))
     df = df[[cfg.text_column, cfg.label_column]]
     no_text = missing(column(df, cfg.text_column, path))
     no_label = missing(column(df, cfg.label_column, path))
@@ -282,7 +284,26 @@ def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...
         counts = np.bincount(labels, minlength=len(names))
         notes.append("classes: " + ", ".join(f"{n} {c:,}" for n, c in zip(names, counts, strict=True)))
     texts, labels, note = _without_conflicts(texts[kept].tolist(), labels, path)
-    return Labeled(texts, labels), (*notes, *note), names
+    return Labeled(texts, labels), (*notes, *note), names, rows
+
+
+ID_COLUMN = "id"
+"""A task file's column of row ids, where it has one: a request to label rows names them by it."""
+
+
+def origin(df: pd.DataFrame, text_column: str, keep: np.ndarray) -> dict[str, tuple[str, str]]:
+    """text as the task reads it (stripped) -> (the row's id in the file, its text as written):
+    what a labeling request names a row by and shows. The id is the file's `id` column where it has
+    one whose values are present and unique, else the row's number in the file (1: the first row
+    of data); a text on several rows is named by the first."""
+    raw = df[text_column].astype(str)
+    ids = df[ID_COLUMN].astype(str).str.strip() if ID_COLUMN in df.columns else None
+    if ids is None or missing(ids).any() or ids.duplicated().any():
+        ids = pd.Series([str(i + 1) for i in range(len(df))], index=df.index)
+    out: dict[str, tuple[str, str]] = {}
+    for i, text in zip(ids[keep], raw[keep], strict=True):
+        out.setdefault(text.strip(), (i, text))
+    return out
 
 
 def _without_conflicts(

@@ -9,7 +9,8 @@ All seeded by `TaskConfig.data_seed`, so every run of a sweep sees the same spli
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +47,13 @@ class TaskData:
     """What preparing the data did that a user should know (dropped rows, capped sizes)."""
     space: LabelSpace = TWO
     """The task's classes, what they mean and what a person or a model is asked."""
+    origin: Mapping[str, tuple[str, str]] = field(default_factory=dict, repr=False, compare=False)
+    """text -> (its row's id in the user's file, the text as written there) (`tasks.files.origin`):
+    how a labeling request names and shows a row; empty for a registered task (rows by position)."""
+
+    def row(self, texts: list[str], i: int) -> tuple[str, str]:
+        """(id, text) of row `i` of `texts` (the pool's or the test set's) as its file has it."""
+        return self.origin.get(texts[i], (str(i), texts[i]))
 
     @property
     def gold(self) -> bool:

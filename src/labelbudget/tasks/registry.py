@@ -108,10 +108,10 @@ def _as_asked(space: LabelSpace, cfg: TaskConfig) -> LabelSpace:
 
 
 def _load_task(cfg: TaskConfig) -> TaskData:
-    spec = TASKS.get(cfg.task)
+    spec, origin = TASKS.get(cfg.task), {}
     if spec is None:
         if cfg.task.lower().endswith(FILE_SUFFIXES) or Path(cfg.task).exists():
-            train, notes, names = load_file(cfg)
+            train, notes, names, origin = load_file(cfg)
             name, test = Path(cfg.task).name, None
             space = LabelSpace(names)
         else:
@@ -136,7 +136,8 @@ def _load_task(cfg: TaskConfig) -> TaskData:
             unlabeled=False,
             classes=space.names if not cfg.unlabeled or cfg.classes else (),
         )
-        test, test_notes, test_names = load_file(labeled)
+        test, test_notes, test_names, test_origin = load_file(labeled)
+        origin = test_origin | origin
         notes = (*notes, *(f"test file: {n}" for n in test_notes))
         if cfg.unlabeled and not cfg.classes:
             space = LabelSpace(test_names)
@@ -145,7 +146,7 @@ def _load_task(cfg: TaskConfig) -> TaskData:
         task = prepare_unlabeled(name, train, test, cfg, notes, space)
     else:
         task = prepare(name, train, test, cfg, notes, test_file=cfg.test_file, space=space)
-    return task
+    return dataclasses.replace(task, origin=origin)
 
 
 FILE_OPTIONS = ("text_column", "label_column", "label_map", "header")
