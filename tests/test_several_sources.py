@@ -59,6 +59,14 @@ def test_a_run_buys_from_three_sources_a_stage_each(three_csv, tiny_decoder, tin
     assert [s["name"] for s in record["stages"]] == ["llm", "crowd", "expert"]
     assert [s["n_train"] + s["n_val"] for s in record["stages"]] == [520, 48, 6]
     assert (record["n_weak"], record["n_hq"]) == (568, 6)
+    # judged against the best labels it learned from: the crowd's (85% right), not the llm's (70%)
+    quality = record["source_accuracy"]
+    assert set(quality) == {"llm", "crowd"} and quality["crowd"] > quality["llm"] == record["weak_accuracy"]
+    from labelbudget.runs.record import weak_to_strong
+    from labelbudget.runs.store import Store
+
+    (stored,) = Store(tmp_path).records()
+    assert f"its crowd labels: {stored.accuracy:.3f} against {quality['crowd']:.3f}" in weak_to_strong(stored)
     # the same allocation at other prices is the same run, not run again
     dearer = ["llm=column:llm@0.02", "crowd=column:crowd@0.2", "expert=ground-truth@2"]
     argv = ["run", *flags, *as_flags(dearer), "--shares", "llm=0.325", "crowd=0.3", "expert=0.375"]

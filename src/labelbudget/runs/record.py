@@ -70,6 +70,10 @@ class Record:
     weak_quality: dict[str, Any] | None = None
     """The weak labels against the run's gold (`metrics.label_quality`: accuracy, calibration and
     confusion matrix with intervals, and which gold); None in records stored before."""
+    source_accuracy: dict[str, float] | None = None
+    """With more than two sources: the accuracy on the test split of the labels of each source
+    before the last whose labels of the test texts are known (the first's is `weak_accuracy`);
+    None for the paper's pair (its one weak source is `weak_accuracy`) and in records stored before."""
     eval_spent: float | None = None
     """$ of HQ labels a person gave for the test set (a task without gold labels), outside the
     budget; None where the test set had gold labels (and in records stored before)."""
@@ -189,13 +193,19 @@ def bought(record) -> str:
 
 
 def weak_to_strong(record) -> str | None:
-    """Whether the strong model beat the labels of the cheapest source it learned from, on the same
-    test texts, with a 95% interval of the difference (unpaired, so conservative); None where the
-    run bought none of them or they were not measured."""
-    cheapest, n = next(iter(counts_of(record).items()))
-    weak, acc, m = record.weak_accuracy, record.accuracy, record.n_test
-    if not n or weak is None or weak != weak or not m:
+    """Whether the strong model beat the most accurate labels it learned from other than the last
+    source's (the paper's pair: its weak labels; several sources: the best measured of those
+    bought), on the same test texts, with a 95% interval of the difference (unpaired, so
+    conservative); None where the run bought none of them or they were not measured."""
+    counts = counts_of(record)
+    cheapest = next(iter(counts))
+    measured = record.source_accuracy or {cheapest: record.weak_accuracy}
+    bought = {k: v for k, v in measured.items() if counts.get(k) and v is not None and v == v}
+    acc, m = record.accuracy, record.n_test
+    if not bought or not m:
         return None
+    cheapest = max(bought, key=bought.get)
+    weak = bought[cheapest]
     half = 1.96 * float(np.sqrt(acc * (1 - acc) / m + weak * (1 - weak) / m))
     what = "weak" if cheapest == "weak" else cheapest
     numbers = f"{acc:.3f} against {weak:.3f}, difference {acc - weak:+.3f} +- {half:.3f} (95%)"

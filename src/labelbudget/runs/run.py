@@ -279,6 +279,16 @@ def refusal(config: RunConfig) -> str | None:
     return None
 
 
+def _test_accuracy(source, task) -> float | None:
+    """The accuracy of a source's labels of the test texts it knows (None: it labels no test text,
+    as a person, or none is known)."""
+    probs = getattr(getattr(source, "info", None), "test_probs", None)
+    if probs is None:
+        return None
+    known = ~np.isnan(probs).any(axis=-1)
+    return float((hard(probs) == task.test.labels)[known].mean()) if known.any() else None
+
+
 def spend_note(eval_spent: float | None, budget: float) -> list[str]:
     if eval_spent is None:
         return []
@@ -332,6 +342,10 @@ def compute(
     known = np.zeros(len(task.test), bool) if probs is None else ~np.isnan(probs).any(axis=-1)
     right = hard(probs) == task.test.labels if probs is not None else known
     weak_accuracy = float(right[known].mean()) if known.any() else float("nan")
+    source_accuracy = None
+    if len(sources) > 2:  # the middle sources too: a run is judged against the best labels it learned from
+        source_accuracy = {s.name: _test_accuracy(s, task) for s in sources[:-1]}
+        source_accuracy = {k: v for k, v in source_accuracy.items() if v is not None} or None
 
     assert ledger.spent <= config.budget + 1e-6, (ledger.spent, config.budget)
     model = getattr(getattr(method, "learner", method), "model", None)
@@ -370,6 +384,7 @@ def compute(
         predictions=encode_predictions(test_scores, task.test.labels),
         weak_quality=label_quality(weak.info.test_probs, task.test.labels, "test split"),
         eval_spent=eval_spent,
+        source_accuracy=source_accuracy,
         weak_spent_once=weak.info.spent_once or None,
         classes=list(task.space.names),
         counts=ledger.counts,

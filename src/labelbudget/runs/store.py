@@ -34,14 +34,15 @@ JSON_FIELDS = {
     "confusion",
     "counts",
     "prices",
+    "source_accuracy",
 }
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """The store's layout, in SQLite's `user_version`: 1 (unstamped, version 0 on disk) is the `runs`
 table alone; 2 adds `claims`, the runs in progress; 3 adds `predictions` to `runs`; 4 adds
 `inputs` (`runs.identity.inputs`); 5 adds `weak_quality`; 6 adds `eval_spent`; 7 adds
 `weak_spent_once`; 8 adds `classes`, `macro_f1`, `calibration_error` and `confusion` (K classes);
-9 adds `counts` and `prices` (labels and price per source).
+9 adds `counts` and `prices` (labels and price per source); 10 adds `source_accuracy`.
 Opening an older store to write migrates it in one transaction (its rows keep
 NULL in the new columns, read as None); a newer one is refused. Reading never needs a migration."""
 

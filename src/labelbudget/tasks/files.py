@@ -302,7 +302,8 @@ def origin(df: pd.DataFrame, text_column: str, keep: np.ndarray) -> dict[str, tu
         ids = pd.Series([str(i + 1) for i in range(len(df))], index=df.index)
     out: dict[str, tuple[str, str]] = {}
     for i, text in zip(ids[keep], raw[keep], strict=True):
-        out.setdefault(text.strip(), (i, text))
+        if isinstance(text, str):  # a missing text (NaN) is no row the task reads
+            out.setdefault(text.strip(), (i, text))
     return out
 
 
