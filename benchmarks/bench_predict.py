@@ -1,10 +1,11 @@
 """`labelbudget predict` throughput on Gemma-3-270M: texts scored per second by a saved model.
 
 For each learner, a short run on the embedded tweets (all-HQ $16, a few optimizer steps: the
-figure is about scoring, not training) saves its model (`--save-model`), then `predict_file`
-scores N unseen texts from a JSONL file, end to end as the CLI does it: loading the saved model, reading
-the file, batched and packed scoring (a probe extracts its layer's activations), writing the
-output. One JSON line per learner.
+figure is about scoring, not training) saves its model (`--save-model`), then
+`labelbudget predict` scores N unseen texts from a JSONL file in a process of its own (its
+time and peak memory are its own): loading the saved model, reading the file, batched and packed
+scoring (a probe extracts its layer's activations), writing the output. One JSON line per learner.
+The probe runs first: a child's peak is the largest so far, so LoRA's (the larger) is its own too.
 
     python benchmarks/bench_predict.py [--n 1000] [--reuse results/demo]
     python benchmarks/bench_predict.py --smoke   # the same, tiny models and synthetic texts (seconds)
@@ -18,7 +19,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,11 +30,9 @@ from pathlib import Path
 import pandas as pd
 
 from labelbudget.config import TrainConfig
-from labelbudget.learners.saved import predict_file
 from labelbudget.runs.run import run
 from labelbudget.sweeps.presets import TEMPLATE
 from labelbudget.tasks import load_task
-from labelbudget.util.profiling import peak_rss
 
 
 def main() -> None:
@@ -53,13 +55,17 @@ def main() -> None:
     source = folder / "new.jsonl"  # JSONL: tweets hold carriage returns, which CSV readers split on
     pd.DataFrame({"text": texts}).to_json(source, orient="records", lines=True, force_ascii=False)
     tokens = None
-    for learner, method in (("lora", "seq_sft"), ("probe", "seq_sft")):
+    for learner, method in (("probe", "seq_sft"), ("lora", "seq_sft")):
         cfg = dataclasses.replace(base, learner=learner, method=method)
         model_dir = folder / f"model-{learner}"
         run(cfg, folder / "results", save_model=model_dir)
+        # `predict` as the CLI runs it, in a process of its own: its peak memory is its own
+        out = folder / f"out-{learner}.jsonl"
         start = time.perf_counter()
-        out = predict_file(model_dir, source, folder / f"out-{learner}.jsonl")
+        command = ["predict", "--model", str(model_dir), "--input", str(source), "--output", str(out)]
+        subprocess.run([sys.executable, "-m", "labelbudget", *command], check=True, capture_output=True)
         seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest child so far
         scored = len(pd.read_json(out, lines=True))
         if tokens is None:
             from labelbudget.models.backbone import load_backbone
@@ -77,7 +83,7 @@ def main() -> None:
                     "seconds": round(seconds, 2),
                     "texts_per_s": round(scored / seconds, 2),
                     "tokens_per_s": round(tokens / seconds, 1),
-                    "peak_rss_gb": round(peak_rss() / 2**30, 2),
+                    "predict_peak_rss_gb": round(peak / 2**30, 2),
                 }
             ),
             flush=True,

@@ -116,6 +116,34 @@ def test_extracting_up_to_a_layer_gives_a_full_passes_values(tokenizer_dir, tmp_
         acts.layer_index(1.0)
 
 
+def test_extraction_loads_only_the_layers_and_embedding_rows_it_reads_with_the_same_values(
+    tmp_path, tiny_decoder
+):
+    """Issue 39 (`predict` under 1 GB): an extraction builds the body from its safetensors with the
+    layers it runs and the embedding rows of the texts' tokens only; its values are exactly those
+    of the whole model loaded by transformers and cut (as before), for a decoder and an encoder."""
+    from unittest import mock
+
+    import labelbudget.models.activations as acts_module
+
+    texts = ["a short one", "and a somewhat longer text than that", "third", "ünïcode, emoji 🙂"]
+    built = []
+    real = acts_module.truncated
+    with mock.patch.object(acts_module, "truncated", lambda *a: built.append(real(*a)) or built[-1]):
+        small = {
+            m: acts_module.extract_layers(m, texts, "auto", 2, 0.5)[0] for m in (tiny_decoder, "minilm-l6")
+        }
+    with mock.patch.object(acts_module, "truncated", lambda *a: None):
+        whole = {
+            m: acts_module.extract_layers(m, texts, "auto", 2, 0.5)[0] for m in (tiny_decoder, "minilm-l6")
+        }
+    for m in small:
+        assert np.array_equal(small[m], whole[m]), m
+    assert all(b is not None for b in built)
+    rows = [b.get_input_embeddings().weight.shape[0] for b in built]
+    assert rows[0] < 60 and rows[1] < 60  # of 30,522: the texts' own tokens and the pad
+
+
 @pytest.mark.parametrize(
     ("probe", "lora"),
     [

@@ -2,8 +2,8 @@
 
 A request is written twice in one folder, with the same ids, texts and instructions:
 
-- `to_label.csv`: columns `id` (the row's id in the task file: its `id` column, else its row number), `text` (as
-  written in the file), `label` (empty: to fill with a class), `question`;
+- `to_label.csv`: columns `id` (the row's id in the task file: its `id` column, else its row
+  number), `text` (as written in the file), `label` (empty: to fill with a class), `question`;
 - `to_label.json`: Label Studio's task import format (`[{"data": {"id", "text", "question"}}]`,
   rows already labeled carry their answer as an annotation), with `label_config.xml`, the
   labeling interface to create the project with (one `Choices` named `label`: 1 or 0).

@@ -164,7 +164,9 @@ def build(setup: Setup) -> Person:
         / (setup.run_id if me is None or me.name == "hq" else f"{setup.run_id}-{me.name}")
     )
     task = setup.task
-    source = Person(folder, task.pool.texts, setup.limit, setup.labels_file, setup.offer, task.space, task.row)
+    source = Person(
+        folder, task.pool.texts, setup.limit, setup.labels_file, setup.offer, task.space, task.row
+    )
     if me is not None:
         source.name, source.price = me.name, me.price
     return source

@@ -217,8 +217,10 @@ def missing(values: pd.Series) -> np.ndarray:
     return (values.isna() | values.astype(str).str.strip().str.lower().isin(MISSING)).to_numpy()
 
 
-def load_file(cfg: TaskConfig) -> tuple[Labeled, tuple[str, ...], tuple[str, ...], dict[str, tuple[str, str]]]:
-    """(the file's labeled texts, notes, the class names in id order)."""
+def load_file(
+    cfg: TaskConfig,
+) -> tuple[Labeled, tuple[str, ...], tuple[str, ...], dict[str, tuple[str, str]]]:
+    """(the file's labeled texts, notes, the class names in id order, `origin`: each text's row)."""
     path = Path(cfg.task)
     if not path.is_file():
         raise UserError(
