@@ -282,11 +282,10 @@ def _rows(file, key: str, vocab: np.ndarray, block: int = 8192) -> torch.Tensor:
 def _give_back_memory() -> None:
     """Return freed heap memory to the system (glibc keeps it otherwise), so that what was freed
     does not count twice in the peak; a no-op where the C library has no `malloc_trim`."""
+    import contextlib
     import ctypes
     import gc
 
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass

@@ -233,8 +233,19 @@ def summary(record, ran: bool) -> str:
         f"  test accuracy {record.accuracy:.3f} [{record.accuracy_lo:.3f}, {record.accuracy_hi:.3f}]"
         f"  AUROC {record.auroc:.3f} [{record.auroc_lo:.3f}, {record.auroc_hi:.3f}]"
         + (f"  macro-F1 {record.macro_f1:.3f}" if record.classes and len(record.classes) > 2 else "")
-        + f"  (n={record.n_test}; weak labels: accuracy {record.weak_accuracy:.3f}"
-        + ("" if record.weak_agreement is None else f", agreement {record.weak_agreement:.3f}")
+        + f"  (n={record.n_test}; "
+        + (
+            f"weak labels: accuracy {record.weak_accuracy:.3f}"
+            if not record.source_accuracy
+            else "labels' accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in record.source_accuracy.items())
+        )
+        + (
+            ""
+            if record.weak_agreement is None
+            else f", agreement {record.weak_agreement:.3f}"
+            if not record.source_accuracy
+            else f"; agreement with {next(iter(record.source_accuracy))} {record.weak_agreement:.3f}"
+        )
         + ")",
     ]
     for stage in record.stages:
