@@ -63,9 +63,13 @@ def main() -> None:
         out = folder / f"out-{learner}.jsonl"
         start = time.perf_counter()
         command = ["predict", "--model", str(model_dir), "--input", str(source), "--output", str(out)]
-        subprocess.run([sys.executable, "-m", "labelbudget", *command], check=True, capture_output=True)
+        done = subprocess.run([sys.executable, "-m", "labelbudget", *command], capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"predict failed ({done.returncode}):\n{done.stderr[-2000:]}")
         seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest child so far
+        peak = (
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        )  # KiB on Linux: the largest child
         scored = len(pd.read_json(out, lines=True))
         if tokens is None:
             from labelbudget.models.backbone import load_backbone

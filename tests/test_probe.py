@@ -117,31 +117,41 @@ def test_extracting_up_to_a_layer_gives_a_full_passes_values(tokenizer_dir, tmp_
 
 
 def test_extraction_loads_only_the_layers_and_embedding_rows_it_reads_with_the_same_values(
-    tmp_path, tiny_decoder
+    tmp_path, tokenizer_dir
 ):
     """Issue 39 (`predict` under 1 GB): an extraction builds the body from its safetensors with the
     layers it runs and the embedding rows of the texts' tokens only; its values are exactly those
     of the whole model loaded by transformers and cut (as before), for a decoder and an encoder."""
     from unittest import mock
 
+    from conftest import _save_tiny
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     import labelbudget.models.activations as acts_module
 
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=5, num_attention_heads=4
+    )
+    decoder = str(_save_tiny(LlamaForCausalLM(config), tokenizer_dir, tmp_path / "llama5"))
     texts = ["a short one", "and a somewhat longer text than that", "third", "ünïcode, emoji 🙂"]
     built = []
     real = acts_module.truncated
+    cases = [
+        (decoder, 0.4),
+        (decoder, None),
+        ("minilm-l6", 0.5),
+    ]  # 3 of 5 layers run; all 5; 4 of an encoder's 6
     with mock.patch.object(acts_module, "truncated", lambda *a: built.append(real(*a)) or built[-1]):
-        small = {
-            m: acts_module.extract_layers(m, texts, "auto", 2, 0.5)[0] for m in (tiny_decoder, "minilm-l6")
-        }
+        small = [acts_module.extract_layers(m, texts, "auto", 2, d)[0] for m, d in cases]
+        assert acts_module.extract_layers(decoder, [], "auto", 2, 0.4)[0].shape == (0, 3, 32)
     with mock.patch.object(acts_module, "truncated", lambda *a: None):
-        whole = {
-            m: acts_module.extract_layers(m, texts, "auto", 2, 0.5)[0] for m in (tiny_decoder, "minilm-l6")
-        }
-    for m in small:
-        assert np.array_equal(small[m], whole[m]), m
+        whole = [acts_module.extract_layers(m, texts, "auto", 2, d)[0] for m, d in cases]
+    for case, a, b in zip(cases, small, whole, strict=True):
+        assert a.shape == b.shape and np.array_equal(a, b), case
     assert all(b is not None for b in built)
-    rows = [b.get_input_embeddings().weight.shape[0] for b in built]
-    assert rows[0] < 60 and rows[1] < 60  # of 30,522: the texts' own tokens and the pad
+    assert [len(b.layers if hasattr(b, "layers") else b.encoder.layer) for b in built[:3]] == [3, 5, 4]
+    assert all(b.get_input_embeddings().weight.shape[0] < 60 for b in built)  # of 30,522: the texts' tokens
 
 
 @pytest.mark.parametrize(

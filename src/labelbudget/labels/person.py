@@ -69,12 +69,14 @@ def ask(
     labels = [bank.get(t.strip()) for t in texts]
     if all(label is not None for label in labels):
         return np.asarray(labels, dtype=np.int64)
-    rows: dict[str, str] = {}
+    rows: dict[str, tuple[str, str]] = {}  # by text: a row asked again keeps its place, with its id now
     if (previous := read_request(folder, space)) is not None:
-        rows.update(zip(previous.ids, previous.texts, strict=True))
+        rows.update((t.strip(), (i, t)) for i, t in zip(previous.ids, previous.texts, strict=True))
     for i, text in zip(ids, texts, strict=True):
-        rows.setdefault(str(i), text)
-    request = Request(list(rows), list(rows.values()), [bank.get(t.strip()) for t in rows.values()])
+        rows[text.strip()] = (str(i), text)
+    request = Request(
+        [i for i, _ in rows.values()], [t for _, t in rows.values()], [bank.get(t) for t in rows]
+    )
     if (problem := bank.mismatch(request)) is not None:
         raise UserError(problem, "label the rows with their texts exactly as written in to_label.csv")
     path = write_request(folder, request, space)

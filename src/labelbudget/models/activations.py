@@ -170,13 +170,11 @@ def extract_layers(
     more (the last hidden state transformers returns is after the final norm, so the kept
     layers' values are exactly a full pass's). float16, or float32 from the first batch whose
     values float16 cannot hold."""
-    from transformers import AutoConfig, AutoTokenizer
-
     from labelbudget.models.backbone import (
-        SAFE,
         forward_packed,
         keep_layers,
         load_backbone,
+        load_tokenizer,
         max_length,
         resolve,
         resolve_pooling,
@@ -184,20 +182,19 @@ def extract_layers(
     from labelbudget.models.packing import Encoder, pack, sorted_batches
 
     device, dtype = extraction_dtype()
-    path = resolve(model_name)
-    config = AutoConfig.from_pretrained(path, **SAFE)
-    tokenizer = AutoTokenizer.from_pretrained(path, **SAFE)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    ids = Encoder(tokenizer, max_length(config))(texts)
-    lengths = np.array([len(x) for x in ids])
+    tokenizer = load_tokenizer(model_name)
+    config = _config(model_name)
     n_layers, hidden = config.num_hidden_layers, config.hidden_size
     stored = n_layers + 1 if depth is None else round(depth * n_layers) + 1
+    if not len(texts):
+        return np.empty((0, stored, hidden), dtype=np.float16), n_layers
+    ids = Encoder(tokenizer, max_length(config))(texts)
+    lengths = np.array([len(x) for x in ids], dtype=np.int64)
     pad = tokenizer.pad_token_id
     del tokenizer  # a large vocabulary's tokenizer holds a third of a GB: gone before the model loads
     _give_back_memory()
-    vocab = np.unique(np.concatenate([np.concatenate([np.asarray(x, int) for x in ids] or [[]]), [pad]]))
-    backbone = truncated(path, config, dtype, min(stored, n_layers), vocab)
+    vocab = np.unique(np.concatenate([np.asarray(x, np.int64) for x in ids] + [np.array([pad], np.int64)]))
+    backbone = truncated(resolve(model_name), config, dtype, min(stored, n_layers), vocab)
     if backbone is None:  # not one safetensors checkpoint this reads: the whole model
         backbone, _ = load_backbone(model_name, dtype)
         if stored < n_layers:
@@ -235,18 +232,22 @@ def truncated(path: str, config, dtype: torch.dtype, layers: int, vocab: np.ndar
     from safetensors import safe_open
     from transformers import AutoModel
 
-    files = sorted(Path(path).glob("*.safetensors")) if Path(path).is_dir() else []
-    if not files:
+    folder = Path(path)
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():  # shards: the index names the file of every tensor
+        names = {k: folder / f for k, f in json.loads(index.read_text())["weight_map"].items()}
+    elif (folder / "model.safetensors").is_file():
+        with safe_open(str(folder / "model.safetensors"), "pt") as h:
+            names = dict.fromkeys(h.keys(), folder / "model.safetensors")  # noqa: SIM118 (not a dict)
+    else:
         return None
     small = copy.deepcopy(config)
     small.num_hidden_layers, small.vocab_size, small.pad_token_id = layers, len(vocab), None
     if isinstance(getattr(small, "layer_types", None), list):
         small.layer_types = small.layer_types[:layers]
     model = AutoModel.from_config(small, dtype=dtype)
-    names = {}
-    for f in files:
-        with safe_open(str(f), "pt") as h:
-            names.update({k: f for k in h.keys()})  # noqa: SIM118 (safe_open is no dict)
+    if getattr(model, "_keep_in_fp32_modules", None):  # casts of its own: as from_pretrained does them
+        return None
     embedding = next(n for n, p in model.named_parameters() if p is model.get_input_embeddings().weight)
     prefix, parameters = getattr(model, "base_model_prefix", ""), dict(model.named_parameters())
     with torch.no_grad():
@@ -260,7 +261,8 @@ def truncated(path: str, config, dtype: torch.dtype, layers: int, vocab: np.ndar
                 tensor.copy_(_rows(names[key], key, vocab).to(dtype))
                 continue
             with safe_open(str(names[key]), "pt") as h:
-                tensor.copy_(h.get_tensor(key).to(dtype))
+                value = h.get_tensor(key)
+                tensor.copy_(value.to(dtype) if value.is_floating_point() else value)
     return model
 
 
@@ -277,6 +279,14 @@ def _rows(file, key: str, vocab: np.ndarray, block: int = 8192) -> torch.Tensor:
             with safe_open(str(file), "pt") as h:
                 rows.append(h.get_slice(key)[start : start + block][torch.from_numpy(wanted - start)].clone())
     return torch.cat(rows)
+
+
+def _config(model_name: str):
+    from transformers import AutoConfig
+
+    from labelbudget.models.backbone import SAFE, resolve
+
+    return AutoConfig.from_pretrained(resolve(model_name), **SAFE)
 
 
 def _give_back_memory() -> None:

@@ -7,6 +7,7 @@ second load takes seconds instead of a minute.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import json
@@ -298,21 +299,37 @@ def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
 def load_backbone(name: str, dtype: torch.dtype, causal_lm: bool = False):
     """(model, tokenizer) for an embedded name, local path or hub id: the body without LM head,
     or with it (`causal_lm`, for few-shot prompting)."""
-    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModel, AutoModelForCausalLM
 
-    path = resolve(name)
+    tokenizer = load_tokenizer(name)
+    with _loading(name):
+        cls = AutoModelForCausalLM if causal_lm else AutoModel
+        model = cls.from_pretrained(resolve(name), dtype=dtype, **SAFE)
+    return model, tokenizer
+
+
+def load_tokenizer(name: str):
+    """A model's tokenizer (its pad token the end-of-text one where it has none)."""
+    from transformers import AutoTokenizer
+
+    with _loading(name):
+        tokenizer = AutoTokenizer.from_pretrained(resolve(name), **SAFE)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+@contextlib.contextmanager
+def _loading(name: str):
+    """A model's files that cannot be read: one error that says what to use instead."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, **SAFE)
-        model = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(path, dtype=dtype, **SAFE)
+        yield
     except (OSError, ValueError) as e:
         raise UserError(
             f"cannot load model {name!r}: {str(e).splitlines()[0][:200]}",
             f"use an embedded model ({', '.join(EMBEDDED)}), a local model directory, or a "
             "Hugging Face id while online",
         ) from e
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
 
 
 def load_causal_lm(name: str, dtype: torch.dtype):
@@ -328,17 +345,9 @@ def load_causal_lm(name: str, dtype: torch.dtype):
 
 
 ENCODER_TYPES = {
-    "bert",
-    "roberta",
-    "deberta",
-    "deberta-v2",
-    "distilbert",
-    "electra",
-    "xlm-roberta",
-    "mpnet",
-    "albert",
+    "bert", "roberta", "deberta", "deberta-v2", "distilbert", "electra", "xlm-roberta", "mpnet", "albert",
     "modernbert",
-}
+}  # fmt: skip
 """Bidirectional encoders, which mean-pool; every other backbone is treated as a decoder."""
 
 

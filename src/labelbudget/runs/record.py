@@ -72,7 +72,7 @@ class Record:
     confusion matrix with intervals, and which gold); None in records stored before."""
     source_accuracy: dict[str, float] | None = None
     """With more than two sources: the accuracy on the test split of the labels of each source
-    before the last whose labels of the test texts are known (the first's is `weak_accuracy`);
+    before the last that labels every test text (the first's is `weak_accuracy`);
     None for the paper's pair (its one weak source is `weak_accuracy`) and in records stored before."""
     eval_spent: float | None = None
     """$ of HQ labels a person gave for the test set (a task without gold labels), outside the

@@ -279,14 +279,17 @@ def refusal(config: RunConfig) -> str | None:
     return None
 
 
-def _test_accuracy(source, task) -> float | None:
-    """The accuracy of a source's labels of the test texts it knows (None: it labels no test text,
-    as a person, or none is known)."""
+def _test_accuracy(source, task, every: bool = False) -> float | None:
+    """The accuracy of a source's labels of the test texts it knows (a weak-label file may lack
+    some, or all); None where it knows none (a person), or with `every` where it lacks one (sources
+    are compared on the same texts)."""
     probs = getattr(getattr(source, "info", None), "test_probs", None)
     if probs is None:
         return None
     known = ~np.isnan(probs).any(axis=-1)
-    return float((hard(probs) == task.test.labels)[known].mean()) if known.any() else None
+    if not known.any() or (every and not known.all()):
+        return None
+    return float((hard(probs) == task.test.labels)[known].mean())
 
 
 def spend_note(eval_spent: float | None, budget: float) -> list[str]:
@@ -338,13 +341,11 @@ def compute(
     with phases("test scoring"):
         test_scores = method.score(task.test.texts)
     metrics = evaluate(test_scores, task.test.labels, weak.info.test_probs)
-    probs = weak.info.test_probs  # a weak-label file may lack some test texts (NaN rows), or all (None)
-    known = np.zeros(len(task.test), bool) if probs is None else ~np.isnan(probs).any(axis=-1)
-    right = hard(probs) == task.test.labels if probs is not None else known
-    weak_accuracy = float(right[known].mean()) if known.any() else float("nan")
+    weak_accuracy = _test_accuracy(weak, task)
+    weak_accuracy = float("nan") if weak_accuracy is None else weak_accuracy
     source_accuracy = None
     if len(sources) > 2:  # the middle sources too: a run is judged against the best labels it learned from
-        source_accuracy = {s.name: _test_accuracy(s, task) for s in sources[:-1]}
+        source_accuracy = {s.name: _test_accuracy(s, task, every=True) for s in sources[:-1]}
         source_accuracy = {k: v for k, v in source_accuracy.items() if v is not None} or None
 
     assert ledger.spent <= config.budget + 1e-6, (ledger.spent, config.budget)

@@ -257,17 +257,18 @@ def load_file(
         texts = df[cfg.text_column][~no_text].astype(str).str.strip().tolist()
         dropped = f"dropped {int(no_text.sum())} rows with empty or missing text"
         names = tuple(cfg.classes) or ("0", "1")
+        rows, id_note = origin(df, cfg.text_column, ~no_text)
         return (
             Labeled(texts, np.full(len(texts), -1, dtype=np.int64)),
-            (dropped,) if no_text.any() else (),
+            ((dropped,) if no_text.any() else ()) + id_note,
             names,
-            origin(df, cfg.text_column, ~no_text),
+            rows,
         )
-    rows = origin(df, cfg.text_column, np.ones(len(df), bool))
-    df = df[[cfg.text_column, cfg.label_column]]
+    full, df = df, df[[cfg.text_column, cfg.label_column]]
     no_text = missing(column(df, cfg.text_column, path))
     no_label = missing(column(df, cfg.label_column, path))
     keep = ~(no_text | no_label)
+    rows, id_note = origin(full, cfg.text_column, keep)
     texts = df[cfg.text_column][keep].astype(str).str.strip()
     labels, kept, names, class_notes = to_classes(
         df[cfg.label_column][keep], cfg.label_map, tuple(cfg.classes), path
@@ -281,7 +282,7 @@ def load_file(
             f"dropped {n} rows with a missing label"
             + (" (if your file has no gold labels yet, pass --unlabeled)" if n > total / 2 else "")
         )
-    notes += class_notes
+    notes += [*class_notes, *id_note]
     if len(names) > 2 and not cfg.label_map:
         counts = np.bincount(labels, minlength=len(names))
         notes.append("classes: " + ", ".join(f"{n} {c:,}" for n, c in zip(names, counts, strict=True)))
@@ -293,20 +294,31 @@ ID_COLUMN = "id"
 """A task file's column of row ids, where it has one: a request to label rows names them by it."""
 
 
-def origin(df: pd.DataFrame, text_column: str, keep: np.ndarray) -> dict[str, tuple[str, str]]:
-    """text as the task reads it (stripped) -> (the row's id in the file, its text as written):
-    what a labeling request names a row by and shows. The id is the file's `id` column where it has
-    one whose values are present and unique, else the row's number in the file (1: the first row
-    of data); a text on several rows is named by the first."""
-    raw = df[text_column].astype(str)
-    ids = df[ID_COLUMN].astype(str).str.strip() if ID_COLUMN in df.columns else None
-    if ids is None or missing(ids).any() or ids.duplicated().any():
+def origin(
+    df: pd.DataFrame, text_column: str, keep: np.ndarray
+) -> tuple[dict[str, tuple[str, str]], tuple[str, ...]]:
+    """text as the task reads it (stripped) -> (the row's id in the file, its text as written), over
+    the rows the task keeps: what a labeling request names a row by and shows; and a note where the
+    file's ids cannot be used. The id is the file's `id` column where its values are present and
+    unique, else the row's number among the file's rows of data (1: the first); a text on several
+    rows is named by the first."""
+    ids, note = None, ()
+    if ID_COLUMN in df.columns:
+        ids = df[ID_COLUMN].astype(str).str.strip()
+        if missing(ids).any() or ids.duplicated().any():
+            ids, note = (
+                None,
+                (
+                    f"the `{ID_COLUMN}` column has empty or repeated values: requests to label name rows "
+                    "by their row number among the file's rows of data (1: the first)",
+                ),
+            )
+    if ids is None:
         ids = pd.Series([str(i + 1) for i in range(len(df))], index=df.index)
     out: dict[str, tuple[str, str]] = {}
-    for i, text in zip(ids[keep], raw[keep], strict=True):
-        if isinstance(text, str):  # a missing text (NaN) is no row the task reads
-            out.setdefault(text.strip(), (i, text))
-    return out
+    for i, text in zip(ids[keep], df[text_column][keep], strict=True):
+        out.setdefault(str(text).strip(), (i, str(text)))
+    return out, note
 
 
 def _without_conflicts(
