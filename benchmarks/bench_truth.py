@@ -29,7 +29,11 @@ and stored with real per-example predictions, so the analysis sees what it sees 
 Figures (JSON lines): per noise, scenario and design, the share of decided answers that are right
 (with a Wilson interval), true decisions per 100 runs, runs, the plan's regret against the true
 best affordable allocation (mean, max), the 95% interval's coverage of the true expected accuracy,
-per budget; a flat top's wrong decisions; and P(regime) calibration in bins. Targets (issue 35):
+per budget; a flat top's wrong decisions; and P(regime) calibration in bins. With them, the
+ceiling (`ideal_right_share`): the share of decided answers an ideal 95% test would get right on
+the same lines at the design's seeds, from each line's distance to its decision boundary and the
+runs' measured noise (`ideal_test`): where it is under 0.95, no model of the surface keeps the
+promise there, only more seeds or a larger test set would. Targets (issue 35):
 right >= 0.95 in every scenario with a shared test set, a flat top wrong <= 5%, coverage
 0.90-0.98, adaptive >= 1.5x the 3-seed grid's true decisions per run at <= 35% of the 10-seed
 grid's runs, mean regret <= 0.003.
@@ -194,6 +198,48 @@ def true_regime(mu: dict, allocs: list[tuple[int, ...]], sources: tuple[str, ...
     return kinds[int(_peaks(values, kinds)[0])]
 
 
+def margin_distance(mu: dict, allocs: list[tuple[int, ...]], sources: tuple[str, ...]) -> float:
+    """How far the line's truth lies from its decision boundary: the least accuracy one allocation
+    must gain to change the true regime (`true_regime`; bisection on `_peaks`, so every rule of
+    it, the margin included, is the one the answer uses)."""
+    values = np.array([mu[a] for a in allocs])
+    kinds = kinds_of(np.array(allocs), sources)
+    truth_ = kinds[int(_peaks(values[None], kinds)[0])]
+    out = 1.0
+    for j in range(len(allocs)):
+        lo, hi = 0.0, 1.0
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            moved = values.copy()
+            moved[j] += mid
+            lo, hi = (mid, hi) if kinds[int(_peaks(moved[None], kinds)[0])] == truth_ else (lo, mid)
+        out = min(out, hi)
+    return out
+
+
+def ideal_test(distance: float, se: float) -> tuple[float, float]:
+    """The chance that an ideal 95% test decides a line right, and wrong: one comparison of two
+    allocations, a calibrated normal posterior of their difference with standard error `se`, no
+    model error, a truth `distance` from the boundary: the one-sided z-test, the most powerful
+    that keeps 95% at the boundary, so right / (right + wrong) is what "right among decided" can
+    reach there at best, whatever the model of the surface."""
+    x = distance / se
+    return float(norm.cdf(x - norm.ppf(0.95))), float(norm.cdf(-x - norm.ppf(0.95)))
+
+
+def run_sd(recs: list[Record]) -> dict[float, float]:
+    """Per budget line, the SD of a run's test accuracy over seeds (seed and test noise both):
+    the root mean square of each allocation's sample SD."""
+    by = defaultdict(list)
+    for r in recs:
+        by[(r.budget, tuple(r.counts.values()) if r.counts else (r.n_weak, r.n_hq))].append(r.accuracy)
+    sds = defaultdict(list)
+    for (budget, _), acc in by.items():
+        if len(acc) > 1:
+            sds[budget].append(np.var(acc, ddof=1))
+    return {b: float(np.sqrt(np.mean(v))) for b, v in sds.items()}
+
+
 @dataclasses.dataclass(frozen=True)
 class Draw:
     scenario: str
@@ -286,8 +332,11 @@ def _record(scenario, budget, point, seed, alloc, accuracy, log_odds, labels) ->
     )
 
 
-def judge(recs: list[Record], mu: dict, design: str, runs: int, scenario: str = "figure1") -> list[dict]:
-    """What the report says from these records, line by line, against the truth."""
+def judge(
+    recs: list[Record], mu: dict, design: str, runs: int, scenario: str = "figure1", noise: dict | None = None
+) -> list[dict]:
+    """What the report says from these records, line by line, against the truth; with `noise`
+    (a run's SD per budget, `run_sd`), what an ideal 95% test would do at this design's seeds."""
     analysis = Analysis(recs)
     lines = defaultdict(list)
     for b, _, a in grid(scenario):
@@ -301,6 +350,10 @@ def judge(recs: list[Record], mu: dict, design: str, runs: int, scenario: str = 
         affordable = [a for a in mu if np.dot(a, prices) <= r.budget + 1e-9]
         true_best = max(mu[a] for a in affordable)
         got = mu.get(tuple(best.counts))
+        distance = margin_distance(mu, on_line, sources)
+        seeds = SEEDS if design == "adaptive" else int(design.removeprefix("grid"))
+        sd = (noise or run_sd(recs)).get(float(r.budget))
+        right, wrong = ideal_test(distance, sd * np.sqrt(2 / seeds)) if sd else (float("nan"),) * 2
         out.append(
             {
                 "design": design,
@@ -313,6 +366,9 @@ def judge(recs: list[Record], mu: dict, design: str, runs: int, scenario: str = 
                 "regret": None if got is None else true_best - got,
                 "covered": None if got is None else best.lo <= got <= best.hi,
                 "half_width": (best.hi - best.lo) / 2,
+                "margin_distance": distance,
+                "ideal_right": right,
+                "ideal_wrong": wrong,
             }
         )
     return out
@@ -333,7 +389,7 @@ def adaptive(recs: list[Record], mu: dict, scenario: str = "figure1") -> list[di
         lambda: [by_key[k] for k in revealed],
         max_runs=len(by_key),
     )
-    return judge([by_key[k] for k in revealed], mu, "adaptive", len(revealed), scenario)
+    return judge([by_key[k] for k in revealed], mu, "adaptive", len(revealed), scenario, run_sd(recs))
 
 
 def one(draw: Draw, designs: tuple[str, ...]) -> list[dict]:
@@ -346,9 +402,17 @@ def one(draw: Draw, designs: tuple[str, ...]) -> list[dict]:
         else:
             k = int(design.removeprefix("grid"))
             kept = [r for r in recs if r.seed < k]
-            rows = judge(kept, mu, design, len(kept), draw.scenario)
+            rows = judge(kept, mu, design, len(kept), draw.scenario, run_sd(recs))
         out += [{**row, "scenario": draw.scenario, "noise": draw.noise, "draw": draw.index} for row in rows]
     return out
+
+
+def _ceiling(g: list[dict]) -> float | None:
+    """The share of decided answers an ideal 95% test would get right on these lines at the
+    design's seeds (`ideal_test`): where it is under 0.95, no rule keeps the promise there."""
+    right = sum(r["ideal_right"] for r in g if r["ideal_right"] == r["ideal_right"])
+    wrong = sum(r["ideal_wrong"] for r in g if r["ideal_wrong"] == r["ideal_wrong"])
+    return round(right / (right + wrong), 4) if right + wrong else None
 
 
 def summarise(rows: list[dict], emit) -> None:
@@ -383,6 +447,7 @@ def summarise(rows: list[dict], emit) -> None:
             interval_coverage=round(float(np.mean(covered)), 4) if covered else None,
             interval_half_width=round(float(np.mean([r["half_width"] for r in g])), 4),
             decided_at_095_097=sum(0.95 <= max(r["probabilities"].values()) < 0.97 for r in decided),
+            ideal_right_share=_ceiling(g),
         )
         if scenario == "all":
             continue

@@ -197,6 +197,33 @@ def test_bench_truth_smoke_judges_against_the_truth(noise):
     summary = [r for r in rows if r["figure"] == "truth" and r["scenario"] == "all"]
     assert {r["design"] for r in summary} >= {"grid3", "adaptive"}
     assert all(r["noise"] == noise for r in summary)
+    assert all(0 < r["ideal_right_share"] <= 1 for r in summary)
+
+
+def test_the_promise_has_a_ceiling_where_the_truth_is_near_the_margin():
+    """What an ideal 95% test could get right, from the truth's distance to its decision
+    boundary and the runs' noise: on the flat top (a mix ahead of all-weak by 0.004, so 0.006
+    short of the margin) the boundary is 0.006 away on every line; at the boundary an ideal test
+    is wrong as often as right (5% each way); at the 3-seed grid's noise on the flat top's $1024
+    line, right among decided stays under 0.95 for any rule as good as that test."""
+    sys.path.insert(0, str(BENCHMARKS))
+    import bench_truth
+
+    from labelbudget.analysis.regimes import MARGIN
+
+    mu = bench_truth.truth("flat_top")
+    line = [a for b, _, a in bench_truth.grid("flat_top") if b == 1024]
+    assert bench_truth.margin_distance(mu, line, ("weak", "hq")) == pytest.approx(MARGIN - 0.004, abs=1e-6)
+    clear = bench_truth.truth("clear")
+    line = [a for b, _, a in bench_truth.grid("clear") if b == 64]  # mixed, 0.07 over all-weak
+    assert bench_truth.margin_distance(clear, line, ("weak", "hq")) == pytest.approx(0.06, abs=1e-6)
+    assert bench_truth.ideal_test(0.0, 0.01) == pytest.approx((0.05, 0.05))
+    recs = bench_truth.records(bench_truth.Draw("flat_top", "shared", 0))
+    sd = bench_truth.run_sd(recs)[1024.0]
+    right, wrong = bench_truth.ideal_test(MARGIN - 0.004, sd * np.sqrt(2 / 3))
+    assert 0.01 < sd < 0.05 and right / (right + wrong) < 0.95
+    right, wrong = bench_truth.ideal_test(0.06, sd * np.sqrt(2 / 3))
+    assert right / (right + wrong) > 0.999
 
 
 def test_the_grids_allocations_are_the_papers():
