@@ -67,9 +67,8 @@ def main() -> None:
         if done.returncode:
             raise SystemExit(f"predict failed ({done.returncode}):\n{done.stderr[-2000:]}")
         seconds = time.perf_counter() - start
-        peak = (
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-        )  # KiB on Linux: the largest child
+        # ru_maxrss is in KiB on Linux; over children it is the largest child's
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         scored = len(pd.read_json(out, lines=True))
         if tokens is None:
             from labelbudget.models.backbone import load_backbone

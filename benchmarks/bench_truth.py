@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from collections import defaultdict
@@ -333,11 +334,10 @@ def _record(scenario, budget, point, seed, alloc, accuracy, log_odds, labels) ->
     )
 
 
-def judge(
-    recs: list[Record], mu: dict, design: str, runs: int, scenario: str = "figure1", noise: dict | None = None
-) -> list[dict]:
-    """What the report says from these records, line by line, against the truth; with `noise`
-    (a run's SD per budget, `run_sd`), what an ideal 95% test would do at this design's seeds."""
+def judge(recs: list[Record], mu: dict, design: str, runs: int, scenario: str, noise: dict) -> list[dict]:
+    """What the report says from these records, line by line, against the truth, and what an ideal
+    95% test would do on those lines at this design's seeds (`noise`: a run's SD per budget over
+    the draw's whole grid, `run_sd`)."""
     analysis = Analysis(recs)
     lines = defaultdict(list)
     for b, _, a in grid(scenario):
@@ -353,7 +353,7 @@ def judge(
         got = mu.get(tuple(best.counts))
         distance = margin_distance(mu, on_line, sources)
         seeds = SEEDS if design == "adaptive" else int(design.removeprefix("grid"))
-        sd = (noise or run_sd(recs)).get(float(r.budget))
+        sd = noise.get(float(r.budget))
         right, wrong = ideal_test(distance, sd * np.sqrt(2 / seeds)) if sd else (float("nan"),) * 2
         out.append(
             {
@@ -375,7 +375,7 @@ def judge(
     return out
 
 
-def adaptive(recs: list[Record], mu: dict, scenario: str = "figure1") -> list[dict]:
+def adaptive(recs: list[Record], mu: dict, scenario: str, noise: dict) -> list[dict]:
     """The adaptive sweep replayed on the full grid, judged by what the report says at its end."""
     from labelbudget.config import run_config_from_dict
 
@@ -390,20 +390,20 @@ def adaptive(recs: list[Record], mu: dict, scenario: str = "figure1") -> list[di
         lambda: [by_key[k] for k in revealed],
         max_runs=len(by_key),
     )
-    return judge([by_key[k] for k in revealed], mu, "adaptive", len(revealed), scenario, run_sd(recs))
+    return judge([by_key[k] for k in revealed], mu, "adaptive", len(revealed), scenario, noise)
 
 
 def one(draw: Draw, designs: tuple[str, ...]) -> list[dict]:
     recs = records(draw)
-    mu = truth(draw.scenario)
+    mu, noise = truth(draw.scenario), run_sd(recs)
     out = []
     for design in designs:
         if design == "adaptive":
-            rows = adaptive(recs, mu, draw.scenario)
+            rows = adaptive(recs, mu, draw.scenario, noise)
         else:
             k = int(design.removeprefix("grid"))
             kept = [r for r in recs if r.seed < k]
-            rows = judge(kept, mu, design, len(kept), draw.scenario, run_sd(recs))
+            rows = judge(kept, mu, design, len(kept), draw.scenario, noise)
         out += [{**row, "scenario": draw.scenario, "noise": draw.noise, "draw": draw.index} for row in rows]
     return out
 
@@ -411,8 +411,8 @@ def one(draw: Draw, designs: tuple[str, ...]) -> list[dict]:
 def _ceiling(g: list[dict]) -> float | None:
     """The share of decided answers an ideal 95% test would get right on these lines at the
     design's seeds (`ideal_test`): where it is under 0.95, no rule keeps the promise there."""
-    right = sum(r["ideal_right"] for r in g if r["ideal_right"] == r["ideal_right"])
-    wrong = sum(r["ideal_wrong"] for r in g if r["ideal_wrong"] == r["ideal_wrong"])
+    right = sum(r["ideal_right"] for r in g if not math.isnan(r["ideal_right"]))
+    wrong = sum(r["ideal_wrong"] for r in g if not math.isnan(r["ideal_wrong"]))
     return round(right / (right + wrong), 4) if right + wrong else None
 
 

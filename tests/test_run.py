@@ -114,3 +114,21 @@ def test_a_run_says_whether_the_strong_model_beat_its_weak_labels():
     assert "HQ labels or another allocation may" in lost
     assert "does not clearly beat its weak labels" in said(0.72, 0.70)
     assert "beat" not in said(0.9, 0.7, f=1.0)  # all HQ: it learned from no weak label
+
+
+def test_a_runs_summary_gives_the_labels_accuracy_it_learned_from():
+    """The pair: its weak labels' accuracy and the strong model's agreement with them; several
+    sources: each measured source's accuracy, and whose labels the agreement is with."""
+    import dataclasses
+
+    from conftest import make_record
+
+    from labelbudget.runs.record import summary
+
+    pair = dataclasses.replace(make_record(weak_accuracy=0.65), weak_agreement=0.8)
+    assert "weak labels: accuracy 0.650, agreement 0.800)" in summary(pair, ran=True)
+    several = dataclasses.replace(pair, source_accuracy={"llm": 0.61, "crowd": 0.72})
+    text = summary(several, ran=True)
+    assert "labels' accuracy: llm 0.610, crowd 0.720; agreement with llm 0.800)" in text
+    assert "weak labels: accuracy" not in text
+    assert "agreement" not in summary(dataclasses.replace(pair, weak_agreement=None), ran=True)

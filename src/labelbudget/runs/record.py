@@ -223,6 +223,20 @@ def weak_to_strong(record) -> str | None:
     )
 
 
+def _labels_measured(record) -> str:
+    """How accurate the labels a run learned from were on its test texts (the pair's weak labels,
+    or each measured source), and how often the strong model agrees with the first source's."""
+    agreement = record.weak_agreement
+    if not record.source_accuracy:
+        return f"weak labels: accuracy {record.weak_accuracy:.3f}" + (
+            "" if agreement is None else f", agreement {agreement:.3f}"
+        )
+    out = "labels' accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in record.source_accuracy.items())
+    return out + (
+        "" if agreement is None else f"; agreement with {next(iter(record.source_accuracy))} {agreement:.3f}"
+    )
+
+
 def summary(record, ran: bool) -> str:
     """A short human summary of a stored record."""
     head = "ran" if ran else "already stored, not run again:"
@@ -233,20 +247,7 @@ def summary(record, ran: bool) -> str:
         f"  test accuracy {record.accuracy:.3f} [{record.accuracy_lo:.3f}, {record.accuracy_hi:.3f}]"
         f"  AUROC {record.auroc:.3f} [{record.auroc_lo:.3f}, {record.auroc_hi:.3f}]"
         + (f"  macro-F1 {record.macro_f1:.3f}" if record.classes and len(record.classes) > 2 else "")
-        + f"  (n={record.n_test}; "
-        + (
-            f"weak labels: accuracy {record.weak_accuracy:.3f}"
-            if not record.source_accuracy
-            else "labels' accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in record.source_accuracy.items())
-        )
-        + (
-            ""
-            if record.weak_agreement is None
-            else f", agreement {record.weak_agreement:.3f}"
-            if not record.source_accuracy
-            else f"; agreement with {next(iter(record.source_accuracy))} {record.weak_agreement:.3f}"
-        )
-        + ")",
+        + f"  (n={record.n_test}; {_labels_measured(record)})",
     ]
     for stage in record.stages:
         lines.append(

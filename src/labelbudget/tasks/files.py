@@ -306,12 +306,10 @@ def origin(
     if ID_COLUMN in df.columns:
         ids = df[ID_COLUMN].astype(str).str.strip()
         if missing(ids).any() or ids.duplicated().any():
-            ids, note = (
-                None,
-                (
-                    f"the `{ID_COLUMN}` column has empty or repeated values: requests to label name rows "
-                    "by their row number among the file's rows of data (1: the first)",
-                ),
+            ids = None
+            note = (
+                f"the `{ID_COLUMN}` column has empty or repeated values: requests to label name rows "
+                "by their row number among the file's rows of data (1: the first)",
             )
     if ids is None:
         ids = pd.Series([str(i + 1) for i in range(len(df))], index=df.index)
